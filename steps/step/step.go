@@ -1,0 +1,226 @@
+// Package step is the contract between the engine and the step types: a step type
+// registers a Definition at init(), the engine builds an Action from each step's
+// `with` block at load time and runs it with a Context at run time. Step packages
+// import this package and transport, never the engine.
+package step
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/zdu-dev/zdu/steps/transport"
+)
+
+// Definition describes one step type.
+type Definition struct {
+	// Type is the name plans use in `type:`, e.g. "ssh-exec".
+	Type string
+	// Summary is one line for docs and did-you-mean messages.
+	Summary string
+	// Schema is the JSON Schema (draft 2020-12) of the step's `with` block. The
+	// plan schema embeds it, so editors complete it and `zdu validate` checks it.
+	Schema json.RawMessage
+	// Build turns a `with` block into an Action at load time. Problems are
+	// reported through a.Errorf so they carry the line and column.
+	Build func(a Args) Action
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Definition{}
+)
+
+// Register adds a step type. It panics on programmer errors: an empty or
+// duplicate type, a missing builder, or a schema that is not JSON.
+func Register(d Definition) {
+	if d.Type == "" || d.Build == nil {
+		panic("step: Register needs a Type and a Build function")
+	}
+	if len(d.Schema) == 0 || !json.Valid(d.Schema) {
+		panic(fmt.Sprintf("step: %s: schema is not valid JSON", d.Type))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[d.Type]; dup {
+		panic(fmt.Sprintf("step: type %q registered twice", d.Type))
+	}
+	registry[d.Type] = d
+}
+
+// Lookup returns the definition of a step type.
+func Lookup(typ string) (Definition, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	d, ok := registry[typ]
+	return d, ok
+}
+
+// Types returns every registered step type, sorted.
+func Types() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Template is a string from the plan with `${{ expr }}` parts, compiled at load
+// time. Render evaluates it for one node at run time.
+type Template interface {
+	Render(env Env) (string, error)
+	// Source is the text as written in the plan.
+	Source() string
+	// IsZero reports whether the key was absent.
+	IsZero() bool
+}
+
+// Expr is a compiled expression (e.g. a poll condition), evaluated at run time.
+type Expr interface {
+	Eval(env Env) (any, error)
+	Source() string
+}
+
+// Env is the data an expression sees for one node at one moment. It is opaque
+// to step types: they pass it back to Template.Render and Expr.Eval, adding
+// their own values through With.
+type Env interface {
+	// With returns an Env that also holds name=value (e.g. "stat" for a poll).
+	With(name string, value any) Env
+}
+
+// Args gives a step type typed access to its `with` block at load time. Every
+// accessor records a positioned error instead of failing, so one validate run
+// reports every problem.
+type Args interface {
+	// Shell compiles a string whose interpolated values are shell-quoted
+	// (`${{ x }}`), except in the raw form (`${{ raw x }}`).
+	Shell(key string, required bool) Template
+	// Text compiles a string whose interpolated values are inserted as they are.
+	Text(key string, required bool) Template
+	// Texts compiles a list of strings (a single string is a list of one).
+	Texts(key string) []Template
+	// Expr compiles an expression in the given extra names (e.g. "stat").
+	Expr(key string, extra ...string) Expr
+	Duration(key string, def time.Duration) time.Duration
+	Int(key string, def int) int
+	Bool(key string, def bool) bool
+	// Enum returns the key's value, which must be one of allowed (the first is
+	// the default when the key is absent).
+	Enum(key string, allowed ...string) string
+	// Has reports whether the key is present.
+	Has(key string) bool
+	// Errorf records a problem at key's position (or the block's, if absent).
+	Errorf(key string, format string, args ...any)
+}
+
+// Node is what a step knows about the node it runs on.
+type Node struct {
+	Name   string
+	Host   string
+	Port   int
+	User   string
+	Groups []string
+	Vars   map[string]any
+}
+
+// LBInstance is one load balancer process of a logical load balancer.
+type LBInstance struct {
+	Name string
+	// Via names the node whose transport reaches the socket; empty is the
+	// control node.
+	Via string
+	// Socket is a unix socket path; Address a host:port (exactly one is set).
+	Socket, Address string
+	// Upstream is the nginx upstream file; Reload and Test are its commands.
+	Upstream, Reload, Test string
+}
+
+// LoadBalancer is one logical load balancer from the inventory.
+type LoadBalancer struct {
+	Name      string
+	Driver    string // haproxy, nginx, command
+	Backend   string
+	Instances []LBInstance
+	// Servers maps a node name to its server name in the backend (default: the
+	// node's name).
+	Servers map[string]string
+	// MinHealthy is the fewest UP servers that must remain when one is drained.
+	MinHealthy int
+	// Commands holds the command driver's enable/disable/status shell commands.
+	Commands map[string]string
+}
+
+// Server returns the backend server name of a node.
+func (lb LoadBalancer) Server(node string) string {
+	if s, ok := lb.Servers[node]; ok {
+		return s
+	}
+	return node
+}
+
+// Context is what a running step can reach. It never exposes the engine.
+type Context interface {
+	Node() Node
+	Env() Env
+	// Transport reaches the node the step runs for.
+	Transport() transport.Transport
+	// Control reaches the control node (where zdu runs).
+	Control() transport.Transport
+	// TransportFor reaches another inventory node, e.g. the host of an LB socket.
+	// An empty name is the control node.
+	TransportFor(node string) (transport.Transport, error)
+	LoadBalancer(name string) (LoadBalancer, error)
+	// Log receives the step's output for the node log (already masked).
+	Log() io.Writer
+}
+
+// Outcome is what a step reports. Stdout/Stderr/ExitCode/Data are what
+// `register` makes available to later expressions.
+type Outcome struct {
+	ExitCode int
+	Stdout   string
+	Stderr   string
+	Data     map[string]any
+	// Undo, when set, is run by the engine if the node fails before a later
+	// step settles the same key, e.g. re-enabling a drained server.
+	Undo *Undo
+	// Settles lists Undo keys this step has made unnecessary.
+	Settles []string
+}
+
+// Undo is a compensation registered by a step that changed shared state.
+type Undo struct {
+	Key         string
+	Description string
+	Run         func(ctx context.Context, rc Context) error
+}
+
+// Action is a built step, ready to run for any node.
+type Action interface {
+	// Run performs the step. A nil error means it passed.
+	Run(ctx context.Context, rc Context) (Outcome, error)
+	// Explain says exactly what Run would do for this node, one line per
+	// command, socket line or wait, for the dry run. It must not touch anything.
+	Explain(rc Context) ([]string, error)
+}
+
+// ExitError is a step failure with an exit code (e.g. a command's exit status).
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string {
+	if e.Msg != "" {
+		return fmt.Sprintf("%s (exit code %d)", e.Msg, e.Code)
+	}
+	return fmt.Sprintf("exit code %d", e.Code)
+}
