@@ -97,7 +97,7 @@ type UnreachableError struct {
 	Err  error
 }
 
-func (e *UnreachableError) Error() string { return fmt.Sprintf("%s: %v", e.Host, e.Err) }
+func (e *UnreachableError) Error() string   { return fmt.Sprintf("%s: %v", e.Host, e.Err) }
 func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }
 
 // LimitedBuffer keeps the first Max bytes written to it and counts the rest.
