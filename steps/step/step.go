@@ -115,6 +115,9 @@ type Args interface {
 	// Enum returns the key's value, which must be one of allowed (the first is
 	// the default when the key is absent).
 	Enum(key string, allowed ...string) string
+	// LB returns the name of a load balancer from the inventory (a constant,
+	// not a template), which the loader checks exists. Empty when absent.
+	LB(key string, required bool) string
 	// Has reports whether the key is present.
 	Has(key string) bool
 	// Errorf records a problem at key's position (or the block's, if absent).

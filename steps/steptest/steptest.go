@@ -144,6 +144,14 @@ func (a *Args) Enum(key string, allowed ...string) string {
 	return allowed[0]
 }
 
+func (a *Args) LB(key string, required bool) string {
+	v, ok := a.M[key].(string)
+	if !ok && required {
+		a.Errorf(key, "missing required load balancer name")
+	}
+	return v
+}
+
 func (a *Args) Has(key string) bool { _, ok := a.M[key]; return ok }
 
 func (a *Args) Errorf(key, format string, args ...any) {
