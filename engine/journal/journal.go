@@ -1,0 +1,145 @@
+// Package journal is the run's record: every state change (run, phase, node,
+// step, rollback, compensation) as one JSON line in journal.jsonl, synced to
+// disk before the runner takes its next action. The summary, the node logs'
+// frames and the live output are derived from these events, and a resumed run
+// reads them back.
+package journal
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Kinds of things an event is about.
+const (
+	KindRun      = "run"
+	KindPhase    = "phase"
+	KindNode     = "node"
+	KindStep     = "step"
+	KindRollback = "rollback" // a rollback's step on a node
+	KindUndo     = "undo"     // a compensation (e.g. re-enabling a drained node)
+	KindRule     = "rule"     // a rollback-on rule armed on a node
+)
+
+// States an event reports.
+const (
+	Started    = "started"
+	Passed     = "passed"
+	Failed     = "failed"
+	Skipped    = "skipped"
+	Retrying   = "retrying"
+	Blocked    = "blocked" // not run because an earlier step or node failed
+	Armed      = "armed"
+	RolledBack = "rolled-back"
+	Cancelled  = "cancelled"
+)
+
+// Event is one line of the journal. Fields not meaningful for a kind are empty.
+type Event struct {
+	Seq      int       `json:"seq"`
+	Time     time.Time `json:"time"`
+	Run      string    `json:"run"`
+	Kind     string    `json:"kind"`
+	State    string    `json:"state"`
+	Phase    string    `json:"phase,omitempty"`
+	Node     string    `json:"node,omitempty"`
+	Step     string    `json:"step,omitempty"`
+	Rollback string    `json:"rollback,omitempty"`
+	Attempt  int       `json:"attempt,omitempty"`
+	ExitCode *int      `json:"exitCode,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	// Detail carries kind-specific data: the plan and its phases for a run
+	// start, a phase's title and nodes, an undo's description.
+	Detail map[string]any `json:"detail,omitempty"`
+}
+
+// Code returns a pointer to c, for Event.ExitCode.
+func Code(c int) *int { return &c }
+
+// Sink receives events after they are on disk.
+type Sink interface {
+	Event(e Event)
+}
+
+// Journal appends events to a file and hands them to sinks, in order.
+type Journal struct {
+	mu    sync.Mutex
+	f     *os.File
+	run   string
+	seq   int
+	sinks []Sink
+	mask  func(string) string
+	now   func() time.Time
+}
+
+// Create opens path for a new run's journal.
+func Create(path, run string, mask func(string) string, sinks ...Sink) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating journal: %w", err)
+	}
+	if mask == nil {
+		mask = func(s string) string { return s }
+	}
+	return &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}, nil
+}
+
+// Append writes e, syncs the file, then passes e to the sinks. An error means
+// the record is not durable; the runner treats it as fatal.
+func (j *Journal) Append(e Event) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.seq++
+	e.Seq, e.Run, e.Time = j.seq, j.run, j.now().UTC()
+	e.Error = j.mask(e.Error)
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encoding journal event: %w", err)
+	}
+	b = []byte(j.mask(string(b)))
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("syncing journal: %w", err)
+	}
+	for _, s := range j.sinks {
+		s.Event(e)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.f.Close()
+}
+
+// Read parses a journal. A torn last line (a crash mid-write) is ignored;
+// any other bad line is an error naming its number.
+func Read(r io.Reader) ([]Event, error) {
+	var out []Event
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	line := 0
+	var pending error
+	for sc.Scan() {
+		line++
+		if pending != nil {
+			return nil, pending
+		}
+		var e Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			pending = fmt.Errorf("journal line %d: %w", line, err)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}

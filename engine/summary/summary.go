@@ -1,0 +1,138 @@
+// Package summary derives a run's summary from its journal events: the seed's
+// NODE x phase table with a ROLLBACK column, and the same data as JSON. It
+// reads nothing but events, so a summary can be rebuilt from journal.jsonl.
+package summary
+
+import (
+	"fmt"
+
+	"github.com/zdu-dev/zdu/engine/journal"
+)
+
+// Cell is one node's outcome in one column.
+type Cell struct {
+	State string `json:"state"` // passed, failed, skipped, blocked, cancelled, or "" (not run)
+	Code  *int   `json:"exitCode,omitempty"`
+}
+
+// String renders the cell as the seed does: PASSED (0), FAILED (100), *.
+func (c Cell) String() string {
+	switch c.State {
+	case "":
+		return "*"
+	case journal.Passed, journal.Failed:
+		code := 0
+		if c.Code != nil {
+			code = *c.Code
+		}
+		return fmt.Sprintf("%s (%d)", upper(c.State), code)
+	}
+	return upper(c.State)
+}
+
+// Phase is a column.
+type Phase struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// Node is a row.
+type Node struct {
+	Name     string          `json:"name"`
+	Phases   map[string]Cell `json:"phases"`
+	Rollback Cell            `json:"rollback"`
+	// Notes are compensations and other remarks, e.g. "re-enabled in lb gateway".
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Summary is the whole run at a glance.
+type Summary struct {
+	Run      string         `json:"run"`
+	Plan     string         `json:"plan"`
+	Status   string         `json:"status"`
+	ExitCode int            `json:"exitCode"`
+	Error    string         `json:"error,omitempty"`
+	Phases   []Phase        `json:"phases"`
+	Nodes    []*Node        `json:"nodes"`
+	Extra    map[string]any `json:"extra,omitempty"`
+}
+
+// FromEvents replays events into a summary.
+func FromEvents(events []journal.Event) *Summary {
+	s := &Summary{Status: "RUNNING"}
+	rows := map[string]*Node{}
+	row := func(name string) *Node {
+		if r, ok := rows[name]; ok {
+			return r
+		}
+		r := &Node{Name: name, Phases: map[string]Cell{}}
+		rows[name] = r
+		s.Nodes = append(s.Nodes, r)
+		return r
+	}
+	for _, e := range events {
+		switch e.Kind {
+		case journal.KindRun:
+			s.Run = e.Run
+			if e.State == journal.Started {
+				s.Plan, _ = e.Detail["plan"].(string)
+				for _, p := range asList(e.Detail["phases"]) {
+					m, _ := p.(map[string]any)
+					id, _ := m["id"].(string)
+					title, _ := m["title"].(string)
+					s.Phases = append(s.Phases, Phase{ID: id, Title: title})
+				}
+				for _, n := range asList(e.Detail["nodes"]) {
+					if name, ok := n.(string); ok {
+						row(name)
+					}
+				}
+				continue
+			}
+			s.Status, _ = e.Detail["status"].(string)
+			if e.ExitCode != nil {
+				s.ExitCode = *e.ExitCode
+			}
+			s.Error = e.Error
+		case journal.KindNode:
+			if e.State == journal.Started {
+				continue
+			}
+			row(e.Node).Phases[e.Phase] = Cell{State: e.State, Code: e.ExitCode}
+		case journal.KindRollback:
+			r := row(e.Node)
+			switch e.State {
+			case journal.Passed:
+				if r.Rollback.State != journal.Failed {
+					r.Rollback = Cell{State: journal.Passed, Code: journal.Code(0)}
+				}
+			case journal.Failed:
+				r.Rollback = Cell{State: journal.Failed, Code: e.ExitCode}
+			}
+		case journal.KindUndo:
+			desc, _ := e.Detail["description"].(string)
+			switch e.State {
+			case journal.Passed:
+				row(e.Node).Notes = append(row(e.Node).Notes, desc+" (compensation)")
+			case journal.Failed:
+				row(e.Node).Notes = append(row(e.Node).Notes, fmt.Sprintf("FAILED to %s: %s", desc, e.Error))
+			}
+		}
+	}
+	return s
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}

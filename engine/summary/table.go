@@ -1,0 +1,65 @@
+package summary
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Title is the table's heading row, as in the seed.
+const Title = "MULTI-NODE ZERO DOWN-TIME UPGRADE SUMMARY"
+
+// Table renders the summary in the seed's shape: every column the same width,
+// a title row, a header row, and one row per node.
+func (s *Summary) Table() string {
+	header := []string{"NODE"}
+	for _, p := range s.Phases {
+		header = append(header, p.Title)
+	}
+	header = append(header, "ROLLBACK")
+	rows := [][]string{}
+	width := 10
+	for _, h := range header {
+		width = max(width, len(h))
+	}
+	for _, n := range s.Nodes {
+		r := []string{n.Name}
+		for _, p := range s.Phases {
+			r = append(r, n.Phases[p.ID].String())
+		}
+		r = append(r, n.Rollback.String())
+		for _, c := range r {
+			width = max(width, len(c))
+		}
+		rows = append(rows, r)
+	}
+	width += 2
+	cols := len(header)
+	rule := "    +" + strings.Repeat(strings.Repeat("-", width)+"+", cols) + "\n"
+	inner := cols*(width+1) - 1
+	var b strings.Builder
+	fmt.Fprintf(&b, "Summary table (Status.%s):\n", s.Status)
+	b.WriteString(rule)
+	fmt.Fprintf(&b, "    | %-*s|\n", inner-1, Title)
+	b.WriteString(rule)
+	line := func(cells []string) {
+		b.WriteString("    |")
+		for _, c := range cells {
+			fmt.Fprintf(&b, " %-*s|", width-1, c)
+		}
+		b.WriteString("\n")
+		b.WriteString(rule)
+	}
+	line(header)
+	for _, r := range rows {
+		line(r)
+	}
+	for _, n := range s.Nodes {
+		for _, note := range n.Notes {
+			fmt.Fprintf(&b, "    %s: %s\n", n.Name, note)
+		}
+	}
+	if s.Error != "" {
+		fmt.Fprintf(&b, "    error: %s\n", s.Error)
+	}
+	return b.String()
+}

@@ -1,0 +1,43 @@
+// Package rollbackon is the rollback-on step type. It does nothing when the
+// walker reaches it except arm a rule for its node: from then on, when a later
+// step on that node fails and the step's `when` (which sees `failure`) holds,
+// the engine runs the named rollback for that node, or for every node that
+// armed the rule, newest first.
+package rollbackon
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+func init() {
+	step.Register(step.Definition{
+		Type: "rollback-on", Summary: "arm a rollback rule for the node: on a later failure matching when, run a rollback",
+		Schema: []byte(`{
+  "type": "object", "additionalProperties": false, "required": ["rollback"],
+  "properties": {
+    "rollback": {"type": "string", "description": "Name of the rollback (a key of the plan's rollbacks) to run."},
+    "scope": {"enum": ["node", "changed"], "default": "node", "description": "node: the failing node only; changed: every node that armed this rule, newest first."}
+  }
+}`),
+		Build: func(a step.Args) step.Action {
+			return &rule{rollback: a.Text("rollback", true).Source(), scope: a.Enum("scope", "node", "changed")}
+		},
+	})
+}
+
+type rule struct{ rollback, scope string }
+
+var _ step.Action = (*rule)(nil)
+
+// RollbackRule tells the engine what this rule runs.
+func (r *rule) RollbackRule() (string, string) { return r.rollback, r.scope }
+
+// Run arms the rule; the engine records that, there is nothing to do here.
+func (r *rule) Run(context.Context, step.Context) (step.Outcome, error) { return step.Outcome{}, nil }
+
+func (r *rule) Explain(step.Context) ([]string, error) {
+	return []string{fmt.Sprintf("arm rollback %q (scope %s) for later failures", r.rollback, r.scope)}, nil
+}
