@@ -1,0 +1,200 @@
+package expr
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+const (
+	// MaxNodes bounds the size of one expression (expr AST nodes).
+	MaxNodes = 2000
+	// MemoryBudget bounds what one evaluation may allocate, in expr's units
+	// (elements of ranges, arrays and maps built by the expression).
+	MemoryBudget = 100_000
+)
+
+// Expr is a compiled expression. It is safe for concurrent use.
+type Expr struct {
+	src  string
+	prog *vm.Program
+	cond bool
+	// full and base place errors: the expression starts at rune offset base
+	// of full (a template holds several expressions).
+	full string
+	base int
+	// at is where the expression's text starts, for errors about its value.
+	at int
+}
+
+var _ step.Expr = (*Expr)(nil)
+
+// vms recycles expr VMs: a VM keeps its stack between runs, so evaluating
+// thousands of nodes allocates little.
+var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
+
+// CompileCond compiles a condition, which must be a boolean. When its type is
+// only known at run time (e.g. vars.x), Bool checks it then.
+func CompileCond(src string, sc Scope) (*Expr, error) {
+	e, err := compile(src, sc, src, 0, wantBool)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// CompileValue compiles an expression of any type.
+func CompileValue(src string, sc Scope) (*Expr, error) {
+	e, err := compile(src, sc, src, 0, wantAny)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+type want int
+
+const (
+	wantAny want = iota
+	wantBool
+	wantInsertable // a template part: a scalar or a list, not a map
+)
+
+func options(sc Scope) []expr.Option {
+	opts := []expr.Option{
+		expr.Env(sc.envType()),
+		expr.DisableAllBuiltins(),
+		expr.MaxNodes(MaxNodes),
+	}
+	for _, b := range Builtins {
+		opts = append(opts, expr.EnableBuiltin(b))
+	}
+	return opts
+}
+
+// compile compiles src, which starts at rune offset base of full. It parses
+// and checks the tree itself first, so scope problems get plan wording and
+// the result type is known, then lets expr compile the program.
+func compile(src string, sc Scope, full string, base int, w want) (*Expr, error) {
+	start := base + runeOffset(src, len(src)-len(strings.TrimLeft(src, " \t\r\n")))
+	if strings.TrimSpace(src) == "" {
+		return nil, errorAt(full, start, "empty expression")
+	}
+	opts := options(sc)
+	cfg := conf.CreateNew()
+	for _, op := range opts {
+		op(cfg)
+	}
+	for name := range cfg.Disabled {
+		delete(cfg.Builtins, name)
+	}
+	tree, err := parser.ParseWithConfig(src, cfg)
+	if err != nil {
+		return nil, fromExpr(full, base, err)
+	}
+	if p := checkTree(tree.Node, sc); p != nil {
+		return nil, errorAt(full, base+p.at, "%s", p.msg)
+	}
+	typ, err := checker.Check(tree, cfg)
+	if err != nil {
+		return nil, fromExpr(full, base, err)
+	}
+	if msg := typeProblem(typ, w); msg != "" {
+		return nil, errorAt(full, start, "%s", msg)
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, fromExpr(full, base, err)
+	}
+	return &Expr{src: src, prog: prog, cond: w == wantBool, full: full, base: base, at: start}, nil
+}
+
+// typeProblem says why a statically known result type does not fit; an
+// unknown (interface) type passes and is checked at run time.
+func typeProblem(t reflect.Type, w want) string {
+	if t == nil || t.Kind() == reflect.Interface {
+		return ""
+	}
+	switch w {
+	case wantBool:
+		if t.Kind() != reflect.Bool {
+			return fmt.Sprintf("condition must be a boolean, got %s", typeName(t))
+		}
+	case wantInsertable:
+		switch t.Kind() {
+		case reflect.Map, reflect.Struct, reflect.Func, reflect.Chan, reflect.Pointer:
+			return fmt.Sprintf("cannot insert a %s into text; pick a field or use join()", typeName(t))
+		}
+	}
+	return ""
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Map:
+		return "map"
+	case reflect.Slice, reflect.Array:
+		return "list"
+	case reflect.Float32, reflect.Float64:
+		return "float"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Int16, reflect.Int8:
+		if t.String() == "time.Duration" {
+			return "duration"
+		}
+		return "int"
+	}
+	return t.String()
+}
+
+// Source is the expression as written.
+func (e *Expr) Source() string { return e.src }
+
+// Eval evaluates the expression against env, which must be an *Env (or one
+// derived from it by With). Errors are *Error positioned in the source.
+func (e *Expr) Eval(env step.Env) (any, error) {
+	top, err := envOf(env)
+	if err != nil {
+		return nil, err
+	}
+	v := vms.Get().(*vm.VM)
+	out, err := v.Run(e.prog, top)
+	vms.Put(v)
+	if err != nil {
+		return nil, fromExpr(e.full, e.base, err)
+	}
+	if e.cond {
+		if _, ok := out.(bool); !ok {
+			return nil, errorAt(e.full, e.at, "condition must be a boolean, got %s", valueType(out))
+		}
+	}
+	return out, nil
+}
+
+// Bool evaluates a boolean expression.
+func (e *Expr) Bool(env step.Env) (bool, error) {
+	out, err := e.Eval(env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, errorAt(e.full, e.at, "expression must be a boolean, got %s", valueType(out))
+	}
+	return b, nil
+}
+
+func valueType(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return typeName(reflect.TypeOf(v))
+}

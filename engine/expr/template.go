@@ -1,0 +1,119 @@
+package expr
+
+import (
+	"strings"
+
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+// Mode says how interpolated values are written into a template.
+type Mode int
+
+const (
+	// Shell single-quotes every value for POSIX shells, so a value is always
+	// one word (a list is one word per element); `${{ raw x }}` does not.
+	Shell Mode = iota
+	// Text inserts values as they are; lists are joined with ",".
+	Text
+)
+
+// Template is a string with `${{ expr }}` parts, compiled at load time. The
+// zero value (and nil) is an absent key: it renders to "" and IsZero.
+// It is safe for concurrent use.
+type Template struct {
+	src     string
+	mode    Mode
+	present bool
+	// constant is the rendering when there are no expressions.
+	constant string
+	parts    []part
+}
+
+type part struct {
+	lit  string
+	expr *Expr
+	raw  bool
+}
+
+var _ step.Template = (*Template)(nil)
+
+// Constant is a present template without expressions.
+func Constant(s string) *Template {
+	return &Template{src: s, present: true, constant: s}
+}
+
+// Zero is the template of an absent key.
+func Zero() *Template { return &Template{} }
+
+// CompileTemplate compiles src. Errors are *Error positioned at the
+// offending expression inside src.
+func CompileTemplate(src string, mode Mode, sc Scope) (*Template, error) {
+	t := &Template{src: src, mode: mode, present: true}
+	if !strings.Contains(src, "${{") {
+		t.constant = src
+		return t, nil
+	}
+	segs, bad := scanTemplate(src)
+	if bad >= 0 {
+		return nil, errorAt(src, runeOffset(src, bad), "unterminated ${{: missing }}")
+	}
+	for _, s := range segs {
+		if !s.expr {
+			t.parts = append(t.parts, part{lit: s.lit})
+			continue
+		}
+		if s.raw && strings.TrimSpace(src[s.from:s.to]) == "" {
+			return nil, errorAt(src, runeOffset(src, s.from-3), "raw needs an expression: ${{ raw params.x }}")
+		}
+		e, err := compile(src[s.from:s.to], sc, src, runeOffset(src, s.from), wantInsertable)
+		if err != nil {
+			return nil, err
+		}
+		t.parts = append(t.parts, part{expr: e, raw: s.raw})
+	}
+	if len(t.parts) == 1 && t.parts[0].expr == nil {
+		t.constant, t.parts = t.parts[0].lit, nil // only `$${{` escapes
+	}
+	return t, nil
+}
+
+// Source is the text as written in the plan.
+func (t *Template) Source() string {
+	if t == nil {
+		return ""
+	}
+	return t.src
+}
+
+// IsZero reports whether the key was absent.
+func (t *Template) IsZero() bool { return t == nil || !t.present }
+
+// IsConstant reports whether the template has no expressions, so Render
+// returns the same string for every node.
+func (t *Template) IsConstant() bool { return t == nil || t.parts == nil }
+
+// Render evaluates the template for env (an *Env).
+func (t *Template) Render(env step.Env) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	if t.parts == nil {
+		return t.constant, nil
+	}
+	var b strings.Builder
+	b.Grow(len(t.src) + 16)
+	for _, p := range t.parts {
+		if p.expr == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		v, err := p.expr.Eval(env)
+		if err != nil {
+			return "", err
+		}
+		if err := t.write(&b, v, p.raw); err != nil {
+			return "", errorAt(t.src, p.expr.at, "%s", err.Error())
+		}
+	}
+	return b.String(), nil
+}
