@@ -1,0 +1,194 @@
+package dag
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+)
+
+// WalkFunc runs one vertex. It is called at most once per vertex, on its own
+// goroutine, only after every upstream vertex has finished without Failing
+// or being Blocked. It should honour ctx and return promptly once ctx is done.
+type WalkFunc func(ctx context.Context, v Vertex) Status
+
+// WalkOptions tune a walk. The zero value runs everything it can: a failure
+// blocks only what depends on it.
+//
+// The walker has no parallelism limit of its own: every ready vertex gets a
+// goroutine at once. Limits such as a phase's serial/batch/parallel strategy
+// belong to the caller, which wraps fn with a semaphore per phase (as
+// Terraform does around its walker); that keeps the limit next to the rule
+// that sets it, and lets rollback share the same bound.
+type WalkOptions struct {
+	// StopOnFailure stops starting new vertices after the first Failed one:
+	// vertices that have not started yet become Blocked (Stopped), running
+	// ones are allowed to finish. This is the engine's default policy.
+	StopOnFailure bool
+
+	// Stop, when set, is asked before each vertex starts; true keeps that
+	// vertex from running (Blocked, Stopped). It lets the caller decide
+	// dynamically, e.g. once a failure budget is spent, or per phase. It is
+	// called from the walker's single scheduling goroutine (never
+	// concurrently with itself) but concurrently with running fns, so state
+	// it shares with fn needs synchronising.
+	Stop func(v Vertex) bool
+
+	// OnBlocked, when set, is told of each vertex the walker blocks without
+	// running it, as soon as that is decided, so the caller can record it
+	// (journal, summary) in order. Same goroutine rules as Stop.
+	OnBlocked func(v Vertex, why Reason)
+}
+
+// Walk runs fn over g with the zero WalkOptions; see WalkOptions.Walk.
+func Walk(ctx context.Context, g *Graph, fn WalkFunc) *Result {
+	return WalkOptions{}.Walk(ctx, g, fn)
+}
+
+// Walk runs fn for every vertex of g whose upstream has all finished Passed
+// or Skipped, running ready vertices concurrently, and returns once no
+// vertex is running and none can start. Every vertex ends with a Status.
+//
+// When ctx is done, vertices that have not started become Blocked
+// (Cancelled) and Walk returns after the running ones finish. A graph with
+// a cycle runs nothing: every vertex is Blocked (Cycle) and Result.Err says
+// where the cycle is. A panic in fn is recovered and counts as Failed (see
+// Result.Errors), so one broken step cannot take down a half-done rollout.
+func (o WalkOptions) Walk(ctx context.Context, g *Graph, fn WalkFunc) *Result {
+	n := g.Len()
+	r := &Result{g: g, status: make([]Status, n), reason: make([]Reason, n)}
+	if err := g.Validate(); err != nil {
+		r.Err = fmt.Errorf("walking graph: %w", err)
+		for i := range n {
+			o.block(r, i, Cycle)
+		}
+		return r
+	}
+	w := walker{
+		o:        o,
+		g:        g,
+		r:        r,
+		pending:  make([]int, n),
+		poisoned: make([]bool, n),
+		done:     make(chan completion, n),
+	}
+	for i := range n {
+		w.pending[i] = len(g.up[i])
+		if w.pending[i] == 0 {
+			w.ready = append(w.ready, i)
+		}
+	}
+	w.run(ctx, fn)
+	return r
+}
+
+// walker is the state of one walk. Only the scheduling goroutine (the one
+// in run) touches it; vertex goroutines talk back through done.
+type walker struct {
+	o        WalkOptions
+	g        *Graph
+	r        *Result
+	pending  []int  // upstream vertices not finished yet
+	poisoned []bool // some upstream vertex Failed or was Blocked
+	ready    []int  // FIFO of vertices whose upstream has all finished
+	head     int
+	running  int
+	failed   bool
+	done     chan completion // buffered for every vertex: senders never wait
+}
+
+type completion struct {
+	v      int
+	status Status
+	err    error
+}
+
+func (w *walker) run(ctx context.Context, fn WalkFunc) {
+	for {
+		for w.head < len(w.ready) {
+			v := w.ready[w.head]
+			w.head++
+			w.decide(ctx, v, fn)
+		}
+		if w.running == 0 {
+			return
+		}
+		c := <-w.done
+		w.running--
+		w.r.Finished = append(w.r.Finished, w.g.verts[c.v].ID())
+		if c.err != nil {
+			if w.r.Errors == nil {
+				w.r.Errors = make(map[string]error)
+			}
+			w.r.Errors[w.g.verts[c.v].ID()] = c.err
+		}
+		if c.status == Failed {
+			w.failed = true
+			w.r.Failed = append(w.r.Failed, w.g.verts[c.v].ID())
+		}
+		w.finish(c.v, c.status)
+	}
+}
+
+// decide starts v or blocks it. The order of the checks gives each blocked
+// vertex its truest reason: a failed dependency outranks a cancellation,
+// which outranks a policy stop.
+func (w *walker) decide(ctx context.Context, v int, fn WalkFunc) {
+	switch {
+	case w.poisoned[v]:
+		w.blockAndFinish(v, Upstream)
+	case ctx.Err() != nil:
+		w.r.Cancelled = true
+		w.blockAndFinish(v, Cancelled)
+	case w.o.StopOnFailure && w.failed:
+		w.blockAndFinish(v, Stopped)
+	case w.o.Stop != nil && w.o.Stop(w.g.verts[v]):
+		w.blockAndFinish(v, Stopped)
+	default:
+		w.running++
+		w.r.Started = append(w.r.Started, w.g.verts[v].ID())
+		go w.exec(ctx, v, fn)
+	}
+}
+
+func (w *walker) exec(ctx context.Context, v int, fn WalkFunc) {
+	c := completion{v: v, status: Failed}
+	defer func() {
+		if p := recover(); p != nil {
+			c.status = Failed
+			c.err = fmt.Errorf("vertex %q panicked: %v\n%s", w.g.verts[v].ID(), p, debug.Stack())
+		}
+		w.done <- c
+	}()
+	c.status = fn(ctx, w.g.verts[v])
+	switch c.status {
+	case Passed, Failed, Skipped, Blocked:
+	default:
+		c.err = fmt.Errorf("vertex %q: walk function returned invalid status %v", w.g.verts[v].ID(), c.status)
+		c.status = Failed
+	}
+}
+
+func (w *walker) blockAndFinish(v int, why Reason) {
+	w.o.block(w.r, v, why)
+	w.finish(v, Blocked)
+}
+
+func (o WalkOptions) block(r *Result, v int, why Reason) {
+	r.status[v], r.reason[v] = Blocked, why
+	if o.OnBlocked != nil {
+		o.OnBlocked(r.g.verts[v], why)
+	}
+}
+
+// finish records v's status and releases the vertices waiting on it.
+func (w *walker) finish(v int, s Status) {
+	w.r.status[v] = s
+	for _, d := range w.g.down[v] {
+		if s.blocks() {
+			w.poisoned[d] = true
+		}
+		if w.pending[d]--; w.pending[d] == 0 {
+			w.ready = append(w.ready, d)
+		}
+	}
+}
