@@ -18,6 +18,8 @@ type Plan struct {
 	Params      Map[Param]    `yaml:"params"`
 	Phases      []Phase       `yaml:"phases"`
 	Rollbacks   Map[[]Step]   `yaml:"rollbacks"`
+	// RollbackExitCode is zdu's exit code when a rollback fails (Axway: 75).
+	RollbackExitCode Value[int] `yaml:"rollbackExitCode"`
 }
 
 // Param is one declared parameter.
