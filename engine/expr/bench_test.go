@@ -1,0 +1,57 @@
+package expr
+
+import "testing"
+
+func BenchmarkRenderShell(b *testing.B) {
+	tm := must(CompileTemplate("cd ${{ params.dir }}/apigateway/upgrade/bin && ./sysupgrade export --port ${{ params.port }} ${{ params.files }}", Shell, testScope()))
+	env := testEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tm.Render(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRenderConstant(b *testing.B) {
+	tm := must(CompileTemplate("./sysupgrade export", Shell, testScope()))
+	env := testEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tm.Render(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEvalCond(b *testing.B) {
+	e, err := CompileCond("'Gateway' in node.groups && phase.id == 'export' && params.enabled", testScope())
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := testEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := e.Bool(env); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+func BenchmarkEnvWith(b *testing.B) {
+	env := testEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = env.With("stat", 1)
+	}
+}
+
+func BenchmarkCompileTemplate(b *testing.B) {
+	sc := testScope()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := CompileTemplate("cd ${{ params.dir }} && ls ${{ params.files }}", Shell, sc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
