@@ -1,0 +1,31 @@
+package schema
+
+import "encoding/json"
+
+// fakeSteps stand in for the registered step types: the schema package must
+// work with whatever `with` schemas it is given.
+var fakeSteps = []StepSchema{
+	{Type: "ssh-exec", Summary: "run a shell command on the node", Schema: json.RawMessage(`{
+  "type": "object", "additionalProperties": false, "required": ["command"],
+  "properties": {
+    "command": {"type": "string", "description": "Shell command."},
+    "dir": {"type": "string"},
+    "okCodes": {"type": "array", "items": {"type": "integer"}}
+  }
+}`)},
+	{Type: "sleep", Summary: "wait a fixed time", Schema: json.RawMessage(`{
+  "type": "object", "additionalProperties": false, "required": ["duration"],
+  "properties": {"duration": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$", "patternErrorMessage": "must be a duration such as 5s"}}
+}`)},
+	{Type: "wait-http", Summary: "poll a URL until it answers", Schema: json.RawMessage(`{
+  "type": "object", "additionalProperties": false, "required": ["url"],
+  "properties": {
+    "url": {"type": "string", "format": "uri"},
+    "status": {"type": "integer", "minimum": 100, "maximum": 599},
+    "probe": {"oneOf": [
+      {"type": "object", "additionalProperties": false, "required": ["http"], "properties": {"http": {"type": "string"}}},
+      {"type": "object", "additionalProperties": false, "required": ["tcp"], "properties": {"tcp": {"type": "integer"}}}
+    ]}
+  }
+}`)},
+}
