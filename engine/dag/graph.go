@@ -52,9 +52,8 @@ type Graph struct {
 	edges int
 }
 
-// Add inserts v. It fails when v is nil, its ID is empty, or another vertex
-// with the same ID is already present; adding the very same vertex twice is
-// not an error (it keeps its first position).
+// Add inserts v. It fails when v is nil, its ID is empty, or a vertex with
+// the same ID is already present.
 func (g *Graph) Add(v Vertex) error {
 	if v == nil {
 		return errors.New("adding vertex: nil vertex")
@@ -63,11 +62,11 @@ func (g *Graph) Add(v Vertex) error {
 	if id == "" {
 		return fmt.Errorf("adding vertex %v: empty ID", v)
 	}
-	if i, ok := g.index[id]; ok {
-		if g.verts[i] == v {
-			return nil
-		}
-		return fmt.Errorf("adding vertex %q: ID already used by another vertex", id)
+	if _, ok := g.index[id]; ok {
+		// Even the same vertex again is refused: for the compiler a repeated
+		// ID means two steps collide, and comparing vertices with == could
+		// panic on a non-comparable vertex type.
+		return fmt.Errorf("adding vertex %q: ID already in the graph", id)
 	}
 	if g.index == nil {
 		g.index = make(map[string]int)

@@ -85,6 +85,14 @@ func TestGraphQueries(t *testing.T) {
 	}
 }
 
+// sv is a vertex type that == cannot compare.
+type sv struct {
+	id   string
+	tags []string
+}
+
+func (x sv) ID() string { return x.id }
+
 func TestGraphErrors(t *testing.T) {
 	a := v{id: "a"}
 	g := &Graph{}
@@ -96,8 +104,9 @@ func TestGraphErrors(t *testing.T) {
 		err  error
 		want string // substring; "" means no error
 	}{
-		{"same vertex again", g.Add(a), ""},
-		{"other vertex same ID", g.Add(lv{v{id: "a", label: "x"}}), `"a": ID already used`},
+		{"same vertex again", g.Add(a), `"a": ID already in the graph`},
+		{"other vertex same ID", g.Add(lv{v{id: "a", label: "x"}}), `"a": ID already in the graph`},
+		{"non-comparable vertex same ID", g.Add(sv{id: "a"}), `"a": ID already in the graph`},
 		{"empty ID", g.Add(v{}), "empty ID"},
 		{"nil", g.Add(nil), "nil vertex"},
 		{"unknown from", g.Connect("nope", "a"), `no vertex "nope"`},

@@ -102,9 +102,6 @@ func (g *Graph) cyclicComponents() [][]int {
 	}
 	var out [][]int
 	for _, c := range t.comps {
-		if len(c) == 1 && !slices.Contains(g.down[c[0]], c[0]) {
-			continue
-		}
 		slices.Sort(c)
 		out = append(out, c)
 	}
@@ -142,6 +139,13 @@ func (t *tarjan) visit(v int) {
 		}
 	}
 	if t.low[v] != t.index[v] {
+		return
+	}
+	// Most components of a plan graph are single acyclic vertices; skip them
+	// here rather than allocate a slice each only to drop it later.
+	if top := len(t.stack) - 1; t.stack[top] == v && !slices.Contains(t.g.down[v], v) {
+		t.stack = t.stack[:top]
+		t.on[v] = false
 		return
 	}
 	var comp []int

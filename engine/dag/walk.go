@@ -77,6 +77,8 @@ func (o WalkOptions) Walk(ctx context.Context, g *Graph, fn WalkFunc) *Result {
 			w.ready = append(w.ready, i)
 		}
 	}
+	r.Started = make([]string, 0, n)
+	r.Finished = make([]string, 0, n)
 	w.run(ctx, fn)
 	return r
 }
