@@ -27,7 +27,7 @@ type Param struct {
 	Type        Value[string]  `yaml:"type"`
 	Description Value[string]  `yaml:"description"`
 	Required    Value[bool]    `yaml:"required"`
-	Default     *yaml.Node     `yaml:"default"`
+	Default     Raw            `yaml:"default"`
 	Secret      Value[bool]    `yaml:"secret"`
 	EnumValues  Values[string] `yaml:"values"`
 	Pos         Pos            `yaml:"-"`
@@ -72,7 +72,7 @@ type Step struct {
 	ID              Value[string]  `yaml:"id"`
 	Type            Value[string]  `yaml:"type"`
 	Name            Value[string]  `yaml:"name"`
-	With            *yaml.Node     `yaml:"with"`
+	With            Raw            `yaml:"with"`
 	When            Value[string]  `yaml:"when"`
 	Timeout         Value[string]  `yaml:"timeout"`
 	Retries         Retries        `yaml:"retries"`

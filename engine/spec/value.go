@@ -144,3 +144,16 @@ func (v *Vars) UnmarshalYAML(n *yaml.Node) error {
 	}
 	return nil
 }
+
+// Raw keeps a value's YAML node as it is, for values whose meaning depends on
+// something else (a param default on the param's type, a step's `with` on its
+// step type).
+type Raw struct {
+	Node *yaml.Node
+}
+
+// UnmarshalYAML keeps the node.
+func (r *Raw) UnmarshalYAML(n *yaml.Node) error {
+	r.Node = n
+	return nil
+}

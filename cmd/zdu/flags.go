@@ -1,0 +1,51 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/zdu-dev/zdu/schema"
+)
+
+// multi is a repeatable string flag (--set a=1 --set b=2).
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments (`zdu validate plan.yaml -i inv.yaml`).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, badUsage("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// oneOf checks a flag's value against its allowed values.
+func oneOf(flagName, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return badUsage("--%s %q: must be one of %s%s", flagName, v, strings.Join(allowed, ", "), didYouMean(v, allowed))
+}
+
+func didYouMean(s string, candidates []string) string {
+	if m := schema.Suggest(s, candidates); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
+}

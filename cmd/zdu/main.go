@@ -1,0 +1,93 @@
+// Command zdu runs zero-downtime upgrade plans: validate a plan, show what it
+// would do, draw its graph, run it, or rehearse it on a local sandbox.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "github.com/zdu-dev/zdu/steps/all"
+)
+
+// Exit codes shared by every command; a failing phase exits with its own code.
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitBadInput = 2
+	exitFatal    = 80
+)
+
+const usage = `zdu: declarative zero-downtime upgrades
+
+Usage:
+  zdu validate PLAN [-i INVENTORY] [--set k=v ...] [--format text|json]
+  zdu plan PLAN -i INVENTORY [--set k=v ...] [--format text|json]
+  zdu graph PLAN -i INVENTORY [--format dot|mermaid]
+  zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR]
+  zdu schema plan|inventory
+
+Exit codes: 0 success, 2 bad input, 80 fatal error, else the failing phase's exitCode.
+`
+
+type command struct {
+	name string
+	run  func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"validate", cmdValidate},
+		{"schema", cmdSchema},
+		{"plan", cmdPlan},
+		{"graph", cmdGraph},
+		{"run", cmdRun},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return exitBadInput
+		}
+		return exitOK
+	}
+	names := []string{}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+		names = append(names, c.name)
+	}
+	fmt.Fprintf(stderr, "zdu: unknown command %q%s\n%s", args[0], didYouMean(args[0], names), usage)
+	return exitBadInput
+}
+
+// usageError is a wrong flag or argument: exit 2 with the message.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func badUsage(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// report prints err and returns its exit code.
+func report(stderr io.Writer, cmd string, err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "zdu %s: %s\n", cmd, ue.msg)
+		return exitBadInput
+	}
+	fmt.Fprintf(stderr, "zdu %s: %v\n", cmd, err)
+	return exitFatal
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/dag"
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/run"
+)
+
+// planFlags are the flags every command that needs plan + inventory shares.
+type planFlags struct {
+	fs     *flag.FlagSet
+	inv    *string
+	sets   multi
+	format *string
+}
+
+func newPlanFlags(name, defFormat, formatHelp string) *planFlags {
+	f := &planFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.inv = f.fs.String("i", "", "inventory file")
+	f.fs.StringVar(f.inv, "inventory", "", "inventory file")
+	f.fs.Var(&f.sets, "set", "param value name=value (repeatable)")
+	f.format = f.fs.String("format", defFormat, formatHelp)
+	return f
+}
+
+// compileFrom parses args, loads and binds plan + inventory, and compiles.
+func (f *planFlags) compileFrom(args []string, stdout io.Writer, formats ...string) (*compile.Program, int, error) {
+	pos, err := parseInterleaved(f.fs, args)
+	if err == nil && len(pos) != 1 {
+		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
+	}
+	if err == nil && *f.inv == "" {
+		err = badUsage("missing -i INVENTORY")
+	}
+	if err == nil {
+		err = oneOf("format", *f.format, formats...)
+	}
+	if err != nil {
+		return nil, exitBadInput, err
+	}
+	in, probs := loadAll(pos[0], *f.inv, load.BindOptions{Sets: f.sets, RequireParams: true})
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintln(stdout, p.String())
+		}
+		return nil, exitBadInput, badUsage("%d problem(s) in the plan, inventory or flags", len(probs))
+	}
+	prog, err := compile.Compile(in.Binding)
+	if err != nil {
+		return nil, exitBadInput, badUsage("%v", err)
+	}
+	return prog, 0, nil
+}
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newPlanFlags("plan", "text", "output format: text or json")
+	prog, _, err := f.compileFrom(args, stdout, "text", "json")
+	if err != nil {
+		return report(stderr, "plan", err)
+	}
+	dry, err := run.Explain(prog, run.NewMasker(prog.Binding.Secrets))
+	if err != nil {
+		return report(stderr, "plan", badUsage("%v", err))
+	}
+	if *f.format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(dry)
+		return exitOK
+	}
+	printDry(stdout, dry)
+	return exitOK
+}
+
+func printDry(w io.Writer, d *run.DryPlan) {
+	fmt.Fprintf(w, "plan %s (dry run: nothing is contacted)\n", d.Plan)
+	for i, ph := range d.Phases {
+		fmt.Fprintf(w, "\nphase %d: %s [%s], %s, exit code %d on failure\n", i+1, ph.ID, ph.Title, ph.Strategy, ph.ExitCode)
+		if ph.When != "" {
+			fmt.Fprintf(w, "  when: %s\n", ph.When)
+		}
+		for _, n := range ph.Nodes {
+			fmt.Fprintf(w, "  node %s (batch %d)\n", n.Name, n.Batch)
+			printDrySteps(w, n.Steps)
+		}
+	}
+	for _, rb := range d.Rollbacks {
+		fmt.Fprintf(w, "\nrollback %s (shown for the first node)\n", rb.Name)
+		printDrySteps(w, rb.Steps)
+	}
+}
+
+func printDrySteps(w io.Writer, steps []run.DryStep) {
+	for _, s := range steps {
+		extra := []string{}
+		if s.When != "" {
+			extra = append(extra, "when "+s.When)
+		}
+		if s.Timeout != "" {
+			extra = append(extra, "timeout "+s.Timeout)
+		}
+		if s.Retries > 0 {
+			extra = append(extra, fmt.Sprintf("retries %d", s.Retries))
+		}
+		head := fmt.Sprintf("    - %s (%s)", s.ID, s.Type)
+		if len(extra) > 0 {
+			head += " [" + strings.Join(extra, ", ") + "]"
+		}
+		fmt.Fprintln(w, head)
+		for _, a := range s.Actions {
+			fmt.Fprintf(w, "        %s\n", strings.ReplaceAll(a, "\n", "\n        "))
+		}
+	}
+}
+
+func cmdGraph(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newPlanFlags("graph", "dot", "output format: dot or mermaid")
+	prog, _, err := f.compileFrom(args, stdout, "dot", "mermaid")
+	if err != nil {
+		return report(stderr, "graph", err)
+	}
+	g := prog.Graph()
+	if *f.format == "mermaid" {
+		fmt.Fprint(stdout, dag.Mermaid(g))
+	} else {
+		fmt.Fprint(stdout, dag.Dot(g))
+	}
+	return exitOK
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/run"
+	"github.com/zdu-dev/zdu/engine/summary"
+)
+
+type runOptions struct {
+	runDir    string
+	logFormat string
+	stopGrace time.Duration
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newPlanFlags("run", "text", "unused")
+	var opt runOptions
+	f.fs.StringVar(&opt.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
+	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
+	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
+	prog, _, err := f.compileFrom(args, stdout, "text")
+	if err == nil {
+		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
+	}
+	if err != nil {
+		return report(stderr, "run", err)
+	}
+	return execute(ctx, prog, opt, stdout, stderr)
+}
+
+// execute runs a compiled program with a run directory, logs and signals.
+func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) int {
+	id := runID(prog.Binding.Plan.Name)
+	dir := opt.runDir
+	if dir == "" {
+		dir = filepath.Join("zdu-runs", id)
+	}
+	if err := prepareRunDir(dir); err != nil {
+		return report(stderr, "run", badUsage("--run-dir %s: %v", dir, err))
+	}
+	mask := run.NewMasker(prog.Binding.Secrets)
+	logs, err := run.NewNodeLogs(filepath.Join(dir, "nodes"), mask)
+	if err != nil {
+		return report(stderr, "run", err)
+	}
+	defer logs.Close()
+	runLog, err := os.Create(filepath.Join(dir, "run.log"))
+	if err != nil {
+		return report(stderr, "run", err)
+	}
+	defer runLog.Close()
+	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
+	j, err := journal.Create(filepath.Join(dir, "journal.jsonl"), id, mask.Mask,
+		logs, run.NewLogSink(runLog, true, false, zerolog.DebugLevel), run.NewLogSink(stderr, console, console, zerolog.InfoLevel))
+	if err != nil {
+		return report(stderr, "run", err)
+	}
+	defer j.Close()
+
+	pool := run.NewPool(prog.Binding.Inv, dialer(prog.Binding.Inv))
+	defer pool.Close()
+	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.stopGrace}
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "zdu: stopping: no new step starts; running steps get %s (again to abort)\n", opt.stopGrace)
+		r.Stop()
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(stderr, "zdu: aborting")
+			cancel()
+		}
+	}()
+	if err := preflight(hard, prog, pool); err != nil {
+		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
+		return exitFatal
+	}
+	res := r.Run(hard)
+	if err := writeSummary(dir, stdout); err != nil {
+		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)
+		if res.ExitCode == 0 {
+			return exitFatal
+		}
+	}
+	fmt.Fprintf(stdout, "run directory: %s\n", dir)
+	return res.ExitCode
+}
+
+func runID(plan string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + plan + "-" + hex.EncodeToString(b)
+}
+
+// prepareRunDir creates dir, refusing one that already holds a run.
+func prepareRunDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err == nil {
+		return fmt.Errorf("already holds a run (journal.jsonl); choose another directory")
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
+// writeSummary derives the summary from the journal on disk, writes
+// summary.txt and summary.json, and prints the table.
+func writeSummary(dir string, stdout io.Writer) error {
+	f, err := os.Open(filepath.Join(dir, "journal.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	events, err := journal.Read(f)
+	if err != nil {
+		return err
+	}
+	s := summary.FromEvents(events)
+	table := s.Table()
+	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(table), 0o644); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, table)
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/run"
+	"github.com/zdu-dev/zdu/steps/transport"
+)
+
+// dialer opens a node's SSH transport.
+func dialer(inv *load.Inventory) run.Dialer {
+	return func(n *load.Node) (transport.Transport, error) {
+		return nil, fmt.Errorf("node %s: the ssh transport is not available in this build", n.Name)
+	}
+}
+
+// preflight opens the transport of every node the plan touches (targets and
+// load balancer hosts), all at once, and reports every failure together.
+func preflight(ctx context.Context, prog *compile.Program, pool *run.Pool) error {
+	names := map[string]bool{}
+	for _, ph := range prog.Phases {
+		for _, n := range ph.Nodes {
+			names[n.Name] = true
+		}
+	}
+	for _, lb := range prog.Binding.Inv.LBs {
+		for _, in := range lb.Instances {
+			if in.Via != "" {
+				names[in.Via] = true
+			}
+		}
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, n := range prog.Binding.Inv.Nodes {
+		if !names[n.Name] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := pool.Get(n.Name); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("  %s (%s:%d): %w", n.Name, n.Host, n.Port, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

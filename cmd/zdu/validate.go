@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/schema"
+)
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	inv := fs.String("i", "", "inventory file")
+	fs.StringVar(inv, "inventory", "", "inventory file")
+	format := fs.String("format", "text", "output format: text or json")
+	var sets multi
+	fs.Var(&sets, "set", "param value name=value (repeatable)")
+	pos, err := parseInterleaved(fs, args)
+	if err == nil && len(pos) != 1 {
+		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
+	}
+	if err == nil {
+		err = oneOf("format", *format, "text", "json")
+	}
+	if err != nil {
+		return report(stderr, "validate", err)
+	}
+	in, probs := loadAll(pos[0], *inv, load.BindOptions{Sets: sets})
+	if *format == "json" {
+		out := struct {
+			Valid    bool             `json:"valid"`
+			Problems []schema.Problem `json:"problems"`
+		}{len(probs) == 0, probs}
+		if out.Problems == nil {
+			out.Problems = []schema.Problem{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	} else {
+		for _, p := range probs {
+			fmt.Fprintln(stdout, p.String())
+		}
+		if len(probs) == 0 {
+			fmt.Fprintln(stdout, in.summary())
+		} else {
+			fmt.Fprintf(stderr, "zdu validate: %d problem(s)\n", len(probs))
+		}
+	}
+	if len(probs) > 0 {
+		return exitBadInput
+	}
+	return exitOK
+}
+
+// loaded is what loadAll read; Binding is nil without an inventory.
+type loaded struct {
+	Plan    *load.Plan
+	Inv     *load.Inventory
+	Binding *load.Binding
+}
+
+func (l loaded) summary() string {
+	steps := 0
+	for _, ph := range l.Plan.Phases {
+		steps += len(ph.Steps)
+	}
+	s := fmt.Sprintf("%s: valid (plan %q: %d phases, %d steps)", l.Plan.File, l.Plan.Name, len(l.Plan.Phases), steps)
+	if l.Inv != nil {
+		s += fmt.Sprintf("; %s: valid (%d nodes, %d load balancers)", l.Inv.File, len(l.Inv.Nodes), len(l.Inv.LBs))
+	}
+	return s
+}
+
+// loadAll reads and checks a plan, and an inventory when given, reporting
+// every problem of both files at once.
+func loadAll(planFile, invFile string, opt load.BindOptions) (loaded, []schema.Problem) {
+	var out loaded
+	var probs []schema.Problem
+	if data, err := os.ReadFile(planFile); err != nil {
+		probs = append(probs, schema.Problem{File: planFile, Msg: fmt.Sprintf("cannot read plan: %v", unwrapPath(err))})
+	} else {
+		out.Plan, probs = load.ParsePlan(planFile, data)
+	}
+	if invFile != "" {
+		data, err := os.ReadFile(invFile)
+		if err != nil {
+			probs = append(probs, schema.Problem{File: invFile, Msg: fmt.Sprintf("cannot read inventory: %v", unwrapPath(err))})
+		} else {
+			var ips []schema.Problem
+			out.Inv, ips = load.ParseInventory(invFile, data)
+			probs = append(probs, ips...)
+		}
+	}
+	if out.Plan != nil && out.Inv != nil {
+		var bps []schema.Problem
+		out.Binding, bps = load.Bind(out.Plan, out.Inv, opt)
+		probs = append(probs, bps...)
+	}
+	return out, probs
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,241 @@
+package load
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/spec"
+	"github.com/zdu-dev/zdu/schema"
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+// Inventory is a loaded, checked inventory.
+type Inventory struct {
+	File   string
+	Nodes  []*Node
+	ByName map[string]*Node
+	// Groups maps a group name to its nodes, in inventory order.
+	Groups map[string][]*Node
+	SSH    SSHSettings
+	LBs    map[string]step.LoadBalancer
+	// GroupPos remembers where each group is declared or first used.
+	GroupPos map[string]spec.Pos
+}
+
+// Node is one inventory node with its variables merged.
+type Node struct {
+	Name, Host string
+	Port       int
+	User       string
+	Transport  string // ssh or local
+	ProxyJump  string
+	Groups     []string
+	// Vars is inventory vars < group vars (in the node's group order) < node vars.
+	Vars map[string]any
+	// VarPos is where each var of Vars was set, for problems about its value.
+	VarPos map[string]spec.Pos
+	Pos    spec.Pos
+}
+
+// SSHSettings are the inventory-wide SSH settings, resolved.
+type SSHSettings struct {
+	KnownHosts      []string
+	IdentityFiles   []string
+	TrustOnFirstUse bool
+	ConnectTimeout  time.Duration
+	KeepAlive       time.Duration
+	Config          string
+	ProxyJump       string
+}
+
+// ParseInventory loads an inventory from its bytes.
+func ParseInventory(file string, data []byte) (*Inventory, []schema.Problem) {
+	probs := &Problems{File: file}
+	doc, ps := schema.Decode(file, data)
+	if len(ps) > 0 {
+		return nil, Sorted(ps)
+	}
+	v, err := inventoryValidator()
+	if err != nil {
+		probs.At(spec.Pos{Line: 1, Col: 1}, "", "internal: inventory schema: %v", err)
+		return nil, probs.List
+	}
+	if ps := v.Validate(file, doc); len(ps) > 0 {
+		return nil, Sorted(ps)
+	}
+	si, err := spec.DecodeInventory(file, doc)
+	if err != nil {
+		probs.At(spec.Pos{Line: 1, Col: 1}, "", "%v", err)
+		return nil, probs.List
+	}
+	inv := buildInventory(si, probs)
+	if len(probs.List) > 0 {
+		return nil, Sorted(probs.List)
+	}
+	return inv, nil
+}
+
+func buildInventory(si *spec.Inventory, probs *Problems) *Inventory {
+	inv := &Inventory{
+		File: si.File, ByName: map[string]*Node{}, Groups: map[string][]*Node{},
+		LBs: map[string]step.LoadBalancer{}, GroupPos: map[string]spec.Pos{},
+	}
+	inv.SSH = sshSettings(si.SSH, probs)
+	for i, name := range si.Groups.Keys {
+		inv.GroupPos[name.V] = name.Pos
+		inv.Groups[name.V] = nil
+		_ = i
+	}
+	for i, sn := range si.Nodes {
+		path := fmt.Sprintf("nodes[%d]", i)
+		if prev, dup := inv.ByName[sn.Name.V]; dup {
+			probs.At(sn.Name.Pos, path+".name", "node %q is already defined at line %d", sn.Name.V, prev.Pos.Line)
+			continue
+		}
+		n := buildNode(si, sn)
+		inv.Nodes = append(inv.Nodes, n)
+		inv.ByName[n.Name] = n
+		for _, g := range sn.Groups.Items {
+			if g.V == "all" {
+				probs.At(g.Pos, path+".groups", `"all" is every node; it cannot be a group name`)
+				continue
+			}
+			if _, ok := inv.GroupPos[g.V]; !ok {
+				inv.GroupPos[g.V] = g.Pos
+			}
+			inv.Groups[g.V] = append(inv.Groups[g.V], n)
+		}
+	}
+	for i, name := range si.LoadBalancers.Keys {
+		inv.LBs[name.V] = buildLB(inv, name.V, si.LoadBalancers.Values[i], probs)
+	}
+	return inv
+}
+
+func buildNode(si *spec.Inventory, sn spec.Node) *Node {
+	n := &Node{
+		Name: sn.Name.V, Host: sn.Host.V, Port: 22, User: si.Defaults.User.V, Transport: "ssh",
+		ProxyJump: sn.ProxyJump.V, Groups: sn.Groups.Strings(), Pos: sn.Pos,
+		Vars: map[string]any{}, VarPos: map[string]spec.Pos{},
+	}
+	if n.Host == "" {
+		n.Host = n.Name
+	}
+	if si.Defaults.Port.Set {
+		n.Port = si.Defaults.Port.V
+	}
+	if sn.Port.Set {
+		n.Port = sn.Port.V
+	}
+	if sn.User.Set {
+		n.User = sn.User.V
+	}
+	if si.Defaults.Transport.Set {
+		n.Transport = si.Defaults.Transport.V
+	}
+	if sn.Transport.Set {
+		n.Transport = sn.Transport.V
+	}
+	merge := func(v spec.Vars) {
+		for _, k := range v.Names {
+			n.Vars[k.V] = v.Values[k.V]
+			n.VarPos[k.V] = k.Pos
+		}
+	}
+	merge(si.Vars)
+	for _, g := range n.Groups {
+		if gs, ok := si.Groups.Get(g); ok {
+			merge(gs.Vars)
+		}
+	}
+	merge(sn.Vars)
+	return n
+}
+
+func sshSettings(s spec.SSH, probs *Problems) SSHSettings {
+	out := SSHSettings{
+		KnownHosts: s.KnownHosts.Strings(), IdentityFiles: s.IdentityFiles.Strings(),
+		TrustOnFirstUse: s.TrustOnFirstUse.V, Config: s.Config.V, ProxyJump: s.ProxyJump.V,
+		ConnectTimeout: 10 * time.Second, KeepAlive: 15 * time.Second,
+	}
+	dur := func(v spec.Value[string], path string, into *time.Duration) {
+		if !v.Set {
+			return
+		}
+		d, err := time.ParseDuration(v.V)
+		if err != nil || d <= 0 {
+			probs.At(v.Pos, path, "%q is not a positive duration (use Go syntax: 10s, 1m)", v.V)
+			return
+		}
+		*into = d
+	}
+	dur(s.ConnectTimeout, "ssh.connectTimeout", &out.ConnectTimeout)
+	dur(s.KeepAlive, "ssh.keepAlive", &out.KeepAlive)
+	return out
+}
+
+func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs *Problems) step.LoadBalancer {
+	path := "loadBalancers." + name
+	lb := step.LoadBalancer{
+		Name: name, Driver: sl.Driver.V, Backend: sl.Backend.V, MinHealthy: sl.MinHealthy.V,
+		Servers: map[string]string{}, Commands: map[string]string{},
+	}
+	for i, k := range sl.Servers.Keys {
+		if _, ok := inv.ByName[k.V]; !ok {
+			probs.At(k.Pos, path+".servers", "no node named %q in this inventory%s", k.V, suggest(k.V, nodeNames(inv)))
+		}
+		lb.Servers[k.V] = sl.Servers.Values[i].V
+	}
+	for i, k := range sl.Commands.Keys {
+		lb.Commands[k.V] = sl.Commands.Values[i].V
+	}
+	seen := map[string]bool{}
+	for i, si := range sl.Instances {
+		ipath := fmt.Sprintf("%s.instances[%d]", path, i)
+		in := step.LBInstance{
+			Name: si.Name.V, Via: si.Via.V, Socket: si.Socket.V, Address: si.Address.V,
+			Upstream: si.Upstream.V, Reload: si.Reload.V, Test: si.Test.V,
+		}
+		if in.Name == "" {
+			in.Name = fmt.Sprintf("%s-%d", name, i+1)
+		}
+		if seen[in.Name] {
+			probs.At(si.Name.Pos, ipath+".name", "instance %q is listed twice", in.Name)
+		}
+		seen[in.Name] = true
+		if si.Via.Set {
+			if _, ok := inv.ByName[in.Via]; !ok {
+				probs.At(si.Via.Pos, ipath+".via", "no node named %q in this inventory%s", in.Via, suggest(in.Via, nodeNames(inv)))
+			}
+		}
+		switch lb.Driver {
+		case "haproxy":
+			if (in.Socket == "") == (in.Address == "") {
+				probs.At(si.Pos, ipath, "an haproxy instance needs exactly one of socket or address")
+			}
+		case "nginx":
+			if in.Upstream == "" {
+				probs.At(si.Pos, ipath, "an nginx instance needs upstream: the file holding the upstream block")
+			}
+		}
+		lb.Instances = append(lb.Instances, in)
+	}
+	if lb.Driver == "command" {
+		for _, c := range []string{"enable", "disable"} {
+			if lb.Commands[c] == "" {
+				probs.At(sl.Pos, path+".commands", "the command driver needs commands.%s", c)
+			}
+		}
+	} else if len(lb.Instances) == 0 {
+		probs.At(sl.Pos, path+".instances", "a %s load balancer needs at least one instance", lb.Driver)
+	}
+	return lb
+}
+
+func nodeNames(inv *Inventory) []string {
+	out := make([]string, 0, len(inv.Nodes))
+	for _, n := range inv.Nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}

@@ -1,0 +1,91 @@
+// Package load turns plan and inventory files into runtime types: parse, check
+// against the JSON Schemas, decode into the spec model, check what a schema
+// cannot (references, cycles, expressions), and build every step's Action.
+// Every problem it finds carries the file, line and column to edit.
+package load
+
+import (
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/spec"
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+// Plan is a loaded, checked plan, ready to bind to an inventory.
+type Plan struct {
+	File        string
+	Name        string
+	Description string
+	Params      []Param
+	Phases      []*Phase
+	Rollbacks   map[string][]*Step
+	// RollbackOrder is the rollbacks' names in file order.
+	RollbackOrder []string
+	// RollbackExitCode is the exit code when a rollback fails (Axway: 75).
+	RollbackExitCode int
+}
+
+// Param is a declared parameter.
+type Param struct {
+	Name        string
+	Kind        expr.Kind
+	Description string
+	Required    bool
+	Default     any // nil when there is none
+	Secret      bool
+	Values      []string // enum
+	Pos         spec.Pos
+}
+
+// Phase is one phase of a plan.
+type Phase struct {
+	ID, Title   string
+	Targets     []string
+	Strategy    spec.Strategy
+	When        *expr.Expr
+	ExitCode    int
+	MaxFailures spec.Amount
+	Steps       []*Step
+	Pos         spec.Pos
+	TargetsPos  spec.Pos
+}
+
+// Step is one built step.
+type Step struct {
+	ID, Type, Name  string
+	Pos             spec.Pos
+	Action          step.Action
+	When            *expr.Expr
+	Timeout         time.Duration
+	Retries         Retries
+	Needs           []string // ids in the same list; see NeedsSet
+	NeedsSet        bool     // false: the previous step
+	Register        string
+	ContinueOnError bool
+	// Rollback is set for rollback-on steps.
+	Rollback *RollbackRule
+	// LBs lists the load balancers the step names, for the inventory check.
+	LBs []ref
+}
+
+// Retries says how a failed step is tried again.
+type Retries struct {
+	Count   int
+	Delay   time.Duration
+	Backoff float64
+}
+
+// RollbackRule is an armed rollback-on rule.
+type RollbackRule struct {
+	Rollback string // key of Plan.Rollbacks
+	Scope    string // "node" or "changed"
+	When     *expr.Expr
+}
+
+// ref is a name used at a position, checked once the other file is known.
+type ref struct {
+	Name string
+	Pos  spec.Pos
+	Path string
+}

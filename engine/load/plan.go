@@ -1,0 +1,312 @@
+package load
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/zdu-dev/zdu/engine/dag"
+	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/spec"
+	"github.com/zdu-dev/zdu/schema"
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+// RollbackOnType is the step type that arms rollback rules.
+const RollbackOnType = "rollback-on"
+
+// RollbackRuler is implemented by the rollback-on step's Action.
+type RollbackRuler interface {
+	RollbackRule() (rollback, scope string)
+}
+
+// ParsePlan loads a plan from its bytes. On problems it returns them all.
+func ParsePlan(file string, data []byte) (*Plan, []schema.Problem) {
+	probs := &Problems{File: file}
+	doc, ps := schema.Decode(file, data)
+	if len(ps) > 0 {
+		return nil, Sorted(ps)
+	}
+	v, err := planValidator()
+	if err != nil {
+		probs.At(spec.Pos{Line: 1, Col: 1}, "", "internal: plan schema: %v", err)
+		return nil, probs.List
+	}
+	if ps := v.Validate(file, doc); len(ps) > 0 {
+		// The model cannot be trusted on a document the schema refuses.
+		return nil, Sorted(ps)
+	}
+	sp, err := spec.DecodePlan(file, doc)
+	if err != nil {
+		probs.At(spec.Pos{Line: 1, Col: 1}, "", "%v", err)
+		return nil, probs.List
+	}
+	b := &planBuilder{sp: sp, probs: probs, src: newSource(data)}
+	p := b.build()
+	if len(probs.List) > 0 {
+		return nil, Sorted(probs.List)
+	}
+	return p, nil
+}
+
+type planBuilder struct {
+	sp    *spec.Plan
+	probs *Problems
+	src   *source
+	kinds map[string]expr.Kind
+	// registered is every register name seen so far, in plan order.
+	registered map[string]bool
+}
+
+func (b *planBuilder) build() *Plan {
+	sp := b.sp
+	p := &Plan{
+		File: sp.File, Name: sp.Name.V, Description: sp.Description.V,
+		Rollbacks: map[string][]*Step{}, RollbackExitCode: 1,
+	}
+	if sp.RollbackExitCode.Set {
+		p.RollbackExitCode = sp.RollbackExitCode.V
+		b.checkExitCode(sp.RollbackExitCode, "rollbackExitCode")
+	}
+	p.Params = b.params()
+	b.registered = map[string]bool{}
+	seen := map[string]spec.Pos{}
+	for i, sph := range sp.Phases {
+		path := fmt.Sprintf("phases[%d]", i)
+		if prev, dup := seen[sph.ID.V]; dup {
+			b.probs.At(sph.ID.Pos, path+".id", "phase id %q is already used at line %d", sph.ID.V, prev.Line)
+		}
+		seen[sph.ID.V] = sph.ID.Pos
+		p.Phases = append(p.Phases, b.phase(path, sph))
+	}
+	// Rollbacks see every result the plan registers: they run after a failure,
+	// and a missing result is a run-time error for the step that reads it.
+	for i, name := range sp.Rollbacks.Keys {
+		steps := b.steps(fmt.Sprintf("rollbacks.%s", name.V), sp.Rollbacks.Values[i], false)
+		p.Rollbacks[name.V] = steps
+		p.RollbackOrder = append(p.RollbackOrder, name.V)
+	}
+	b.checkRollbackRefs(p)
+	return p
+}
+
+func (b *planBuilder) scope(failure bool) expr.Scope {
+	res := make(map[string]bool, len(b.registered))
+	for k := range b.registered {
+		res[k] = true
+	}
+	return expr.Scope{Params: b.kinds, Results: res, Failure: failure}
+}
+
+func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
+	ph := &Phase{
+		ID: sph.ID.V, Title: sph.Title.V, Targets: sph.Targets.Strings(), Strategy: sph.Strategy,
+		ExitCode: 1, MaxFailures: sph.MaxFailures, Pos: sph.Pos, TargetsPos: sph.Targets.Pos,
+	}
+	if ph.Title == "" {
+		ph.Title = strings.ToUpper(strings.ReplaceAll(ph.ID, "_", "-"))
+	}
+	if !ph.Strategy.Set {
+		ph.Strategy.Kind = spec.Serial
+	}
+	if ph.Strategy.Size.Set && ph.Strategy.Size.N == 0 {
+		b.probs.At(ph.Strategy.Size.Pos, path+".strategy", "a %s size must be at least 1", ph.Strategy.Kind)
+	}
+	if ph.Strategy.Size.Percent && ph.Strategy.Size.N > 100 {
+		b.probs.At(ph.Strategy.Size.Pos, path+".strategy", "a share of the nodes must be at most 100%%")
+	}
+	if sph.ExitCode.Set {
+		ph.ExitCode = sph.ExitCode.V
+		b.checkExitCode(sph.ExitCode, path+".exitCode")
+	}
+	ph.When = b.cond(sph.When, path+".when", false)
+	ph.Steps = b.steps(path+".steps", sph.Steps, true)
+	return ph
+}
+
+func (b *planBuilder) checkExitCode(v spec.Value[int], path string) {
+	switch {
+	case v.V < 1 || v.V > 125:
+		b.probs.At(v.Pos, path, "exit code %d is outside 1-125", v.V)
+	case v.V == 2 || v.V == 80:
+		b.probs.At(v.Pos, path, "exit code %d is reserved (2: bad input, 80: fatal error)", v.V)
+	}
+}
+
+// cond compiles a boolean expression, recording a problem at its position.
+func (b *planBuilder) cond(v spec.Value[string], path string, failure bool) *expr.Expr {
+	if !v.Set {
+		return nil
+	}
+	e, err := expr.CompileCond(v.V, b.scope(failure))
+	if err != nil {
+		b.exprProblem(v, path, err)
+		return nil
+	}
+	return e
+}
+
+func (b *planBuilder) exprProblem(v spec.Value[string], path string, err error) {
+	if ee, ok := err.(*expr.Error); ok {
+		pos := spec.Pos{Line: v.Pos.Line + ee.Line - 1, Col: v.Pos.Col + ee.Col - 1}
+		if ee.Line > 1 {
+			pos.Col = b.src.indent(pos.Line) + ee.Col
+		}
+		b.probs.At(pos, path, "%s", ee.Msg)
+		return
+	}
+	b.probs.At(v.Pos, path, "%v", err)
+}
+
+func (b *planBuilder) duration(v spec.Value[string], path string) time.Duration {
+	if !v.Set {
+		return 0
+	}
+	d, err := time.ParseDuration(v.V)
+	if err != nil || d < 0 {
+		b.probs.At(v.Pos, path, "%q is not a duration (use Go syntax: 500ms, 30s, 5m)", v.V)
+		return 0
+	}
+	return d
+}
+
+// steps builds one list of steps (a phase's or a rollback's) and checks ids,
+// needs and their cycles.
+func (b *planBuilder) steps(path string, list []spec.Step, inPhase bool) []*Step {
+	out := make([]*Step, 0, len(list))
+	ids := map[string]spec.Pos{}
+	for i, ss := range list {
+		spath := fmt.Sprintf("%s[%d]", path, i)
+		if prev, dup := ids[ss.ID.V]; dup {
+			b.probs.At(ss.ID.Pos, spath+".id", "step id %q is already used at line %d", ss.ID.V, prev.Line)
+		}
+		ids[ss.ID.V] = ss.ID.Pos
+		out = append(out, b.step(spath, ss, inPhase))
+	}
+	b.checkNeeds(path, list, ids)
+	return out
+}
+
+func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
+	st := &Step{
+		ID: ss.ID.V, Type: ss.Type.V, Name: ss.Name.V, Pos: ss.Pos,
+		NeedsSet: ss.Needs.Set, Needs: ss.Needs.Strings(), ContinueOnError: ss.ContinueOnError.V,
+	}
+	if st.Name == "" {
+		st.Name = st.ID
+	}
+	st.Timeout = b.duration(ss.Timeout, path+".timeout")
+	st.Retries = Retries{Count: ss.Retries.Count.V, Delay: time.Second, Backoff: 1}
+	if ss.Retries.Delay.Set {
+		st.Retries.Delay = b.duration(ss.Retries.Delay, path+".retries.delay")
+	}
+	if ss.Retries.Backoff.Set {
+		st.Retries.Backoff = ss.Retries.Backoff.V
+		if st.Retries.Backoff < 1 {
+			b.probs.At(ss.Retries.Backoff.Pos, path+".retries.backoff", "backoff must be at least 1")
+		}
+	}
+	def, ok := step.Lookup(st.Type)
+	if !ok {
+		b.probs.At(ss.Type.Pos, path+".type", "unknown step type %q%s", st.Type, suggest(st.Type, step.Types()))
+		return st
+	}
+	isRollback := st.Type == RollbackOnType
+	if isRollback && !inPhase {
+		b.probs.At(ss.Type.Pos, path+".type", "rollback-on belongs in a phase, not in a rollback")
+	}
+	// A rollback-on rule's `when` looks at the failure; other steps' at the node.
+	st.When = b.cond(ss.When, path+".when", isRollback)
+	a := &args{with: ss.With.Node, pos: ss.Pos, path: path + ".with", scope: b.scope(false), src: b.src, probs: b.probs}
+	st.Action = def.Build(a)
+	st.LBs = a.lbs
+	if r, ok := st.Action.(RollbackRuler); ok && isRollback {
+		name, scope := r.RollbackRule()
+		st.Rollback = &RollbackRule{Rollback: name, Scope: scope, When: st.When}
+		st.When = nil
+	}
+	if ss.Register.Set {
+		st.Register = ss.Register.V
+		b.registered[st.Register] = true
+	}
+	return st
+}
+
+// checkNeeds resolves `needs` within one list and reports cycles.
+func (b *planBuilder) checkNeeds(path string, list []spec.Step, ids map[string]spec.Pos) {
+	g := new(dag.Graph)
+	for _, ss := range list {
+		g.Add(vertex(ss.ID.V))
+	}
+	for i, ss := range list {
+		for _, n := range ss.Needs.Items {
+			if _, ok := ids[n.V]; !ok {
+				names := make([]string, 0, len(ids))
+				for id := range ids {
+					names = append(names, id)
+				}
+				sort.Strings(names)
+				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "needs %q, which is not a step here%s", n.V, suggest(n.V, names))
+				continue
+			}
+			if n.V == ss.ID.V {
+				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "step %q needs itself", n.V)
+				continue
+			}
+			g.Connect(n.V, ss.ID.V)
+		}
+	}
+	for _, cyc := range g.Cycles() {
+		names := make([]string, len(cyc))
+		for i, v := range cyc {
+			names[i] = v.ID()
+		}
+		b.probs.At(ids[names[0]], path, "needs form a cycle: %s -> %s", strings.Join(names, " -> "), names[0])
+	}
+}
+
+// checkRollbackRefs makes sure every rollback-on rule names a rollback.
+func (b *planBuilder) checkRollbackRefs(p *Plan) {
+	for i, sph := range b.sp.Phases {
+		for j, ss := range sph.Steps {
+			st := p.Phases[i].Steps[j]
+			if st.Rollback == nil {
+				continue
+			}
+			if _, ok := p.Rollbacks[st.Rollback.Rollback]; !ok {
+				pos := ss.Pos
+				if k := withValue(ss.With.Node, "rollback"); k != nil {
+					pos = spec.PosOf(k)
+				}
+				b.probs.At(pos, fmt.Sprintf("phases[%d].steps[%d].with.rollback", i, j),
+					"no rollback named %q in rollbacks%s", st.Rollback.Rollback, suggest(st.Rollback.Rollback, p.RollbackOrder))
+			}
+		}
+	}
+}
+
+func withValue(with *yaml.Node, key string) *yaml.Node {
+	if with == nil || with.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(with.Content); i += 2 {
+		if with.Content[i].Value == key {
+			return with.Content[i+1]
+		}
+	}
+	return nil
+}
+
+type vertex string
+
+func (v vertex) ID() string { return string(v) }
+
+func suggest(name string, candidates []string) string {
+	if s := schema.Suggest(name, candidates); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}

@@ -1,0 +1,126 @@
+package run
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/steps/step"
+	"github.com/zdu-dev/zdu/steps/transport"
+	"github.com/zdu-dev/zdu/steps/transport/local"
+)
+
+// stepContext is what a running step sees: its node, its data, transports.
+type stepContext struct {
+	r    *Runner
+	node *load.Node
+	env  *expr.Env
+	log  io.Writer
+}
+
+var _ step.Context = (*stepContext)(nil)
+
+func (c *stepContext) Node() step.Node {
+	return step.Node{Name: c.node.Name, Host: c.node.Host, Port: c.node.Port, User: c.node.User,
+		Groups: c.node.Groups, Vars: c.node.Vars}
+}
+func (c *stepContext) Env() step.Env { return c.env }
+func (c *stepContext) Transport() transport.Transport {
+	t, err := c.r.Transports.Get(c.node.Name)
+	if err != nil {
+		return failing{err}
+	}
+	return t
+}
+func (c *stepContext) Control() transport.Transport { return local.New() }
+func (c *stepContext) TransportFor(node string) (transport.Transport, error) {
+	if node == "" {
+		return local.New(), nil
+	}
+	return c.r.Transports.Get(node)
+}
+func (c *stepContext) LoadBalancer(name string) (step.LoadBalancer, error) {
+	lb, ok := c.r.Prog.Binding.Inv.LBs[name]
+	if !ok {
+		return step.LoadBalancer{}, fmt.Errorf("no load balancer named %q in the inventory", name)
+	}
+	return lb, nil
+}
+func (c *stepContext) Log() io.Writer { return c.log }
+
+// Dialer opens a node's transport.
+type Dialer func(n *load.Node) (transport.Transport, error)
+
+// Pool holds one transport per node, opened on first use and reused by every
+// step on that node.
+type Pool struct {
+	inv  *load.Inventory
+	dial Dialer
+	mu   sync.Mutex
+	open map[string]*poolEntry
+}
+
+type poolEntry struct {
+	once sync.Once
+	t    transport.Transport
+	err  error
+}
+
+// NewPool returns a pool over the inventory's nodes. Nodes with transport
+// local use the local transport; others go through dial.
+func NewPool(inv *load.Inventory, dial Dialer) *Pool {
+	return &Pool{inv: inv, dial: dial, open: map[string]*poolEntry{}}
+}
+
+// Get returns the node's transport, opening it once.
+func (p *Pool) Get(name string) (transport.Transport, error) {
+	n, ok := p.inv.ByName[name]
+	if !ok {
+		return nil, fmt.Errorf("no node named %q in the inventory", name)
+	}
+	p.mu.Lock()
+	e, ok := p.open[name]
+	if !ok {
+		e = &poolEntry{}
+		p.open[name] = e
+	}
+	p.mu.Unlock()
+	e.once.Do(func() {
+		if n.Transport == "local" {
+			e.t = local.New()
+			return
+		}
+		if p.dial == nil {
+			e.err = fmt.Errorf("node %s: no %s transport available", name, n.Transport)
+			return
+		}
+		e.t, e.err = p.dial(n)
+	})
+	return e.t, e.err
+}
+
+// Put installs an already open transport (e.g. from a preflight).
+func (p *Pool) Put(name string, t transport.Transport) {
+	e := &poolEntry{t: t}
+	e.once.Do(func() {})
+	p.mu.Lock()
+	p.open[name] = e
+	p.mu.Unlock()
+}
+
+// Close closes every open transport.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first error
+	for _, e := range p.open {
+		if e.t != nil {
+			if err := e.t.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}

@@ -1,0 +1,180 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/steps/step"
+	"github.com/zdu-dev/zdu/steps/transport"
+)
+
+// DryPlan is what `zdu plan` shows: every phase, node and step in execution
+// order, with the exact commands, socket lines and waits, secrets masked.
+type DryPlan struct {
+	Plan      string        `json:"plan"`
+	Phases    []DryPhase    `json:"phases"`
+	Rollbacks []DryRollback `json:"rollbacks,omitempty"`
+}
+
+// DryPhase is one phase of a dry run.
+type DryPhase struct {
+	ID       string    `json:"id"`
+	Title    string    `json:"title"`
+	Strategy string    `json:"strategy"`
+	ExitCode int       `json:"exitCode"`
+	When     string    `json:"when,omitempty"`
+	Nodes    []DryNode `json:"nodes"`
+}
+
+// DryNode is one node's steps in a phase.
+type DryNode struct {
+	Name  string    `json:"name"`
+	Batch int       `json:"batch"`
+	Steps []DryStep `json:"steps"`
+}
+
+// DryStep is one step: its type, condition, and what it would do.
+type DryStep struct {
+	ID      string   `json:"id"`
+	Type    string   `json:"type"`
+	When    string   `json:"when,omitempty"`
+	Timeout string   `json:"timeout,omitempty"`
+	Retries int      `json:"retries,omitempty"`
+	Actions []string `json:"actions"`
+}
+
+// DryRollback is a rollback's steps as they would run on the first node that
+// armed a rule for it.
+type DryRollback struct {
+	Name  string    `json:"name"`
+	Steps []DryStep `json:"steps"`
+}
+
+// Explain builds the dry run. Registered results are shown as placeholders:
+// their values only exist at run time.
+func Explain(p *compile.Program, mask *Masker) (*DryPlan, error) {
+	b := p.Binding
+	out := &DryPlan{Plan: b.Plan.Name}
+	// Every registered result gets a placeholder: its value exists only at run time.
+	registered := map[string]bool{}
+	for _, ph := range p.Phases {
+		for _, s := range ph.Order {
+			if s.Register != "" {
+				registered[s.Register] = true
+			}
+		}
+	}
+	var errs []error
+	for _, ph := range p.Phases {
+		dp := DryPhase{ID: ph.ID, Title: ph.Title, Strategy: strategyText(ph), ExitCode: ph.ExitCode}
+		if ph.When != nil {
+			dp.When = ph.When.Source()
+		}
+		for bi, batch := range ph.Batches {
+			for _, n := range batch {
+				env := dryEnv(b, n, ph.ID, registered)
+				dn := DryNode{Name: n.Name, Batch: bi + 1}
+				for _, s := range ph.Order {
+					ds, err := explainStep(b, n, s, env, mask)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("phase %s, node %s, step %s: %w", ph.ID, n.Name, s.ID, err))
+					}
+					dn.Steps = append(dn.Steps, ds)
+				}
+				dp.Nodes = append(dp.Nodes, dn)
+			}
+		}
+		out.Phases = append(out.Phases, dp)
+	}
+	if len(b.Inv.Nodes) > 0 {
+		n := b.Inv.Nodes[0]
+		for _, name := range b.Plan.RollbackOrder {
+			dr := DryRollback{Name: name}
+			env := dryEnv(b, n, "", registered).WithFailure(expr.FailureData{Node: n.Name, Message: "<failure>"})
+			for _, s := range b.Plan.Rollbacks[name] {
+				ds, err := explainStep(b, n, s, env, mask)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("rollback %s, step %s: %w", name, s.ID, err))
+				}
+				dr.Steps = append(dr.Steps, ds)
+			}
+			out.Rollbacks = append(out.Rollbacks, dr)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func explainStep(b *load.Binding, n *load.Node, s *load.Step, env *expr.Env, mask *Masker) (DryStep, error) {
+	ds := DryStep{ID: s.ID, Type: s.Type, Retries: s.Retries.Count}
+	if s.When != nil {
+		ds.When = s.When.Source()
+	}
+	if s.Rollback != nil && s.Rollback.When != nil {
+		ds.When = s.Rollback.When.Source()
+	}
+	if s.Timeout > 0 {
+		ds.Timeout = s.Timeout.String()
+	}
+	lines, err := s.Action.Explain(&dryContext{b: b, node: n, env: env})
+	for _, l := range lines {
+		ds.Actions = append(ds.Actions, mask.Mask(l))
+	}
+	if ds.Actions == nil {
+		ds.Actions = []string{}
+	}
+	return ds, err
+}
+
+func dryEnv(b *load.Binding, n *load.Node, phase string, registered map[string]bool) *expr.Env {
+	res := map[string]map[string]any{}
+	for name := range registered {
+		res[name] = map[string]any{"ok": true, "exitCode": 0, "stdout": "<stdout of " + name + ">",
+			"stderr": "", "data": map[string]any{}}
+	}
+	return expr.NewEnv(b.Params[n.Name], n.Vars, expr.NodeData{
+		Name: n.Name, Host: n.Host, Port: n.Port, User: n.User, Groups: n.Groups,
+	}, phase, res)
+}
+
+func strategyText(ph *compile.Phase) string {
+	s := string(ph.Strategy.Kind)
+	if ph.Strategy.Size.Set {
+		s += fmt.Sprintf(" %d", ph.Strategy.Size.N)
+		if ph.Strategy.Size.Percent {
+			s += "%"
+		}
+	}
+	return fmt.Sprintf("%s (%d at once, %d batches)", s, ph.Limit, len(ph.Batches))
+}
+
+// dryContext lets a step describe itself; it reaches nothing.
+type dryContext struct {
+	b    *load.Binding
+	node *load.Node
+	env  *expr.Env
+}
+
+var errDry = errors.New("dry run: nothing is contacted")
+
+func (c *dryContext) Node() step.Node {
+	return step.Node{Name: c.node.Name, Host: c.node.Host, Port: c.node.Port, User: c.node.User,
+		Groups: c.node.Groups, Vars: c.node.Vars}
+}
+func (c *dryContext) Env() step.Env                  { return c.env }
+func (c *dryContext) Transport() transport.Transport { return failing{errDry} }
+func (c *dryContext) Control() transport.Transport   { return failing{errDry} }
+func (c *dryContext) TransportFor(string) (transport.Transport, error) {
+	return failing{errDry}, nil
+}
+func (c *dryContext) LoadBalancer(name string) (step.LoadBalancer, error) {
+	lb, ok := c.b.Inv.LBs[name]
+	if !ok {
+		return step.LoadBalancer{}, fmt.Errorf("no load balancer named %q in the inventory", name)
+	}
+	return lb, nil
+}
+func (c *dryContext) Log() io.Writer { return io.Discard }

@@ -1,0 +1,232 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+// CompensationTimeout bounds each compensation (e.g. re-enabling a node).
+var CompensationTimeout = 2 * time.Minute
+
+// armedRule is a rollback-on rule armed on a node.
+type armedRule struct {
+	phase, stepID string
+	node          *load.Node
+	rule          *load.RollbackRule
+}
+
+func (a *armedRule) same(b *armedRule) bool { return a.phase == b.phase && a.stepID == b.stepID }
+
+// undoEntry is a compensation a step registered for its node.
+type undoEntry struct {
+	key, desc, phase string
+	run              func(ctx context.Context, rc step.Context) error
+}
+
+func (r *Runner) arm(ph *compile.Phase, n *load.Node, s *load.Step) {
+	r.mu.Lock()
+	r.rules = append(r.rules, &armedRule{phase: ph.ID, stepID: s.ID, node: n, rule: s.Rollback})
+	r.mu.Unlock()
+	r.event(journal.Event{Kind: journal.KindRule, State: journal.Armed, Phase: ph.ID, Node: n.Name, Step: s.ID,
+		Detail: map[string]any{"rollback": s.Rollback.Rollback, "scope": s.Rollback.Scope}})
+}
+
+// track keeps a node's compensations up to date after a step.
+func (r *Runner) track(st *nodeState, out step.Outcome, passed bool) {
+	for _, k := range out.Settles {
+		kept := st.undo[:0]
+		for _, u := range st.undo {
+			if u.key != k {
+				kept = append(kept, u)
+			}
+		}
+		st.undo = kept
+	}
+	if out.Undo != nil {
+		st.undo = append(st.undo, undoEntry{key: out.Undo.Key, desc: out.Undo.Description, run: out.Undo.Run})
+	}
+}
+
+// onFailure finds the newest rule armed on the failing node whose `when`
+// matches. A node-scope rollback runs now; a changed-scope one halts the
+// phase and runs once the running nodes are done.
+func (r *Runner) onFailure(f *failure) {
+	st := r.state(f.node)
+	env := st.env.WithPhase(f.phase.ID).WithFailure(f.data())
+	r.mu.Lock()
+	rules := append([]*armedRule(nil), r.rules...)
+	r.mu.Unlock()
+	for i := len(rules) - 1; i >= 0; i-- {
+		a := rules[i]
+		if a.node != f.node {
+			continue
+		}
+		if a.rule.When != nil {
+			ok, err := a.rule.When.Bool(env)
+			if err != nil {
+				r.event(journal.Event{Kind: journal.KindRule, State: journal.Failed, Phase: a.phase, Node: f.node.Name,
+					Step: a.stepID, Error: fmt.Sprintf("when: %v", err)})
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		if a.rule.Scope == "changed" {
+			f.haltsPhase, f.pending = true, a
+			return
+		}
+		if !r.rollback(a, f, f.node) {
+			f.rollbackFailed = true
+		}
+		return
+	}
+}
+
+// afterFailure ends a failed phase: pending changed-scope rollbacks, newest
+// first, each followed by its node's compensation, one node at a time.
+func (r *Runner) afterFailure(ph *compile.Phase, f *failure) Result {
+	if f.interrupted {
+		return Result{Status: "INTERRUPTED", ExitCode: ExitInterrupted, Err: fmt.Errorf("interrupted during phase %s", ph.ID)}
+	}
+	failedRollback := f.rollbackFailed
+	if f.pending != nil {
+		r.mu.Lock()
+		var order []*load.Node
+		seen := map[string]bool{}
+		order = append(order, f.node)
+		seen[f.node.Name] = true
+		for i := len(r.rules) - 1; i >= 0; i-- {
+			a := r.rules[i]
+			if a.same(f.pending) && !seen[a.node.Name] {
+				seen[a.node.Name] = true
+				order = append(order, a.node)
+			}
+		}
+		r.mu.Unlock()
+		for _, n := range order {
+			if !r.rollback(f.pending, f, n) {
+				failedRollback = true
+			}
+			r.compensate(context.Background(), r.state(n))
+		}
+	}
+	res := Result{
+		Status:   strings.ReplaceAll(strings.ToUpper(ph.Title), "-", "_") + "_FAILED",
+		ExitCode: ph.ExitCode,
+		Err:      fmt.Errorf("phase %s failed on %s at step %s: %w", ph.ID, f.node.Name, f.step.ID, f.err),
+	}
+	if failedRollback {
+		res.Status, res.ExitCode = "ROLLBACK_FAILED", r.Prog.Binding.Plan.RollbackExitCode
+	}
+	return res
+}
+
+// rollback runs a rule's rollback steps on node n. It reports success.
+func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node) bool {
+	steps, err := compile.StepOrder(r.Prog.Binding.Plan.Rollbacks[a.rule.Rollback])
+	base := journal.Event{Kind: journal.KindRollback, Phase: f.phase.ID, Node: n.Name, Rollback: a.rule.Rollback}
+	if err != nil {
+		e := base
+		e.State, e.Error = journal.Failed, err.Error()
+		r.event(e)
+		return false
+	}
+	st := r.state(n)
+	env := st.env.WithPhase(f.phase.ID).WithFailure(f.data())
+	e := base
+	e.State = journal.Started
+	r.event(e)
+	for _, s := range steps {
+		if s.When != nil {
+			ok, err := s.When.Bool(env)
+			if err != nil || !ok {
+				se := base
+				se.Step, se.State = s.ID, journal.Skipped
+				if err != nil {
+					se.State, se.Error = journal.Failed, err.Error()
+				}
+				r.event(se)
+				if err != nil {
+					return r.rollbackDone(base, false, -1, err)
+				}
+				continue
+			}
+		}
+		out, err := r.runStep(f.phase.ID, n, s, env, journal.KindRollback, a.rule.Rollback)
+		r.track(st, out, err == nil)
+		if err != nil && !s.ContinueOnError {
+			return r.rollbackDone(base, false, out.ExitCode, err)
+		}
+	}
+	st.failed = true
+	return r.rollbackDone(base, true, 0, nil)
+}
+
+func (r *Runner) rollbackDone(base journal.Event, ok bool, code int, err error) bool {
+	e := base
+	e.State, e.ExitCode = journal.Passed, journal.Code(code)
+	if !ok {
+		e.State = journal.Failed
+		if code == 0 {
+			e.ExitCode = journal.Code(1)
+		}
+		e.Error = err.Error()
+	}
+	r.event(e)
+	return ok
+}
+
+// compensate runs a node's pending compensations, newest first.
+func (r *Runner) compensate(parent context.Context, st *nodeState) error {
+	var firstErr error
+	for i := len(st.undo) - 1; i >= 0; i-- {
+		u := st.undo[i]
+		base := journal.Event{Kind: journal.KindUndo, Node: st.node.Name, Step: u.key, Detail: map[string]any{"description": u.desc}}
+		e := base
+		e.State = journal.Started
+		r.event(e)
+		ctx, cancel := context.WithTimeout(parent, CompensationTimeout)
+		rc := &stepContext{r: r, node: st.node, env: st.env, log: r.Logs.Writer(st.node.Name)}
+		err := u.run(ctx, rc)
+		cancel()
+		e = base
+		e.State = journal.Passed
+		if err != nil {
+			e.State, e.Error = journal.Failed, err.Error()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %s: %w", st.node.Name, u.desc, err)
+			}
+		}
+		r.event(e)
+	}
+	st.undo = nil
+	return firstErr
+}
+
+// compensateAll puts back every node something is still pending for (an
+// interrupted run, a failure elsewhere).
+func (r *Runner) compensateAll(ctx context.Context) error {
+	r.mu.Lock()
+	var states []*nodeState
+	for _, n := range r.Prog.Binding.Inv.Nodes {
+		if st, ok := r.nodes[n.Name]; ok && len(st.undo) > 0 {
+			states = append(states, st)
+		}
+	}
+	r.mu.Unlock()
+	var firstErr error
+	for _, st := range states {
+		if err := r.compensate(context.WithoutCancel(ctx), st); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
