@@ -60,17 +60,18 @@ func ParseInventory(file string, data []byte) (*Inventory, []schema.Problem) {
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "internal: inventory schema: %v", err)
 		return nil, probs.List
 	}
-	if ps := v.Validate(file, doc); len(ps) > 0 {
-		return nil, Sorted(ps)
-	}
+	schemaProbs := v.Validate(file, doc)
 	si, err := spec.DecodeInventory(file, doc)
 	if err != nil {
+		if len(schemaProbs) > 0 {
+			return nil, Sorted(schemaProbs)
+		}
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "%v", err)
 		return nil, probs.List
 	}
 	inv := buildInventory(si, probs)
-	if len(probs.List) > 0 {
-		return nil, Sorted(probs.List)
+	if all := merge(schemaProbs, probs.List); len(all) > 0 {
+		return nil, all
 	}
 	return inv, nil
 }

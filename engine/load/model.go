@@ -5,6 +5,7 @@
 package load
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
@@ -53,11 +54,14 @@ type Phase struct {
 
 // Step is one built step.
 type Step struct {
-	ID, Type, Name  string
-	Pos             spec.Pos
-	Action          step.Action
-	When            *expr.Expr
-	Timeout         time.Duration
+	ID, Type, Name string
+	Pos            spec.Pos
+	Action         step.Action
+	When           *expr.Expr
+	Timeout        time.Duration
+	// TimeoutFrom, when set, renders the timeout for the node at run time
+	// (`timeout: ${{ params.startup_timeout }}`); see StepTimeout.
+	TimeoutFrom     *expr.Template
 	Retries         Retries
 	Needs           []string // ids in the same list; see NeedsSet
 	NeedsSet        bool     // false: the previous step
@@ -88,4 +92,20 @@ type ref struct {
 	Name string
 	Pos  spec.Pos
 	Path string
+}
+
+// StepTimeout is the step's timeout for a node's data (0: none).
+func (s *Step) StepTimeout(env step.Env) (time.Duration, error) {
+	if s.TimeoutFrom == nil {
+		return s.Timeout, nil
+	}
+	txt, err := s.TimeoutFrom.Render(env)
+	if err != nil {
+		return 0, fmt.Errorf("timeout: %w", err)
+	}
+	d, err := time.ParseDuration(txt)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("timeout: %q is not a duration", txt)
+	}
+	return d, nil
 }

@@ -35,21 +35,39 @@ func ParsePlan(file string, data []byte) (*Plan, []schema.Problem) {
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "internal: plan schema: %v", err)
 		return nil, probs.List
 	}
-	if ps := v.Validate(file, doc); len(ps) > 0 {
-		// The model cannot be trusted on a document the schema refuses.
-		return nil, Sorted(ps)
-	}
+	schemaProbs := v.Validate(file, doc)
 	sp, err := spec.DecodePlan(file, doc)
 	if err != nil {
+		if len(schemaProbs) > 0 {
+			// The schema already said what is wrong with the shape.
+			return nil, Sorted(schemaProbs)
+		}
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "%v", err)
 		return nil, probs.List
 	}
 	b := &planBuilder{sp: sp, probs: probs, src: newSource(data)}
 	p := b.build()
-	if len(probs.List) > 0 {
-		return nil, Sorted(probs.List)
+	if all := merge(schemaProbs, probs.List); len(all) > 0 {
+		return nil, all
 	}
 	return p, nil
+}
+
+// merge reports the schema's problems and, so that one validate run shows
+// every mistake, the semantic ones on lines the schema did not flag (a line
+// the schema refused may not have decoded into what the checks expect).
+func merge(schemaProbs, semantic []schema.Problem) []schema.Problem {
+	lines := map[int]bool{}
+	for _, p := range schemaProbs {
+		lines[p.Line] = true
+	}
+	out := append([]schema.Problem(nil), schemaProbs...)
+	for _, p := range semantic {
+		if !lines[p.Line] {
+			out = append(out, p)
+		}
+	}
+	return Sorted(out)
 }
 
 type planBuilder struct {
@@ -198,7 +216,16 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	if st.Name == "" {
 		st.Name = st.ID
 	}
-	st.Timeout = b.duration(ss.Timeout, path+".timeout")
+	if strings.Contains(ss.Timeout.V, "${{") {
+		// A duration param: resolved per node when the step runs.
+		t, err := expr.CompileTemplate(ss.Timeout.V, expr.Text, b.scope(false))
+		if err != nil {
+			b.exprProblem(ss.Timeout, path+".timeout", err)
+		}
+		st.TimeoutFrom = t
+	} else {
+		st.Timeout = b.duration(ss.Timeout, path+".timeout")
+	}
 	st.Retries = Retries{Count: ss.Retries.Count.V, Delay: time.Second, Backoff: 1}
 	if ss.Retries.Delay.Set {
 		st.Retries.Delay = b.duration(ss.Retries.Delay, path+".retries.delay")

@@ -116,8 +116,8 @@ func explainStep(b *load.Binding, n *load.Node, s *load.Step, env *expr.Env, mas
 	if s.Rollback != nil && s.Rollback.When != nil {
 		ds.When = s.Rollback.When.Source()
 	}
-	if s.Timeout > 0 {
-		ds.Timeout = s.Timeout.String()
+	if d, err := s.StepTimeout(env); err == nil && d > 0 {
+		ds.Timeout = d.String()
 	}
 	lines, err := s.Action.Explain(&dryContext{b: b, node: n, env: env})
 	for _, l := range lines {

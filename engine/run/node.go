@@ -135,14 +135,18 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 // attempt runs a step once under its timeout.
 func (r *Runner) attempt(s *load.Step, rc *stepContext) (step.Outcome, error) {
 	ctx := r.stepsCtx
-	if s.Timeout > 0 {
+	timeout, err := s.StepTimeout(rc.env)
+	if err != nil {
+		return step.Outcome{ExitCode: -1}, err
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	out, err := s.Action.Run(ctx, rc)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.stepsCtx.Err() == nil {
-		err = fmt.Errorf("timed out after %s: %w", s.Timeout, err)
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
 		if out.ExitCode == 0 {
 			out.ExitCode = -1
 		}
