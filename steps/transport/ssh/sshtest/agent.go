@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -64,8 +65,15 @@ func EnsureUser(tb testing.TB, name string) {
 	}
 	// "*" rather than useradd's default "!": sshd without PAM refuses
 	// accounts whose password field marks them locked.
-	out, err := exec.Command("useradd", "-m", "-s", "/bin/sh", "-p", "*", name).CombinedOutput()
-	if err != nil {
-		tb.Fatalf("sshtest: useradd %s: %v: %s", name, err, out)
+	// Test binaries of several packages may race to create the account.
+	var out []byte
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		out, err = exec.Command("useradd", "-m", "-s", "/bin/sh", "-p", "*", name).CombinedOutput()
+		if _, idErr := exec.Command("id", "-u", name).Output(); idErr == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	tb.Fatalf("sshtest: useradd %s: %v: %s", name, err, out)
 }

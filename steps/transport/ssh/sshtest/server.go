@@ -67,12 +67,12 @@ type options struct {
 // Option changes how Start sets up the server.
 type Option func(*options)
 
-// WithUser authorizes the client key for name instead of the current user.
-// The account must exist (see EnsureUser).
+// WithUser authorizes the client key for name instead of the default user
+// (see DefaultUser). The account must exist (see EnsureUser).
 func WithUser(name string) Option { return func(o *options) { o.user = name } }
 
 // WithHostKeyTypes sets the server's host key types (default ed25519,
-// ecdsa, rsa; the first is the one KnownHostsLine records).
+// ecdsa; the first is the one KnownHostsLine records).
 func WithHostKeyTypes(types ...KeyType) Option { return func(o *options) { o.hostKeys = types } }
 
 // WithClientKeyType sets the type of ClientKey (default ed25519).
@@ -93,16 +93,12 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	if _, err := os.Stat(SSHD); err != nil {
 		tb.Skipf("sshtest: %s not installed (Debian: apt-get install openssh-server)", SSHD)
 	}
-	o := options{hostKeys: []KeyType{ED25519, ECDSA, RSA}, clientKey: ED25519}
+	o := options{hostKeys: []KeyType{ED25519, ECDSA}, clientKey: ED25519}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.user == "" {
-		u, err := user.Current()
-		if err != nil {
-			tb.Fatalf("sshtest: current user: %v", err)
-		}
-		o.user = u.Username
+		o.user = defaultUser(tb)
 	}
 	dir, err := os.MkdirTemp("", "sshtest-")
 	if err != nil {
@@ -238,6 +234,26 @@ func (s *Server) writeConfig(extra []string) string {
 		s.tb.Fatalf("sshtest: writing %s: %v", path, err)
 	}
 	return path
+}
+
+// DefaultUser is the account the client key is authorized for when the tests
+// run as root: an unprivileged account with /bin/sh, created if missing. Root
+// logins run root's ~/.bashrc (bash sources it for ssh commands), which on
+// developer machines can cost seconds per command; WithUser("root") tests
+// root explicitly. Non-root test runs use the current user.
+const DefaultUser = "zdu-sshtest"
+
+func defaultUser(tb testing.TB) string {
+	tb.Helper()
+	if os.Geteuid() == 0 {
+		EnsureUser(tb, DefaultUser)
+		return DefaultUser
+	}
+	u, err := user.Current()
+	if err != nil {
+		tb.Fatalf("sshtest: current user: %v", err)
+	}
+	return u.Username
 }
 
 func freePort(tb testing.TB) int {

@@ -1,0 +1,134 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// chain is an authenticated client and the jump-host clients it rides on.
+type chain struct {
+	client *ssh.Client
+	jumps  []*ssh.Client // outermost first
+}
+
+func (c *chain) close() {
+	c.client.Close()
+	for i := len(c.jumps) - 1; i >= 0; i-- {
+		c.jumps[i].Close()
+	}
+}
+
+// connect reaches e, through its jump hosts if any, each hop with its own
+// timeout covering TCP connect, handshake and authentication.
+func connect(ctx context.Context, e endpoint) (*chain, error) {
+	ch := &chain{}
+	var via *ssh.Client
+	for _, j := range e.jumps {
+		c, err := hop(ctx, via, j)
+		if err != nil {
+			for i := len(ch.jumps) - 1; i >= 0; i-- {
+				ch.jumps[i].Close()
+			}
+			return nil, fmt.Errorf("via jump host %s: %w", j, err)
+		}
+		ch.jumps = append(ch.jumps, c)
+		via = c
+	}
+	c, err := hop(ctx, via, e)
+	if err != nil {
+		for i := len(ch.jumps) - 1; i >= 0; i-- {
+			ch.jumps[i].Close()
+		}
+		return nil, err
+	}
+	ch.client = c
+	return ch, nil
+}
+
+// hop opens the transport to e (directly, or through via) and logs in.
+func hop(ctx context.Context, via *ssh.Client, e endpoint) (*ssh.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	var raw net.Conn
+	var err error
+	if via == nil {
+		var d net.Dialer
+		raw, err = d.DialContext(ctx, "tcp", e.addr())
+	} else {
+		raw, err = via.DialContext(ctx, "tcp", e.addr())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", e.addr(), timeoutCause(ctx, err, e))
+	}
+	keys, err := loadHostKeys(e.knownHosts, e.cfg.TrustOnFirstUse)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	creds, err := loadCredentials(e)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	defer creds.close()
+	algs := keys.algorithms(e.addr())
+	conf := &ssh.ClientConfig{
+		User:              e.user,
+		Auth:              []ssh.AuthMethod{creds.authMethod()},
+		HostKeyCallback:   keys.check,
+		HostKeyAlgorithms: algs,
+	}
+	// x/crypto's Timeout covers only the TCP connect; closing the socket is
+	// what bounds a server that accepts and then never speaks.
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			raw.Close()
+		case <-done:
+		}
+	}()
+	conn, chans, reqs, err := ssh.NewClientConn(raw, e.addr(), conf)
+	close(done)
+	if err != nil {
+		raw.Close()
+		return nil, describeHandshake(ctx, err, e, algs, creds)
+	}
+	return ssh.NewClient(conn, chans, reqs), nil
+}
+
+// describeHandshake turns x/crypto's handshake errors into what the
+// operator needs to act on.
+func describeHandshake(ctx context.Context, err error, e endpoint, algs []string, creds *credentials) error {
+	var unknown *HostKeyUnknownError
+	var changed *HostKeyChangedError
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &changed):
+		return err
+	case ctx.Err() != nil:
+		return fmt.Errorf("ssh handshake with %s: %w", e.addr(), timeoutCause(ctx, err, e))
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		return fmt.Errorf("authentication as %s on %s failed (offered %s): %w", e.user, e.addr(), creds.describe(), err)
+	case len(algs) > 0 && strings.Contains(err.Error(), "no common algorithm for host key"):
+		return fmt.Errorf("%s offers none of the host key types known_hosts holds for it (%s): "+
+			"its host keys changed or known_hosts is out of date: %w", e.addr(), strings.Join(algs, ", "), err)
+	}
+	return fmt.Errorf("ssh handshake with %s: %w", e.addr(), err)
+}
+
+// timeoutCause says "timed out after Ns" when the hop's own deadline fired,
+// rather than the bare "use of closed network connection".
+func timeoutCause(ctx context.Context, err error, e endpoint) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %v (ConnectTimeout): %w", e.timeout, context.DeadlineExceeded)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}

@@ -1,0 +1,105 @@
+package ssh
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/zdu-dev/zdu/steps/transport"
+)
+
+// wrap makes the remote shell run script in a process group of its own and
+// print that group's id on stderr before anything else runs.
+//
+// setsid(1) starts a new session, so the group id is the inner shell's $$.
+// Without setsid(1) the login shell is already a group leader (sshd calls
+// setsid() before starting it) and `exec` keeps its pid. The script runs
+// as a child rather than exec'd so that a signal death still gives 128+n.
+// The script travels as $1, never spliced into the wrapper's text.
+func wrap(script, token string) string {
+	inner := transport.Quote(`echo "zdu-pgid:` + token + `:$$" >&2; sh -c "$1"`)
+	arg := transport.Quote(script)
+	return "if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c " + inner + " zdu " + arg +
+		"; else exec sh -c " + inner + " zdu " + arg + "; fi"
+}
+
+// killScript ends process group pgid: SIGTERM, up to grace for it to go,
+// then SIGKILL. With become the kill runs through sudo, since the group
+// holds root's processes.
+func killScript(pgid int, grace time.Duration, become bool) string {
+	g := "-" + strconv.Itoa(pgid)
+	polls := int(grace / (100 * time.Millisecond))
+	s := fmt.Sprintf("kill -TERM %s 2>/dev/null || exit 0; i=0; "+
+		"while [ $i -lt %d ] && kill -0 %s 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; "+
+		"kill -KILL %s 2>/dev/null; exit 0", g, polls, g, g)
+	if become {
+		return "sudo -n sh -c " + transport.Quote(s)
+	}
+	return s
+}
+
+// pgidFilter takes the wrapper's "zdu-pgid:TOKEN:PGID" line out of stderr
+// and passes everything else on. Lines before it (a noisy .bashrc) pass
+// through; after it, bytes flow untouched.
+type pgidFilter struct {
+	marker  []byte
+	next    io.Writer
+	pending []byte
+	done    bool
+	found   chan int // receives the group id once
+}
+
+// maxPending bounds how much stderr is held back looking for the marker.
+const maxPending = 64 << 10
+
+func newPgidFilter(token string, next io.Writer) *pgidFilter {
+	return &pgidFilter{marker: []byte("zdu-pgid:" + token + ":"), next: next, found: make(chan int, 1)}
+}
+
+func (f *pgidFilter) Write(p []byte) (int, error) {
+	if f.done {
+		return f.next.Write(p)
+	}
+	f.pending = append(f.pending, p...)
+	for !f.done {
+		nl := bytes.IndexByte(f.pending, '\n')
+		if nl < 0 {
+			break
+		}
+		line := f.pending[:nl]
+		f.pending = f.pending[nl+1:]
+		if rest, ok := bytes.CutPrefix(line, f.marker); ok {
+			// Group 1 (init) or 0 would make the kill hit far more than the
+			// command: accept only a real group id.
+			if id, err := strconv.Atoi(string(rest)); err == nil && id > 1 {
+				f.found <- id
+			}
+			f.done = true
+			break
+		}
+		if _, err := f.next.Write(line); err != nil {
+			return len(p), err
+		}
+		_, _ = f.next.Write([]byte{'\n'})
+	}
+	if f.done || len(f.pending) > maxPending {
+		f.done = true
+		rest := f.pending
+		f.pending = nil
+		if len(rest) > 0 {
+			_, _ = f.next.Write(rest)
+		}
+	}
+	return len(p), nil
+}
+
+// flush passes on what is still held back once the command has ended.
+func (f *pgidFilter) flush() {
+	if len(f.pending) > 0 {
+		_, _ = f.next.Write(f.pending)
+		f.pending = nil
+	}
+	f.done = true
+}
