@@ -9,10 +9,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxValues bounds how many values one document may expand to. Aliases can
-// multiply a small file into billions of values ("billion laughs"); a real
-// inventory of thousands of nodes stays far below this.
-const maxValues = 500_000
+// maxAliased bounds how many values aliases and merge keys may add to a
+// document. They can multiply a small file into billions of values ("billion
+// laughs"); plans reuse a few blocks this way, far below the bound. Values
+// written out in the file are not counted: the file's size bounds them.
+const maxAliased = 100_000
 
 // converter turns a yaml.Node tree into the plain values the JSON Schema
 // validator takes (map[string]any, []any, string, json.Number, bool, nil),
@@ -23,6 +24,7 @@ type converter struct {
 	problems  []Problem
 	left      int
 	tooBig    bool
+	aliased   int // > 0 while converting what an alias or merge key points to
 	expanding map[*yaml.Node]bool
 }
 
@@ -30,7 +32,7 @@ func newConverter(file string) *converter {
 	return &converter{
 		file:      file,
 		pos:       &Positions{entries: make(map[string]entry, 256)},
-		left:      maxValues,
+		left:      maxAliased,
 		expanding: map[*yaml.Node]bool{},
 	}
 }
@@ -44,40 +46,43 @@ func (c *converter) convert(doc *yaml.Node) any {
 		}
 		doc = doc.Content[0]
 	}
-	return c.value(doc, nil, "", "")
+	return c.value(doc, nil, "")
 }
 
-func (c *converter) problem(n *yaml.Node, path, format string, args ...any) {
+func (c *converter) problem(n *yaml.Node, ptr, format string, args ...any) {
 	line, col := nodePos(n)
-	c.problems = append(c.problems, Problem{File: c.file, Line: line, Col: col, Path: path, Msg: fmt.Sprintf(format, args...)})
+	c.problems = append(c.problems, Problem{File: c.file, Line: line, Col: col, Path: c.pos.Path(ptr), Msg: fmt.Sprintf(format, args...)})
 }
 
-// spend counts one value against maxValues and reports, once, a document
-// that exceeds it.
-func (c *converter) spend(n *yaml.Node, path string) bool {
+// spend counts one value reached through an alias against maxAliased and
+// reports, once, a document that exceeds it.
+func (c *converter) spend(n *yaml.Node, ptr string) bool {
+	if c.aliased == 0 {
+		return true
+	}
 	if c.left--; c.left >= 0 {
 		return true
 	}
 	if !c.tooBig {
 		c.tooBig = true
-		c.problem(n, path, "the document expands to more than %d values (through aliases?); it is too large to check", maxValues)
+		c.problem(n, ptr, "aliases and merge keys expand the document by more than %d values; it is too large to check", maxAliased)
 	}
 	return false
 }
 
 // value records the node at ptr and converts it.
-func (c *converter) value(n, key *yaml.Node, ptr, path string) any {
-	c.pos.entries[ptr] = entry{key: key, value: n, path: path}
-	return c.content(n, ptr, path)
+func (c *converter) value(n, key *yaml.Node, ptr string) any {
+	c.pos.entries[ptr] = entry{key: key, value: n}
+	return c.content(n, ptr)
 }
 
 // content converts a node without recording it (aliases and merges record
 // their own position and then convert what they point to).
-func (c *converter) content(n *yaml.Node, ptr, path string) any {
+func (c *converter) content(n *yaml.Node, ptr string) any {
 	if n == nil {
 		return nil
 	}
-	if !c.spend(n, path) {
+	if !c.spend(n, ptr) {
 		return nil
 	}
 	switch n.Kind {
@@ -87,43 +92,39 @@ func (c *converter) content(n *yaml.Node, ptr, path string) any {
 			return nil
 		}
 		if c.expanding[target] {
-			c.problem(n, path, "alias *%s refers to a value that contains it", n.Value)
+			c.problem(n, ptr, "alias *%s refers to a value that contains it", n.Value)
 			return nil
 		}
 		c.expanding[target] = true
-		defer delete(c.expanding, target)
-		return c.content(target, ptr, path)
+		c.aliased++
+		defer func() { delete(c.expanding, target); c.aliased-- }()
+		return c.content(target, ptr)
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil
 		}
-		return c.content(n.Content[0], ptr, path)
+		return c.content(n.Content[0], ptr)
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		for i, item := range n.Content {
-			out[i] = c.value(item, nil, ptr+"/"+strconv.Itoa(i), path+"["+strconv.Itoa(i)+"]")
+			out[i] = c.value(item, nil, ptr+"/"+strconv.Itoa(i))
 		}
 		return out
 	case yaml.MappingNode:
-		out := map[string]any{}
-		c.mapping(n, ptr, path, out, map[string]*yaml.Node{})
+		out := make(map[string]any, len(n.Content)/2)
+		c.mapping(n, ptr, out)
 		return out
 	default:
-		return c.scalar(n, path)
+		return c.scalar(n, ptr)
 	}
 }
 
 // mapping fills out with n's pairs. Keys written in n win over merged ones
 // (`<<: *base`), and an earlier merge source wins over a later one, as YAML
 // merge keys define; a key written twice in n is a problem at the second.
-func (c *converter) mapping(n *yaml.Node, ptr, path string, out map[string]any, seen map[string]*yaml.Node) {
-	if !c.spend(n, path) {
+func (c *converter) mapping(n *yaml.Node, ptr string, out map[string]any) {
+	if !c.spend(n, ptr) {
 		return
-	}
-	// A merge source that merges itself would recurse forever.
-	if !c.expanding[n] {
-		c.expanding[n] = true
-		defer delete(c.expanding, n)
 	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -134,31 +135,58 @@ func (c *converter) mapping(n *yaml.Node, ptr, path string, out map[string]any, 
 	// Merged values first, the last source first, so that what is written
 	// later in this loop (earlier sources, then n's own keys) overrides them.
 	for i := len(merges) - 1; i >= 0; i-- {
-		for _, src := range c.mergeSources(merges[i], path) {
-			c.mapping(src, ptr, path, out, map[string]*yaml.Node{})
+		for _, src := range c.mergeSources(merges[i], ptr) {
+			c.expanding[src] = true
+			c.aliased++
+			c.mapping(src, ptr, out)
+			c.aliased--
+			delete(c.expanding, src)
 		}
 	}
+	var seen map[string]*yaml.Node // only for large mappings; small ones scan
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 			continue
 		}
-		name, ok := c.keyName(k, path)
+		name, ok := c.keyName(k, ptr)
 		if !ok {
 			continue
 		}
-		child := joinKey(path, name)
-		if first, dup := seen[name]; dup {
-			c.problem(k, child, "duplicate key %q (first set on line %d); remove one of them", name, first.Line)
+		first := c.earlierKey(n, i, name, &seen)
+		if first != nil {
+			c.problem(k, ptr+"/"+escapeToken(name), "duplicate key %q (first set on line %d); remove one of them", name, first.Line)
 			continue
 		}
-		seen[name] = k
-		out[name] = c.value(v, k, ptr+"/"+escapeToken(name), child)
+		out[name] = c.value(v, k, ptr+"/"+escapeToken(name))
 	}
 }
 
+// earlierKey returns the key node before position i of mapping n that has
+// the same name, or nil. Small mappings (nearly all of them) are scanned;
+// large ones get a map, built once.
+func (c *converter) earlierKey(n *yaml.Node, i int, name string, seen *map[string]*yaml.Node) *yaml.Node {
+	const scan = 16
+	if len(n.Content) <= 2*scan {
+		for j := 0; j < i; j += 2 {
+			if k := n.Content[j]; k.Kind == yaml.ScalarNode && k.Value == name && k.ShortTag() != "!!merge" {
+				return k
+			}
+		}
+		return nil
+	}
+	if *seen == nil {
+		*seen = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
+	if first, ok := (*seen)[name]; ok {
+		return first
+	}
+	(*seen)[name] = n.Content[i]
+	return nil
+}
+
 // mergeSources resolves the value of a merge key to the mappings it merges.
-func (c *converter) mergeSources(v *yaml.Node, path string) []*yaml.Node {
+func (c *converter) mergeSources(v *yaml.Node, ptr string) []*yaml.Node {
 	deref := func(n *yaml.Node) *yaml.Node {
 		for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth < 100; depth++ {
 			n = n.Alias
@@ -168,7 +196,7 @@ func (c *converter) mergeSources(v *yaml.Node, path string) []*yaml.Node {
 	switch t := deref(v); {
 	case t != nil && t.Kind == yaml.MappingNode:
 		if c.expanding[t] {
-			c.problem(v, path, "merge key << refers to a mapping that contains it")
+			c.problem(v, ptr, "merge key << refers to a mapping that contains it")
 			return nil
 		}
 		return []*yaml.Node{t}
@@ -177,27 +205,27 @@ func (c *converter) mergeSources(v *yaml.Node, path string) []*yaml.Node {
 		for _, item := range t.Content {
 			m := deref(item)
 			if m == nil || m.Kind != yaml.MappingNode || c.expanding[m] {
-				c.problem(item, path, "merge key << takes a mapping or a list of mappings")
+				c.problem(item, ptr, "merge key << takes a mapping or a list of mappings")
 				continue
 			}
 			out = append(out, m)
 		}
 		return out
 	}
-	c.problem(v, path, "merge key << takes a mapping or a list of mappings")
+	c.problem(v, ptr, "merge key << takes a mapping or a list of mappings")
 	return nil
 }
 
 // keyName returns a mapping key as a JSON object key. Scalars of any type
 // become their text (`8080:` is the key "8080"); a mapping or list as a key
 // has no JSON form and is a problem.
-func (c *converter) keyName(k *yaml.Node, path string) (string, bool) {
+func (c *converter) keyName(k *yaml.Node, ptr string) (string, bool) {
 	n := k
 	for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth < 100; depth++ {
 		n = n.Alias
 	}
 	if n == nil || n.Kind != yaml.ScalarNode {
-		c.problem(k, path, "a key must be a plain value, not a mapping or a list")
+		c.problem(k, ptr, "a key must be a plain value, not a mapping or a list")
 		return "", false
 	}
 	return n.Value, true
@@ -205,21 +233,21 @@ func (c *converter) keyName(k *yaml.Node, path string) (string, bool) {
 
 // scalar converts a scalar honouring its tag, whether implicit (30 is an
 // int, "30" a string) or explicit (!!str 30).
-func (c *converter) scalar(n *yaml.Node, path string) any {
+func (c *converter) scalar(n *yaml.Node, ptr string) any {
 	switch tag := n.ShortTag(); tag {
 	case "!!null":
 		return nil
 	case "!!bool":
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			c.problem(n, path, "%q is not a boolean (use true or false)", n.Value)
+			c.problem(n, ptr, "%q is not a boolean (use true or false)", n.Value)
 			return n.Value
 		}
 		return b
 	case "!!int":
 		var v any
 		if err := n.Decode(&v); err != nil {
-			c.problem(n, path, "%q is not an integer", n.Value)
+			c.problem(n, ptr, "%q is not an integer", n.Value)
 			return n.Value
 		}
 		switch v.(type) {
@@ -232,7 +260,7 @@ func (c *converter) scalar(n *yaml.Node, path string) any {
 	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err != nil {
-			c.problem(n, path, "%q is not a number", n.Value)
+			c.problem(n, ptr, "%q is not a number", n.Value)
 			return n.Value
 		}
 		return floatValue(f, n.Value)

@@ -22,8 +22,6 @@ type entry struct {
 	// value is the node as written (an alias stays an alias, so a problem with
 	// the whole value points where the alias is used).
 	value *yaml.Node
-	// path is the human form of the pointer, e.g. phases[0].steps[2].with.
-	path string
 }
 
 // Index builds the positions of every value of a document (a document node or
@@ -42,19 +40,22 @@ func (p *Positions) Lookup(pointer string) (key, value *yaml.Node, ok bool) {
 	return e.key, e.value, ok
 }
 
-// Path returns the human path of a JSON pointer: phases[0].steps[2].with. A
-// pointer the document does not hold is translated from its tokens alone.
+// Path returns the human path of a JSON pointer: phases[0].steps[2].with.
+// A list index reads [i] and a key .name, decided by what the parent value
+// is in the document, so a mapping key "0" still reads .0 rather than [0].
 func (p *Positions) Path(pointer string) string {
-	if e, ok := p.entries[pointer]; ok {
-		return e.path
-	}
-	path := ""
+	path, prefix := "", ""
 	for _, tok := range splitPointer(pointer) {
-		if _, err := strconv.Atoi(tok); err == nil {
+		parent := p.entries[prefix].value
+		for depth := 0; parent != nil && parent.Kind == yaml.AliasNode && depth < 100; depth++ {
+			parent = parent.Alias
+		}
+		if parent != nil && parent.Kind == yaml.SequenceNode {
 			path += "[" + tok + "]"
 		} else {
 			path = joinKey(path, tok)
 		}
+		prefix += "/" + escapeToken(tok)
 	}
 	return path
 }
