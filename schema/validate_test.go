@@ -77,7 +77,7 @@ func TestBrokenDocuments(t *testing.T) {
 			{8, 15, "phases[0].strategy", `unknown strategy "seriel" (did you mean "serial"?)`},
 		}},
 		{"bad-duration.plan.yaml", []want{
-			{9, 18, "phases[0].steps[0].timeout", `must be a duration such as 500ms, 30s, 5m or 1h30m (got "30 seconds")`},
+			{9, 18, "phases[0].steps[0].timeout", `must be a duration such as 500ms, 30s, 5m or 1h30m, or a ${{ expression }} giving one (got "30 seconds")`},
 			{10, 36, "phases[0].steps[0].retries.delay", `must be a duration such as 500ms, 30s, 5m or 1h30m (got an integer (5))`},
 		}},
 		{"missing-required.plan.yaml", []want{
