@@ -27,7 +27,9 @@ func (m *mapper) message(e *jsonschema.ValidationError, kw string) string {
 		return msg + " (got " + m.display(inst) + ")"
 	}
 	custom := str(sch, "errorMessage")
-	if custom == "" {
+	if t := schemaTypes(sch); custom == "" && (kw != "type" || len(t) == 1 && t[0] == "string") {
+		// A pattern's message also explains a wrong type, but only when a
+		// string is the one form the value may take.
 		custom = str(sch, "patternErrorMessage")
 	}
 	switch kw {

@@ -173,6 +173,10 @@ func TestValidateOddValues(t *testing.T) {
 		{"self-referencing alias", "apiVersion: zdu/v1\nname: demo\nphases: &p [*p]\n",
 			[]want{{3, 13, "phases[0][0]", "alias *p refers to a value that contains it"}, {3, 13, "phases[0]", "expected a mapping"}}},
 		{"duplicate key after merge is fine", "apiVersion: zdu/v1\nname: demo\nphases:\n  - &ph {id: a, targets: all, steps: [{id: s, type: sleep, with: {duration: 1s}}]}\n  - <<: *ph\n    id: b\n", nil},
+		{"list as a key", "apiVersion: zdu/v1\nname: demo\n? [a, b]\n: c\nphases: [{id: a, targets: all, steps: [{id: s, type: sleep, with: {duration: 1s}}]}]\n",
+			[]want{{3, 3, "", "a key must be a plain value"}}},
+		{"wrong types in a list and a mapping", "apiVersion: zdu/v1\nname: demo\nphases:\n  - id: a\n    targets: 5\n    retries: 1\n    steps:\n      - {id: s, type: sleep, retries: \"3\", with: {duration: 1s}}\n",
+			[]want{{5, 14, "phases[0].targets", "must be a group name, all, or a list of them (a leading '!' removes a group's nodes) (got an integer (5))"}, {6, 5, "phases[0].retries", `unknown key "retries"`}, {8, 39, "phases[0].steps[0].retries", `expected an integer or a mapping, got a string ("3")`}}},
 		{"merge of a scalar", "apiVersion: zdu/v1\nname: demo\nphases:\n  - <<: 3\n    id: b\n    targets: all\n    steps: [{id: s, type: sleep, with: {duration: 1s}}]\n",
 			[]want{{4, 9, "phases[0]", "merge key << takes a mapping"}}},
 	}
@@ -213,6 +217,29 @@ func TestAliasBombIsBounded(t *testing.T) {
 	got := plan.Validate("bomb.yaml", doc)
 	if len(got) != 1 || !strings.Contains(got[0].Msg, "too large to check") {
 		t.Fatalf("want one too-large problem, got %d: %s", len(got), lines(got))
+	}
+}
+
+// TestValidateConcurrently checks that one Validator serves many goroutines,
+// as the loader shares it (run with -race).
+func TestValidateConcurrently(t *testing.T) {
+	plan, _ := validators(t)
+	data, err := os.ReadFile(filepath.Join("testdata", "broken", "bad-with.plan.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lines(check(t, filepath.Join("testdata", "broken", "bad-with.plan.yaml"), plan, nil))
+	done := make(chan string)
+	for i := 0; i < 8; i++ {
+		go func() {
+			doc, _ := Decode("bad-with.plan.yaml", data)
+			done <- lines(plan.Validate("bad-with.plan.yaml", doc))
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if got := <-done; got != want {
+			t.Errorf("concurrent Validate gave\n%s\nwant\n%s", got, want)
+		}
 	}
 }
 
