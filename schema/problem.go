@@ -19,11 +19,18 @@ type Problem struct {
 
 // String renders the problem as FILE:LINE:COL: PATH: MSG, the form editors and
 // terminals turn into a link. The path is left out for the whole document.
+//
+// A problem without a position (Line 0: a command-line flag, an unreadable
+// file) leaves out LINE:COL.
 func (p Problem) String() string {
-	if p.Path == "" {
-		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+	where := p.File
+	if p.Line > 0 {
+		where = fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 	}
-	return fmt.Sprintf("%s:%d:%d: %s: %s", p.File, p.Line, p.Col, p.Path, p.Msg)
+	if p.Path == "" {
+		return fmt.Sprintf("%s: %s", where, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", where, p.Path, p.Msg)
 }
 
 // SortProblems orders problems by file, line and column (then message and

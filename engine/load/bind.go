@@ -52,8 +52,15 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 			checkLBs(inv, st, pp)
 		}
 	}
+	targeted := map[string]bool{}
+	for _, nodes := range b.Targets {
+		for _, n := range nodes {
+			targeted[n.Name] = true
+		}
+	}
 	for _, n := range inv.Nodes {
-		b.Params[n.Name] = resolveParams(p, n, sets, pp, ip, opt.RequireParams)
+		// Only nodes the plan runs on need every required param.
+		b.Params[n.Name] = resolveParams(p, n, sets, pp, ip, opt.RequireParams && targeted[n.Name])
 	}
 	b.Secrets = secretValues(p, b.Params)
 	all := append(append(pp.List, ip.List...), fp.List...)
