@@ -1,0 +1,186 @@
+// Package lbtest starts real load balancers for tests and rehearsals: HAProxy
+// (master-less, admin/operator/user sockets in a temp dir, loopback frontend)
+// and nginx (its own prefix and config, an included upstream file), in front
+// of small Go HTTP backends on 127.0.0.1 whose answers can be slowed down and
+// versioned, plus a load generator that counts every request that did not get
+// a 200. Everything listens on loopback only. The Start functions return
+// errors and a Close method, so a rehearsal sandbox can use them; the Must
+// variants are for tests and register cleanup themselves.
+package lbtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Backend is a versioned HTTP service on 127.0.0.1. Every request but
+// /health answers "NAME VERSION\n" after the current delay; /health answers
+// 200 or 503 at once. Stop shuts it down gracefully (in-flight requests end
+// first) and Start brings it back on the same address, like a service
+// restart during an upgrade.
+type Backend struct {
+	Name string
+
+	mu      sync.Mutex
+	version string
+	delay   time.Duration
+	sick    bool
+	addr    string
+	srv     *http.Server
+	done    chan struct{}
+
+	inFlight, served, aborted atomic.Int64
+}
+
+// NewBackend starts a backend on a free loopback port.
+func NewBackend(name, version string) (*Backend, error) {
+	b := &Backend{Name: name, version: version}
+	if err := b.listen("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Backend) listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("backend %s: listening on %s: %w", b.Name, addr, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(b.serve), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	b.mu.Lock()
+	b.addr, b.srv, b.done = ln.Addr().String(), srv, done
+	b.mu.Unlock()
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return nil
+}
+
+func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	version, delay, sick := b.version, b.delay, b.sick
+	b.mu.Unlock()
+	if r.URL.Path == "/health" {
+		if sick {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "ok %s %s\n", b.Name, version)
+		return
+	}
+	if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
+		delay = d
+	}
+	b.inFlight.Add(1)
+	defer b.inFlight.Add(-1)
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			// The client (the load balancer) gave up on this request.
+			b.aborted.Add(1)
+			return
+		}
+	}
+	b.served.Add(1)
+	fmt.Fprintf(w, "%s %s\n", b.Name, version)
+}
+
+// Addr is the backend's host:port.
+func (b *Backend) Addr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addr
+}
+
+// URL is the backend's base URL.
+func (b *Backend) URL() string { return "http://" + b.Addr() }
+
+// SetDelay makes every later request take d.
+func (b *Backend) SetDelay(d time.Duration) { b.mu.Lock(); b.delay = d; b.mu.Unlock() }
+
+// SetVersion changes the version later answers report.
+func (b *Backend) SetVersion(v string) { b.mu.Lock(); b.version = v; b.mu.Unlock() }
+
+// SetHealthy makes /health answer 200 (true) or 503 (false).
+func (b *Backend) SetHealthy(ok bool) { b.mu.Lock(); b.sick = !ok; b.mu.Unlock() }
+
+// InFlight is the number of requests being answered now.
+func (b *Backend) InFlight() int64 { return b.inFlight.Load() }
+
+// Served is the number of requests answered completely.
+func (b *Backend) Served() int64 { return b.served.Load() }
+
+// Aborted is the number of requests whose client went away before the answer.
+func (b *Backend) Aborted() int64 { return b.aborted.Load() }
+
+// Stop shuts the backend down gracefully: it stops accepting, lets in-flight
+// requests finish, then returns.
+func (b *Backend) Stop(ctx context.Context) error {
+	b.mu.Lock()
+	srv, done := b.srv, b.done
+	b.srv = nil
+	b.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("backend %s: shutting down: %w", b.Name, err)
+	}
+	<-done
+	return nil
+}
+
+// Start listens again on the backend's address after Stop.
+func (b *Backend) Start() error {
+	b.mu.Lock()
+	running, addr := b.srv != nil, b.addr
+	b.mu.Unlock()
+	if running {
+		return errors.New("backend " + b.Name + " is already running")
+	}
+	return b.listen(addr)
+}
+
+// Restart is Stop then Start, a service restart.
+func (b *Backend) Restart(ctx context.Context) error {
+	if err := b.Stop(ctx); err != nil {
+		return err
+	}
+	return b.Start()
+}
+
+// Close stops the backend at once.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	srv, done := b.srv, b.done
+	b.srv = nil
+	b.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Close()
+	<-done
+	return err
+}
+
+// FreePort returns a port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,122 @@
+package lbtest
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zdu-dev/zdu/steps/lb/haproxy"
+)
+
+func backends(t *testing.T, names ...string) []*Backend {
+	t.Helper()
+	var out []*Backend
+	for _, n := range names {
+		b, err := NewBackend(n, "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestHAProxyHarness(t *testing.T) {
+	bs := backends(t, "s1", "s2")
+	h := MustHAProxy(t, HAProxyConfig{Servers: bs, Check: true, TCPAdmin: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	for _, tc := range []struct{ socket, network, want string }{
+		{h.Socket, "unix", "admin"}, {h.OperatorSocket, "unix", "operator"},
+		{h.UserSocket, "unix", "user"}, {h.TCPAddr, "tcp", "admin"},
+	} {
+		c := haproxy.NewClient(tc.socket, tc.network, tc.socket, (&net.Dialer{}).DialContext)
+		got, err := c.Level(ctx)
+		if err != nil || got != tc.want {
+			t.Errorf("level of %s = %q, %v; want %q", tc.socket, got, err, tc.want)
+		}
+	}
+
+	l := StartLoad(h.URL+"/", 4)
+	if err := WaitUntil(ctx, func() bool { c := l.Counts(); return c.ByBody["s1 v1"] > 10 && c.ByBody["s2 v1"] > 10 }); err != nil {
+		t.Fatalf("both servers never answered: %v (%v)", err, l.Counts())
+	}
+	c := l.Stop()
+	if c.Failed != 0 {
+		t.Errorf("failed requests = %d, want 0: %v", c.Failed, c)
+	}
+	if got := bs[0].Served() + bs[1].Served(); got != c.OK {
+		t.Errorf("backends served %d, clients got %d ok answers", got, c.OK)
+	}
+	cn, err := h.Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cn != (Counters{}) {
+		t.Errorf("haproxy counters = %+v, want all zero", cn)
+	}
+}
+
+func TestNginxHarness(t *testing.T) {
+	bs := backends(t, "s1", "s2")
+	n := MustNginx(t, NginxConfig{Servers: bs})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l := StartLoad(n.URL+"/", 4)
+	if err := WaitUntil(ctx, func() bool { c := l.Counts(); return c.ByBody["s1 v1"] > 10 && c.ByBody["s2 v1"] > 10 }); err != nil {
+		t.Fatalf("both servers never answered: %v (%v)", err, l.Counts())
+	}
+	c := l.Stop()
+	if c.Failed != 0 {
+		t.Errorf("failed requests = %d, want 0: %v", c.Failed, c)
+	}
+	if errs := n.Errors(); len(errs) != 0 {
+		t.Errorf("nginx error log: %s", strings.Join(errs, "\n"))
+	}
+}
+
+func TestBackendStopWaitsForInFlight(t *testing.T) {
+	b := backends(t, "s1")[0]
+	b.SetDelay(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	codes := make(chan int, 3)
+	for i := 0; i < 3; i++ {
+		go func() {
+			resp, err := http.Get(b.URL() + "/")
+			if err != nil {
+				codes <- -1
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	if err := WaitUntil(ctx, func() bool { return b.InFlight() == 3 }); err != nil {
+		t.Fatalf("requests never in flight: %v", err)
+	}
+	if err := b.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Served(); got != 3 {
+		t.Errorf("served when the graceful stop returned = %d, want 3", got)
+	}
+	for i := 0; i < 3; i++ {
+		if c := <-codes; c != 200 {
+			t.Errorf("request %d: status %d", i, c)
+		}
+	}
+	resp, err := http.Get(b.URL() + "/?delay=0s")
+	if err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	resp.Body.Close()
+	if b.Aborted() != 0 {
+		t.Errorf("aborted = %d, want 0", b.Aborted())
+	}
+}
