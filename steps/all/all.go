@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/zdu-dev/zdu/steps/exec"
+	_ "github.com/zdu-dev/zdu/steps/poll"
 	_ "github.com/zdu-dev/zdu/steps/rollbackon"
 	_ "github.com/zdu-dev/zdu/steps/sleep"
 )
