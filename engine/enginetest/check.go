@@ -1,0 +1,85 @@
+package enginetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/zdu-dev/zdu/engine/journal"
+)
+
+// CheckJournal checks what a resumed run and the summary rely on: sequence
+// numbers strictly increasing from 1; the run started first and ended last,
+// once; every started phase, node, step attempt, rollback and compensation
+// ended exactly once, after it started; the run's end carries the result's
+// exit code; and the summary rebuilt from journal.jsonl equals the one built
+// live from the same events.
+func CheckJournal(tb testing.TB, r *Run) {
+	tb.Helper()
+	ev := r.Events
+	if len(ev) < 2 {
+		tb.Fatalf("journal has %d events, want at least a run start and end", len(ev))
+	}
+	for i, e := range ev {
+		if e.Seq != i+1 {
+			tb.Errorf("journal event %d has seq %d, want %d", i, e.Seq, i+1)
+		}
+	}
+	first, last := ev[0], ev[len(ev)-1]
+	if first.Kind != journal.KindRun || first.State != journal.Started {
+		tb.Errorf("first event is %s %s, want run started", first.Kind, first.State)
+	}
+	if last.Kind != journal.KindRun || (last.State != journal.Passed && last.State != journal.Failed) {
+		tb.Errorf("last event is %s %s, want run passed or failed", last.Kind, last.State)
+	}
+	if last.ExitCode == nil || *last.ExitCode != r.Result.ExitCode {
+		tb.Errorf("run end exit code %v, want %d", last.ExitCode, r.Result.ExitCode)
+	}
+	open := map[string]int{} // key -> seq of its start
+	for _, e := range ev[1 : len(ev)-1] {
+		if e.Kind == journal.KindRun {
+			tb.Errorf("seq %d: run %s in the middle of the journal", e.Seq, e.State)
+			continue
+		}
+		if e.Kind == journal.KindRule {
+			continue
+		}
+		k := key(e)
+		switch e.State {
+		case journal.Started:
+			if s, ok := open[k]; ok {
+				tb.Errorf("seq %d: %s started again (first at seq %d)", e.Seq, k, s)
+			}
+			open[k] = e.Seq
+		case journal.Passed, journal.Failed, journal.Retrying, journal.Cancelled:
+			if _, ok := open[k]; !ok && !endWithoutStart(e) {
+				tb.Errorf("seq %d: %s %s without a start", e.Seq, k, e.State)
+			}
+			delete(open, k)
+		}
+	}
+	for k, s := range open {
+		tb.Errorf("%s started at seq %d never ended", k, s)
+	}
+	live, _ := json.Marshal(r.Live)
+	disk, _ := json.Marshal(r.Summary)
+	if string(live) != string(disk) {
+		tb.Errorf("summary rebuilt from journal.jsonl differs from the live one:\nlive: %s\ndisk: %s", live, disk)
+	}
+	if r.Summary.ExitCode != r.Result.ExitCode || r.Summary.Status != r.Result.Status {
+		tb.Errorf("summary says %s (%d), the runner returned %s (%d)",
+			r.Summary.Status, r.Summary.ExitCode, r.Result.Status, r.Result.ExitCode)
+	}
+}
+
+func key(e journal.Event) string {
+	return fmt.Sprintf("%s[phase=%s node=%s step=%s rollback=%s attempt=%d]",
+		e.Kind, e.Phase, e.Node, e.Step, e.Rollback, e.Attempt)
+}
+
+// endWithoutStart: outcomes decided without running anything (a node's
+// phase blocked by an earlier failure, a rollback whose steps cannot be
+// ordered) have no start event.
+func endWithoutStart(e journal.Event) bool {
+	return e.Kind == journal.KindRollback && e.Step == "" && e.State == journal.Failed
+}

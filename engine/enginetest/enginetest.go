@@ -1,0 +1,163 @@
+// Package enginetest runs plans through the real engine for tests: load a plan
+// and an inventory from strings, run them into a temporary run directory, and
+// hand back what an operator would read afterwards (the summary table, the
+// per-node logs, the journal). Every run it makes is also checked for the
+// journal's invariants, so each engine test checks them too.
+package enginetest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/run"
+	"github.com/zdu-dev/zdu/engine/summary"
+)
+
+// Compile loads, binds and compiles a plan and an inventory given as YAML
+// text, failing the test on any problem.
+func Compile(tb testing.TB, plan, inv string, sets ...string) *compile.Program {
+	tb.Helper()
+	p, probs := load.ParsePlan("plan.yaml", []byte(plan))
+	if len(probs) > 0 {
+		tb.Fatalf("plan problems: %v", probs)
+	}
+	in, probs := load.ParseInventory("inventory.yaml", []byte(inv))
+	if len(probs) > 0 {
+		tb.Fatalf("inventory problems: %v", probs)
+	}
+	b, probs := load.Bind(p, in, load.BindOptions{Sets: sets, RequireParams: true})
+	if len(probs) > 0 {
+		tb.Fatalf("binding problems: %v", probs)
+	}
+	prog, err := compile.Compile(b)
+	if err != nil {
+		tb.Fatalf("compiling: %v", err)
+	}
+	return prog
+}
+
+// Options change how Execute runs a program.
+type Options struct {
+	// Dir is the run directory; default a new t.TempDir().
+	Dir string
+	// StopGrace is the runner's StopGrace (default 5s).
+	StopGrace time.Duration
+	// Start, when set, is called in its own goroutine with the runner once
+	// the run has begun (e.g. to call Stop when a marker file appears).
+	Start func(r *run.Runner)
+	// Ctx is the run's hard context (default context.Background()).
+	Ctx context.Context
+	// NoCheck skips the journal invariants (tests that break the journal).
+	NoCheck bool
+}
+
+// Run is a finished run, as an operator would find it.
+type Run struct {
+	Dir    string
+	Result run.Result
+	// Events is journal.jsonl read back from disk.
+	Events []journal.Event
+	// Live is the summary built from the events as the journal handed them
+	// to its sinks; Summary is rebuilt from journal.jsonl. They must agree.
+	Live, Summary *summary.Summary
+	// Table is Summary.Table().
+	Table string
+	// Logs holds each node's log, by node name.
+	Logs map[string]string
+}
+
+// collector is a journal.Sink keeping every event in memory.
+type collector struct {
+	mu     sync.Mutex
+	events []journal.Event
+}
+
+func (c *collector) Event(e journal.Event) {
+	c.mu.Lock()
+	c.events = append(c.events, e)
+	c.mu.Unlock()
+}
+
+// Execute runs prog with the local transport into a run directory laid out
+// as `zdu run` lays it out (journal.jsonl, nodes/NODE.log), and reads it back.
+func Execute(tb testing.TB, prog *compile.Program, opt Options) *Run {
+	tb.Helper()
+	dir := opt.Dir
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	if opt.Ctx == nil {
+		opt.Ctx = context.Background()
+	}
+	if opt.StopGrace == 0 {
+		opt.StopGrace = 5 * time.Second
+	}
+	mask := run.NewMasker(prog.Binding.Secrets)
+	logs, err := run.NewNodeLogs(filepath.Join(dir, "nodes"), mask)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	live := &collector{}
+	j, err := journal.Create(filepath.Join(dir, "journal.jsonl"), "test-run", mask.Mask, logs, live)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := run.NewPool(prog.Binding.Inv, nil)
+	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.StopGrace}
+	var wg sync.WaitGroup
+	if opt.Start != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opt.Start(r)
+		}()
+	}
+	res := r.Run(opt.Ctx)
+	wg.Wait()
+	_ = j.Close()
+	_ = logs.Close()
+	_ = pool.Close()
+
+	out := &Run{Dir: dir, Result: res, Logs: map[string]string{}}
+	out.Events = ReadJournal(tb, filepath.Join(dir, "journal.jsonl"))
+	live.mu.Lock()
+	out.Live = summary.FromEvents(live.events)
+	live.mu.Unlock()
+	out.Summary = summary.FromEvents(out.Events)
+	out.Table = out.Summary.Table()
+	files, _ := filepath.Glob(filepath.Join(dir, "nodes", "*.log"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out.Logs[strings.TrimSuffix(filepath.Base(f), ".log")] = string(b)
+	}
+	if !opt.NoCheck {
+		CheckJournal(tb, out)
+	}
+	return out
+}
+
+// ReadJournal reads a journal.jsonl file.
+func ReadJournal(tb testing.TB, path string) []journal.Event {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	events, err := journal.Read(f)
+	if err != nil {
+		tb.Fatalf("reading %s: %v", path, err)
+	}
+	return events
+}
