@@ -6,8 +6,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/zdu-dev/zdu/steps/step"
 	_ "github.com/zdu-dev/zdu/steps/all"
+	"github.com/zdu-dev/zdu/steps/step"
 )
 
 // Step types that exist only in these tests: one that changes shared state
@@ -26,7 +26,7 @@ func init() {
 	step.Register(step.Definition{
 		Type: "test-settle", Summary: "settle a compensation",
 		Schema: []byte(keyFile),
-		Build: func(a step.Args) step.Action { return settleStep{key: a.Text("key", true).Source()} },
+		Build:  func(a step.Args) step.Action { return settleStep{key: a.Text("key", true).Source()} },
 	})
 	step.Register(step.Definition{
 		Type: "test-noop", Summary: "do nothing", Schema: []byte(`{"type": "object"}`),
@@ -69,7 +69,7 @@ func (s settleStep) Explain(step.Context) ([]string, error) { return []string{"s
 type noopStep struct{}
 
 func (noopStep) Run(context.Context, step.Context) (step.Outcome, error) { return step.Outcome{}, nil }
-func (noopStep) Explain(step.Context) ([]string, error)                 { return nil, nil }
+func (noopStep) Explain(step.Context) ([]string, error)                  { return nil, nil }
 
 func appendLine(path, line string) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
