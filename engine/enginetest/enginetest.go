@@ -50,6 +50,8 @@ type Options struct {
 	Dir string
 	// StopGrace is the runner's StopGrace (default 5s).
 	StopGrace time.Duration
+	// Before, when set, is called with the runner just before Run.
+	Before func(r *run.Runner)
 	// Start, when set, is called in its own goroutine with the runner once
 	// the run has begun (e.g. to call Stop when a marker file appears).
 	Start func(r *run.Runner)
@@ -119,6 +121,9 @@ func Execute(tb testing.TB, prog *compile.Program, opt Options) *Run {
 			defer wg.Done()
 			opt.Start(r)
 		}()
+	}
+	if opt.Before != nil {
+		opt.Before(r)
 	}
 	res := r.Run(opt.Ctx)
 	wg.Wait()

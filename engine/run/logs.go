@@ -105,7 +105,7 @@ func (l *NodeLogs) Event(e journal.Event) {
 		switch e.State {
 		case journal.Started:
 			fmt.Fprintf(w, "########## %s ##########\n", name)
-		case journal.Passed, journal.Failed, journal.Retrying:
+		case journal.Passed, journal.Failed, journal.Retrying, journal.Cancelled:
 			if e.Error != "" {
 				fmt.Fprintf(w, "ERROR: %s\n", e.Error)
 			}

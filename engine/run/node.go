@@ -25,8 +25,12 @@ func (r *Runner) runNode(ph *compile.Phase, n *load.Node) *failure {
 	r.event(journal.Event{Kind: journal.KindNode, State: journal.Started, Phase: ph.ID, Node: n.Name})
 	env := st.env.WithPhase(ph.ID)
 	var f *failure
+	stopped := false // a step was not started because the run is stopping
 	for _, s := range ph.Order {
-		if f != nil || r.stopping.Load() {
+		if f == nil && r.stopping.Load() {
+			stopped = true
+		}
+		if f != nil || stopped {
 			r.event(journal.Event{Kind: journal.KindStep, State: journal.Blocked, Phase: ph.ID, Node: n.Name, Step: s.ID})
 			continue
 		}
@@ -57,7 +61,7 @@ func (r *Runner) runNode(ph *compile.Phase, n *load.Node) *failure {
 			f = r.stepFailed(ph, n, s, out, err)
 		}
 	}
-	if f == nil && r.stopping.Load() {
+	if f == nil && stopped {
 		f = &failure{phase: ph, node: n, interrupted: true, err: errors.New("interrupted")}
 	}
 	if f == nil {
@@ -88,7 +92,7 @@ func (r *Runner) stepFailed(ph *compile.Phase, n *load.Node, s *load.Step, out s
 	if f.exitCode == 0 {
 		f.exitCode = 1
 	}
-	if errors.Is(err, context.Canceled) && r.stopping.Load() {
+	if r.stepsCtx.Err() != nil || (errors.Is(err, context.Canceled) && r.stopping.Load()) {
 		f.interrupted = true
 	}
 	return f
@@ -119,6 +123,11 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 		e.ExitCode, e.Error = journal.Code(out.ExitCode), err.Error()
 		if attempt > s.Retries.Count || r.stopping.Load() || r.stepsCtx.Err() != nil {
 			e.State = journal.Failed
+			if r.stepsCtx.Err() != nil {
+				// Killed by Stop's grace running out or a second SIGINT:
+				// the step did not fail on its own.
+				e.State = journal.Cancelled
+			}
 			r.event(e)
 			return out, err
 		}

@@ -3,7 +3,6 @@ package run
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/compile"
@@ -119,7 +118,7 @@ func (r *Runner) afterFailure(ph *compile.Phase, f *failure) Result {
 		}
 	}
 	res := Result{
-		Status:   strings.ReplaceAll(strings.ToUpper(ph.Title), "-", "_") + "_FAILED",
+		Status:   phaseStatus(ph),
 		ExitCode: ph.ExitCode,
 		Err:      fmt.Errorf("phase %s failed on %s at step %s: %w", ph.ID, f.node.Name, f.step.ID, f.err),
 	}

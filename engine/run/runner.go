@@ -40,13 +40,14 @@ type Runner struct {
 
 	stopping atomic.Bool
 	stopOnce sync.Once
+	stopCh   chan struct{} // closed by Stop; see stopC
 	stepsCtx context.Context
-	cancel   context.CancelFunc
 
-	mu    sync.Mutex
-	nodes map[string]*nodeState
-	rules []*armedRule // in arming order
-	jerr  error        // first journal error: the run cannot go on without its record
+	mu        sync.Mutex
+	nodes     map[string]*nodeState
+	rules     []*armedRule // in arming order
+	tolerated []*failure   // failures a phase's budget allowed, in order
+	jerr      error        // first journal error: the run cannot go on without its record
 }
 
 // Result is how a run ended.
@@ -67,61 +68,95 @@ type nodeState struct {
 
 // Stop asks the run to stop gracefully: no new node or step starts, running
 // steps get StopGrace to finish, then are cancelled; compensation then runs.
+// It may be called from any goroutine, before or during Run, more than once.
 func (r *Runner) Stop() {
 	r.stopOnce.Do(func() {
 		r.stopping.Store(true)
-		grace := r.StopGrace
-		if grace == 0 {
-			grace = 30 * time.Second
-		}
-		time.AfterFunc(grace, func() {
-			if r.cancel != nil {
-				r.cancel()
-			}
-		})
+		close(r.stopC())
 	})
+}
+
+// stopC is closed once Stop has been called.
+func (r *Runner) stopC() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopCh == nil {
+		r.stopCh = make(chan struct{})
+	}
+	return r.stopCh
+}
+
+// cancelAfterStop cancels the steps' context StopGrace after Stop, unless the
+// run ends first.
+func (r *Runner) cancelAfterStop(cancel context.CancelFunc, done <-chan struct{}) {
+	select {
+	case <-r.stopC():
+	case <-done:
+		return
+	}
+	grace := r.StopGrace
+	if grace == 0 {
+		grace = 30 * time.Second
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		cancel()
+	case <-done:
+	}
 }
 
 // Run runs the program. ctx is the hard limit: when it ends, running steps
 // are killed at once (a second SIGINT).
 func (r *Runner) Run(ctx context.Context) Result {
-	r.stepsCtx, r.cancel = context.WithCancel(ctx)
-	defer r.cancel()
+	stepsCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.stepsCtx = stepsCtx
+	done := make(chan struct{})
+	defer close(done)
+	go r.cancelAfterStop(cancel, done)
+	r.mu.Lock()
 	r.nodes = map[string]*nodeState{}
+	r.mu.Unlock()
 	p := r.Prog
-	b := p.Binding
 	r.event(journal.Event{Kind: journal.KindRun, State: journal.Started, Detail: runDetail(p)})
 	res := Result{Status: "SUCCESS", ExitCode: ExitOK}
 	for _, ph := range p.Phases {
-		if r.jerr != nil {
+		if r.journalErr() != nil {
 			break
 		}
 		if r.stopping.Load() || ctx.Err() != nil {
 			res = Result{Status: "INTERRUPTED", ExitCode: ExitInterrupted, Err: errors.New("interrupted")}
 			break
 		}
-		ok, err := r.phaseWanted(ph)
+		skip, err := r.phaseSkips(ph)
 		if err != nil {
 			res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: err}
 			break
 		}
-		if !ok {
+		if len(ph.Nodes) > 0 && len(skip) == len(ph.Nodes) {
 			r.event(journal.Event{Kind: journal.KindPhase, State: journal.Skipped, Phase: ph.ID})
 			for _, n := range ph.Nodes {
 				r.event(journal.Event{Kind: journal.KindNode, State: journal.Skipped, Phase: ph.ID, Node: n.Name})
 			}
 			continue
 		}
-		if failed := r.runPhase(ph); failed != nil {
+		if failed := r.runPhase(ph, skip); failed != nil {
 			res = r.afterFailure(ph, failed)
 			break
+		}
+	}
+	if res.ExitCode == ExitOK {
+		if t, ok := r.toleratedResult(); ok {
+			res = t
 		}
 	}
 	if err := r.compensateAll(ctx); err != nil && res.ExitCode == ExitOK {
 		res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: err}
 	}
-	if r.jerr != nil {
-		res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: r.jerr}
+	if err := r.journalErr(); err != nil {
+		res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: fmt.Errorf("the run stopped because its journal cannot be written: %w", err)}
 	}
 	e := journal.Event{Kind: journal.KindRun, State: journal.Passed, ExitCode: journal.Code(res.ExitCode),
 		Detail: map[string]any{"status": res.Status}}
@@ -132,7 +167,6 @@ func (r *Runner) Run(ctx context.Context) Result {
 		e.Error = res.Err.Error()
 	}
 	r.event(e)
-	_ = b
 	return res
 }
 
@@ -156,18 +190,30 @@ func runDetail(p *compile.Program) map[string]any {
 	return map[string]any{"plan": p.Binding.Plan.Name, "phases": phases, "nodes": nodes}
 }
 
-// phaseWanted evaluates a phase's `when` against the params (as the first
-// target node sees them: phase conditions should not depend on a node).
-func (r *Runner) phaseWanted(ph *compile.Phase) (bool, error) {
-	if ph.When == nil || len(ph.Nodes) == 0 {
-		return len(ph.Nodes) > 0 || ph.When == nil, nil
+// phaseSkips evaluates a phase's `when` for each target node, as that node
+// sees it: params may differ per node (group and node vars), and vars,
+// node.* and results.* do. It returns the nodes the phase skips. A node that
+// failed in an earlier phase is not evaluated (its results may be missing):
+// runNode records it as blocked.
+func (r *Runner) phaseSkips(ph *compile.Phase) (map[*load.Node]bool, error) {
+	skip := map[*load.Node]bool{}
+	if ph.When == nil {
+		return skip, nil
 	}
-	env := r.state(ph.Nodes[0]).env.WithPhase(ph.ID)
-	ok, err := ph.When.Bool(env)
-	if err != nil {
-		return false, fmt.Errorf("phase %s: when: %w", ph.ID, err)
+	for _, n := range ph.Nodes {
+		st := r.state(n)
+		if st.failed {
+			continue
+		}
+		ok, err := ph.When.Bool(st.env.WithPhase(ph.ID))
+		if err != nil {
+			return nil, fmt.Errorf("phase %s: when, for node %s: %w", ph.ID, n.Name, err)
+		}
+		if !ok {
+			skip[n] = true
+		}
 	}
-	return ok, nil
+	return skip, nil
 }
 
 // state returns a node's state, creating it on first use.
@@ -186,16 +232,33 @@ func (r *Runner) state(n *load.Node) *nodeState {
 	return s
 }
 
-// event appends to the journal; the first failure to record stops the run.
+// event appends to the journal. The first failure to record stops the run as
+// Stop does (no new work; running steps get StopGrace; compensation runs):
+// a run that cannot be resumed or audited must not go on changing nodes.
 func (r *Runner) event(e journal.Event) {
 	if err := r.Journal.Append(e); err != nil {
 		r.mu.Lock()
-		if r.jerr == nil {
+		first := r.jerr == nil
+		if first {
 			r.jerr = err
 		}
 		r.mu.Unlock()
-		r.stopping.Store(true)
+		if first {
+			r.Stop()
+		}
 	}
+}
+
+func (r *Runner) journalErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.jerr
+}
+
+// phaseStatus is the run status when ph fails, as the seed names it:
+// the title upper-cased, dashes as underscores, then _FAILED.
+func phaseStatus(ph *compile.Phase) string {
+	return strings.ReplaceAll(strings.ToUpper(ph.Title), "-", "_") + "_FAILED"
 }
 
 // failure is the root cause of a failed phase.

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/zdu-dev/zdu/engine/enginetest"
 	"github.com/zdu-dev/zdu/engine/journal"
@@ -156,7 +155,7 @@ phases:
 // started in the background are both gone once the step has timed out.
 func TestTimeoutKillsCommandAndChildren(t *testing.T) {
 	dir := t.TempDir()
-	marker := fmt.Sprintf("300.%d", time.Now().UnixNano()%1e9) // a unique sleep argument
+	marker := uniqueSleep(300)
 	plan := `apiVersion: zdu/v1
 name: timeout
 params:
