@@ -1,0 +1,123 @@
+package run_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/zdu-dev/zdu/engine/enginetest"
+)
+
+// rollbackPlan drains each node (a compensation), applies (failing on
+// failnode with 100), and enables it (settling the compensation). A
+// rollback-on rule with the given scope matches failures in the phase named
+// by rollphase. Everything appends to DIR/ran, so the order is measured.
+const rollbackPlan = `apiVersion: zdu/v1
+name: rollback
+rollbackExitCode: 75
+params:
+  dir: {type: string, required: true}
+  failnode: {type: string, default: none}
+  rollphase: {type: string, default: apply}
+  rbfail: {type: bool, default: false}
+phases:
+  - id: apply
+    title: APPLY
+    targets: all
+    exitCode: 73
+    steps:
+      - id: arm
+        type: rollback-on
+        when: failure.phase == params.rollphase && failure.exitCode == 100 && failure.message contains "broken"
+        with: {rollback: restore, scope: %s}
+      - {id: drain, type: test-undo, with: {key: lb, file: "${{ params.dir }}/ran"}}
+      - id: do
+        type: ssh-exec
+        with: {command: "echo apply ${{ node.name }} >> ${{ params.dir }}/ran; test ${{ node.name }} != ${{ params.failnode }} || { echo broken >&2; exit 100; }"}
+      - {id: enable, type: test-settle, with: {key: lb}}
+rollbacks:
+  restore:
+    - id: restore
+      type: ssh-exec
+      with: {command: "echo rollback ${{ node.name }} >> ${{ params.dir }}/ran; ${{ raw params.rbfail ? 'exit 7' : 'true' }}"}
+`
+
+func TestRollbackOn(t *testing.T) {
+	tests := []struct {
+		name, scope string
+		sets        []string
+		wantRan     []string
+		wantExit    int
+		wantStatus  string
+		wantRB      map[string]string // ROLLBACK column per node
+	}{
+		{
+			name: "node scope: only the failing node", scope: "node", sets: []string{"failnode=n3"},
+			wantRan:  []string{"change n1", "apply n1", "change n2", "apply n2", "change n3", "apply n3", "rollback n3", "undo n3"},
+			wantExit: 73, wantStatus: "APPLY_FAILED",
+			wantRB: map[string]string{"n1": "*", "n2": "*", "n3": "PASSED (0)"},
+		},
+		{
+			name: "changed scope: every node that armed the rule, newest first", scope: "changed", sets: []string{"failnode=n3"},
+			wantRan:  []string{"change n1", "apply n1", "change n2", "apply n2", "change n3", "apply n3", "rollback n3", "undo n3", "rollback n2", "rollback n1"},
+			wantExit: 73, wantStatus: "APPLY_FAILED",
+			wantRB: map[string]string{"n1": "PASSED (0)", "n2": "PASSED (0)", "n3": "PASSED (0)"},
+		},
+		{
+			name: "changed scope: a node that never armed the rule is not rolled back", scope: "changed", sets: []string{"failnode=n2"},
+			wantRan:  []string{"change n1", "apply n1", "change n2", "apply n2", "rollback n2", "undo n2", "rollback n1"},
+			wantExit: 73, wantStatus: "APPLY_FAILED",
+			wantRB: map[string]string{"n1": "PASSED (0)", "n2": "PASSED (0)", "n3": "*"},
+		},
+		{
+			name: "failed rollback", scope: "node", sets: []string{"failnode=n3", "rbfail=true"},
+			wantRan:  []string{"change n1", "apply n1", "change n2", "apply n2", "change n3", "apply n3", "rollback n3", "undo n3"},
+			wantExit: 75, wantStatus: "ROLLBACK_FAILED",
+			wantRB: map[string]string{"n1": "*", "n2": "*", "n3": "FAILED (7)"},
+		},
+		{
+			name: "a rule whose when does not match does nothing", scope: "changed", sets: []string{"failnode=n3", "rollphase=other"},
+			wantRan:  []string{"change n1", "apply n1", "change n2", "apply n2", "change n3", "apply n3", "undo n3"},
+			wantExit: 73, wantStatus: "APPLY_FAILED",
+			wantRB: map[string]string{"n1": "*", "n2": "*", "n3": "*"},
+		},
+		{
+			name: "no failure: compensations settled, nothing rolled back", scope: "changed",
+			wantRan:  []string{"change n1", "apply n1", "change n2", "apply n2", "change n3", "apply n3"},
+			wantExit: 0, wantStatus: "SUCCESS",
+			wantRB: map[string]string{"n1": "*", "n2": "*", "n3": "*"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			prog := enginetest.Compile(t, fmt.Sprintf(rollbackPlan, tt.scope), inventory(3), append(tt.sets, "dir="+dir)...)
+			r := enginetest.Execute(t, prog, enginetest.Options{})
+			if r.Result.ExitCode != tt.wantExit || r.Result.Status != tt.wantStatus {
+				t.Errorf("got %s (%d), want %s (%d): %v", r.Result.Status, r.Result.ExitCode, tt.wantStatus, tt.wantExit, r.Result.Err)
+			}
+			if got := enginetest.Lines(t, filepath.Join(dir, "ran")); !slices.Equal(got, tt.wantRan) {
+				t.Errorf("ran:\n got %q\nwant %q", got, tt.wantRan)
+			}
+			if !strings.Contains(r.Table, "Status."+tt.wantStatus) || !strings.Contains(r.Table, "| ROLLBACK") {
+				t.Errorf("table lacks the status or the ROLLBACK column:\n%s", r.Table)
+			}
+			for _, row := range r.Summary.Nodes {
+				if got := row.Rollback.String(); got != tt.wantRB[row.Name] {
+					t.Errorf("%s ROLLBACK %s, want %s\n%s", row.Name, got, tt.wantRB[row.Name], r.Table)
+				}
+				rolled := strings.Contains(r.Logs[row.Name], "########## ROLLBACK_RESTORE ##########")
+				if rolled != (tt.wantRB[row.Name] != "*") {
+					t.Errorf("%s log shows a rollback: %v, want %v:\n%s", row.Name, rolled, !rolled, r.Logs[row.Name])
+				}
+				undone := strings.Contains(r.Logs[row.Name], "undoing lb on "+row.Name)
+				if want := slices.Contains(tt.wantRan, "undo "+row.Name); undone != want {
+					t.Errorf("%s log shows the compensation: %v, want %v", row.Name, undone, want)
+				}
+			}
+		})
+	}
+}
