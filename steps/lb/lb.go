@@ -46,6 +46,9 @@ type DrainOptions struct {
 	// DrainTime is the fixed wait of drivers that cannot see sessions (nginx,
 	// command without a status command).
 	DrainTime time.Duration
+	// Become runs the driver's commands on the load balancer host through
+	// sudo -n (nginx: the file edit, test and reload).
+	Become bool
 }
 
 // EnableOptions are the plan's choices for an enable.
@@ -57,6 +60,8 @@ type EnableOptions struct {
 	WaitUp bool
 	// Interval and Timeout bound the wait for the server to be up.
 	Interval, Timeout time.Duration
+	// Become: see DrainOptions.Become.
+	Become bool
 }
 
 // Driver drains and enables a server on every instance of a logical load

@@ -13,7 +13,9 @@ import (
 
 // Load is a set of clients sending requests to one URL back to back, all the
 // time, counting each answer: a 200 with a full body is ok, anything else
-// (error, other status, cut body) is a failure.
+// (error, other status, cut body) is a failure. Requests are POSTs without a
+// body: Go's transport silently retries a GET whose kept-alive connection
+// died before the answer, which would hide exactly the failures we count.
 type Load struct {
 	url    string
 	client *http.Client
@@ -23,6 +25,7 @@ type Load struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
 	bodies     map[string]int64
+	statuses   map[int]int64
 	failures   []string
 }
 
@@ -31,12 +34,14 @@ type Counts struct {
 	OK, Failed int64
 	// ByBody counts ok answers by body ("NAME VERSION"), i.e. by backend.
 	ByBody map[string]int64
+	// ByStatus counts failed answers by HTTP status (0: no answer at all).
+	ByStatus map[int]int64
 	// Failures holds the first failures' descriptions.
 	Failures []string
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("ok=%d failed=%d by body %v first failures %q", c.OK, c.Failed, c.ByBody, c.Failures)
+	return fmt.Sprintf("ok=%d failed=%d by body %v failed by status %v first failures %q", c.OK, c.Failed, c.ByBody, c.ByStatus, c.Failures)
 }
 
 // StartLoad starts clients goroutines requesting url. Each keeps its
@@ -44,7 +49,8 @@ func (c Counts) String() string {
 func StartLoad(url string, clients int) *Load {
 	l := &Load{
 		url:    url,
-		bodies: map[string]int64{},
+		bodies:   map[string]int64{},
+		statuses: map[int]int64{},
 		client: &http.Client{
 			Timeout:   2 * time.Minute,
 			Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true},
@@ -65,23 +71,23 @@ func (l *Load) run() {
 }
 
 func (l *Load) once() {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, l.url, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, l.url, nil)
 	if err != nil {
-		l.fail(err.Error())
+		l.fail(0, err.Error())
 		return
 	}
 	resp, err := l.client.Do(req)
 	if err != nil {
-		l.fail(err.Error())
+		l.fail(0, err.Error())
 		return
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	switch {
 	case err != nil:
-		l.fail(fmt.Sprintf("reading body: %v", err))
+		l.fail(0, fmt.Sprintf("reading body: %v", err))
 	case resp.StatusCode != http.StatusOK:
-		l.fail(fmt.Sprintf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body))))
+		l.fail(resp.StatusCode, fmt.Sprintf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body))))
 	default:
 		l.ok.Add(1)
 		l.mu.Lock()
@@ -90,9 +96,10 @@ func (l *Load) once() {
 	}
 }
 
-func (l *Load) fail(why string) {
+func (l *Load) fail(status int, why string) {
 	l.failed.Add(1)
 	l.mu.Lock()
+	l.statuses[status]++
 	if len(l.failures) < 20 {
 		l.failures = append(l.failures, why)
 	}
@@ -103,9 +110,13 @@ func (l *Load) fail(why string) {
 func (l *Load) Counts() Counts {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := Counts{OK: l.ok.Load(), Failed: l.failed.Load(), ByBody: map[string]int64{}, Failures: append([]string(nil), l.failures...)}
+	c := Counts{OK: l.ok.Load(), Failed: l.failed.Load(), ByBody: map[string]int64{}, ByStatus: map[int]int64{},
+		Failures: append([]string(nil), l.failures...)}
 	for k, v := range l.bodies {
 		c.ByBody[k] = v
+	}
+	for k, v := range l.statuses {
+		c.ByStatus[k] = v
 	}
 	return c
 }

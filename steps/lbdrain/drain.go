@@ -1,0 +1,113 @@
+package lbdrain
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/zdu-dev/zdu/steps/lb"
+	"github.com/zdu-dev/zdu/steps/step"
+)
+
+type drainStep struct {
+	lb         string
+	o          lb.DrainOptions
+	hasTimeout bool
+}
+
+var _ step.Action = (*drainStep)(nil)
+
+func buildDrain(a step.Args) step.Action {
+	s := &drainStep{
+		lb: a.LB("lb", true),
+		o: lb.DrainOptions{
+			Polls:     a.Int("polls", DefaultPolls),
+			Interval:  a.Duration("interval", DefaultInterval),
+			Timeout:   a.Duration("timeout", DefaultDrainTimeout),
+			OnTimeout: a.Enum("onTimeout", lb.OnTimeoutFail, lb.OnTimeoutShutdownSessions),
+			DrainTime: a.Duration("drainTime", DefaultDrainTime),
+			Become:    a.Bool("become", false),
+		},
+		hasTimeout: a.Has("timeout"),
+	}
+	if s.o.Polls < 1 {
+		a.Errorf("polls", "must be at least 1")
+	}
+	for k, d := range map[string]time.Duration{"interval": s.o.Interval, "timeout": s.o.Timeout} {
+		if d <= 0 {
+			a.Errorf(k, "must be more than 0")
+		}
+	}
+	if s.o.DrainTime < 0 {
+		a.Errorf("drainTime", "must not be negative")
+	}
+	return s
+}
+
+// budget is the drain's wait when the plan gave none: the step's own time
+// less a reserve for the timeout action and the put-back on failure.
+func budget(ctx context.Context) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return DefaultDrainTimeout
+	}
+	left := time.Until(dl)
+	reserve := left / 5
+	if reserve > 30*time.Second {
+		reserve = 30 * time.Second
+	}
+	if left-reserve <= 0 {
+		return time.Millisecond
+	}
+	return left - reserve
+}
+
+func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, error) {
+	d, t, err := resolve(rc, s.lb)
+	if err != nil {
+		return step.Outcome{ExitCode: -1}, err
+	}
+	o := s.o
+	if !s.hasTimeout {
+		o.Timeout = budget(ctx)
+	}
+	fmt.Fprintf(rc.Log(), "draining %s (server %s) from load balancer %s (%s, %d instance(s))\n",
+		t.Node.Name, t.Server, t.LB.Name, t.LB.Driver, len(t.LB.Instances))
+	data, err := d.Drain(ctx, rc, t, o)
+	out := step.Outcome{Data: data}
+	if err != nil {
+		out.ExitCode = 1
+		return out, fmt.Errorf("draining %s from load balancer %s: %w", t.Node.Name, t.LB.Name, err)
+	}
+	out.Stdout = fmt.Sprintf("%s drained from %s\n", t.Server, t.LB.Name)
+	out.Undo = &step.Undo{
+		Key:         lb.Key(t.LB.Name, t.Node.Name),
+		Description: fmt.Sprintf("re-enable %s (server %s) in load balancer %s", t.Node.Name, t.Server, t.LB.Name),
+		// The compensation restores the load balancer's state (ready, weight)
+		// without waiting for the node to be healthy: its failure may be why
+		// the compensation runs, and the load balancer's checks guard it.
+		Run: func(ctx context.Context, rc step.Context) error {
+			_, err := d.Enable(ctx, rc, t, lb.EnableOptions{Become: s.o.Become})
+			return err
+		},
+	}
+	return out, nil
+}
+
+func (s *drainStep) Explain(rc step.Context) ([]string, error) {
+	d, t, err := resolve(rc, s.lb)
+	if err != nil {
+		return nil, err
+	}
+	lines := []string{fmt.Sprintf("drain %s (server %s) from load balancer %s (%s driver, %d instance(s))",
+		t.Node.Name, t.Server, t.LB.Name, t.LB.Driver, len(t.LB.Instances))}
+	more, err := d.ExplainDrain(rc, t, s.o)
+	if err != nil {
+		return nil, err
+	}
+	lines = append(lines, more...)
+	if !s.hasTimeout {
+		lines = append(lines, fmt.Sprintf("(drain timeout: the step's timeout less a reserve, or %s without one)", DefaultDrainTimeout))
+	}
+	return append(lines, "on a later failure of the node: re-enable it in "+t.LB.Name), nil
+}

@@ -1,0 +1,336 @@
+package lbdrain
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zdu-dev/zdu/steps/lb/haproxy"
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/step"
+	"github.com/zdu-dev/zdu/steps/transport"
+	"github.com/zdu-dev/zdu/steps/transport/local"
+)
+
+var fastDrain = map[string]any{"lb": "web", "polls": 3, "interval": "50ms", "timeout": "20s"}
+
+func with(base map[string]any, kv ...any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+// The whole rolling-upgrade cycle for one node under constant load: drain
+// waits for its slow in-flight requests, its restart loses nothing, enable
+// brings it back at full weight and it serves the new version.
+func TestHAProxyDrainRestartEnable(t *testing.T) {
+	r := newRig(t, 3, 1, 1)
+	h, s1 := r.hs[0], r.bs[0]
+	s1.SetDelay(700 * time.Millisecond)
+	load := lbtest.StartLoad(h.URL+"/", 12)
+	waitFor(t, "slow requests in flight on s1", func() bool { return s1.InFlight() >= 2 })
+	servedBefore := s1.Served()
+
+	out, err := run(t, "lb-drain", fastDrain, r.rc)
+	if err != nil {
+		t.Fatalf("drain: %v\n%s", err, r.rc.Logged())
+	}
+	// The step returned only once s1's in-flight requests had been answered.
+	if n := s1.InFlight(); n != 0 {
+		t.Errorf("s1 has %d requests in flight after the drain returned", n)
+	}
+	servedAtDrain := s1.Served()
+	if servedAtDrain <= servedBefore {
+		t.Errorf("s1 answered no request during the drain (%d then %d): the drain did not wait for any", servedBefore, servedAtDrain)
+	}
+	if st := row(t, h, "s1"); st.Status() != "DRAIN" || st.Int("scur") != 0 || st.Int("qcur") != 0 {
+		t.Errorf("s1 after drain: status %q scur %d qcur %d", st.Status(), st.Int("scur"), st.Int("qcur"))
+	}
+	if out.Undo == nil || out.Undo.Key != "lb/web/node-1" {
+		t.Fatalf("drain undo = %+v, want key lb/web/node-1", out.Undo)
+	}
+
+	// The upgrade: restart s1 with a new version while clients keep going.
+	s1.SetDelay(0)
+	s1.SetVersion("v2")
+	if err := s1.Restart(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	others := r.bs[1].Served() + r.bs[2].Served()
+	waitFor(t, "traffic on the other servers", func() bool { return r.bs[1].Served()+r.bs[2].Served() > others+50 })
+	if s1.Served() != servedAtDrain {
+		t.Errorf("drained s1 answered %d requests after the drain", s1.Served()-servedAtDrain)
+	}
+
+	// The nova seed's leftover: a weight of 0 must not survive the enable.
+	command(t, h, "set weight app/s1 0")
+	out, err = run(t, "lb-enable", map[string]any{"lb": "web", "healthUrl": s1.URL() + "/health", "interval": "50ms", "timeout": "20s"}, r.rc)
+	if err != nil {
+		t.Fatalf("enable: %v\n%s", err, r.rc.Logged())
+	}
+	if len(out.Settles) != 1 || out.Settles[0] != "lb/web/node-1" {
+		t.Errorf("enable settles %v, want [lb/web/node-1]", out.Settles)
+	}
+	if w := weight(t, h, "s1"); w != "10 (initial 10)" {
+		t.Errorf("get weight app/s1 = %q, want %q", w, "10 (initial 10)")
+	}
+	if st := row(t, h, "s1"); st.Status() != "UP" {
+		t.Errorf("s1 status after enable = %q, want UP", st.Status())
+	}
+	waitFor(t, "s1 v2 to take traffic", func() bool { return load.Counts().ByBody["s1 v2"] >= 20 })
+
+	c := load.Stop()
+	if c.Failed != 0 {
+		t.Errorf("failed client requests = %d, want 0: %v", c.Failed, c)
+	}
+	if c.ByBody["s1 v1"] == 0 || c.ByBody["s1 v2"] == 0 {
+		t.Errorf("answers by body %v: want both s1 versions", c.ByBody)
+	}
+	counters(t, h, lbtest.Counters{})
+}
+
+// The plan's choice at the drain timeout.
+func TestHAProxyDrainTimeout(t *testing.T) {
+	tests := []struct {
+		onTimeout  string
+		wantErr    string
+		wantStatus string
+	}{
+		// fail: the node goes back in, the step fails, slow requests finish.
+		{onTimeout: "fail", wantErr: "timed out", wantStatus: "UP"},
+		// shutdown-sessions: the slow requests are cut and the drain goes on.
+		{onTimeout: "shutdown-sessions", wantStatus: "DRAIN"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.onTimeout, func(t *testing.T) {
+			r := newRig(t, 2, 1, 1)
+			h, s1 := r.hs[0], r.bs[0]
+			s1.SetDelay(4 * time.Second)
+			load := lbtest.StartLoad(h.URL+"/", 8)
+			waitFor(t, "slow requests in flight on s1", func() bool { return s1.InFlight() >= 2 })
+
+			out, err := run(t, "lb-drain", with(fastDrain, "timeout", "300ms", "onTimeout", tc.onTimeout), r.rc)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "scur=") {
+					t.Fatalf("err = %v, want %q and the sessions seen", err, tc.wantErr)
+				}
+				if out.Undo != nil {
+					t.Error("a failed drain registered a compensation; it must put the server back itself")
+				}
+			} else if err != nil {
+				t.Fatalf("drain: %v\n%s", err, r.rc.Logged())
+			}
+			if st := row(t, h, "s1").Status(); st != tc.wantStatus {
+				t.Errorf("s1 status = %q, want %q", st, tc.wantStatus)
+			}
+			if w := weight(t, h, "s1"); w != "10 (initial 10)" {
+				t.Errorf("get weight app/s1 = %q", w)
+			}
+			c := load.Stop()
+			// Exactly the requests HAProxy cut, as seen by the backend, failed.
+			wantFailed := int64(0)
+			if tc.onTimeout == "shutdown-sessions" {
+				wantFailed = s1.Aborted()
+				if wantFailed == 0 {
+					t.Error("shutdown sessions cut no request")
+				}
+				if out.Data["shutdownSessions"] != true {
+					t.Errorf("data = %v, want shutdownSessions", out.Data)
+				}
+			} else if s1.Aborted() != 0 {
+				t.Errorf("s1 saw %d aborted requests, want 0", s1.Aborted())
+			}
+			if c.Failed != wantFailed {
+				t.Errorf("failed client requests = %d, want %d: %v", c.Failed, wantFailed, c)
+			}
+			// HAProxy counts the cut requests it answered with a 502 itself
+			// (the others it closed without an answer); never a retry.
+			n502 := c.ByStatus[502]
+			counters(t, h, lbtest.Counters{Hrsp5xx: n502, Eresp: n502})
+		})
+	}
+}
+
+// minHealthy: refuse before changing anything.
+func TestHAProxyMinHealthyGuard(t *testing.T) {
+	tests := []struct {
+		name       string
+		minHealthy int
+		prepare    []string // runtime API lines before the drain
+		want       string
+	}{
+		{name: "too few servers", minHealthy: 3, want: "only 2 other server(s) would keep serving [s2 s3], the load balancer's minHealthy is 3"},
+		{name: "one in maintenance", minHealthy: 2, prepare: []string{"set server app/s2 state maint"}, want: "only 1 other server(s) would keep serving [s3]"},
+		{name: "one at weight 0", minHealthy: 2, prepare: []string{"set weight app/s3 0"}, want: "only 1 other server(s) would keep serving [s2]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 3, 1, tc.minHealthy)
+			h := r.hs[0]
+			for _, l := range tc.prepare {
+				command(t, h, l)
+			}
+			load := lbtest.StartLoad(h.URL+"/", 4)
+			waitFor(t, "traffic", func() bool { return load.Counts().OK > 20 })
+			_, err := run(t, "lb-drain", fastDrain, r.rc)
+			if err == nil || !strings.Contains(err.Error(), "refusing to drain app/s1") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a refusal with %q", err, tc.want)
+			}
+			if st := row(t, h, "s1").Status(); st != "UP" {
+				t.Errorf("s1 status = %q after a refused drain, want UP", st)
+			}
+			if c := load.Stop(); c.Failed != 0 {
+				t.Errorf("failed client requests = %d, want 0: %v", c.Failed, c)
+			}
+			counters(t, h, lbtest.Counters{})
+		})
+	}
+}
+
+// A missing socket and a socket below admin level are clear errors naming
+// the socket, and nothing changes on the other instance.
+func TestHAProxySocketErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		socket  func(h *lbtest.HAProxy) string
+		want    string
+		isLevel bool
+	}{
+		{name: "missing", socket: func(h *lbtest.HAProxy) string { return h.Dir + "/nope.sock" }, want: "nope.sock via control node): connecting: dial unix"},
+		{name: "user level", socket: func(h *lbtest.HAProxy) string { return h.UserSocket }, want: `user.sock via control node) is at level "user", zdu needs "admin"`, isLevel: true},
+		{name: "operator level", socket: func(h *lbtest.HAProxy) string { return h.OperatorSocket }, want: `operator.sock via control node) is at level "operator", zdu needs "admin"`, isLevel: true},
+	}
+	for _, tc := range tests {
+		for _, typ := range []string{"lb-drain", "lb-enable"} {
+			t.Run(tc.name+"/"+typ, func(t *testing.T) {
+				r := newRig(t, 2, 2, 1)
+				// The first instance is fine, the second one is broken.
+				r.lb.Instances[1].Socket = tc.socket(r.hs[1])
+				rc := r.context()
+				_, err := run(t, typ, with(fastDrain), rc)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v, want %q", err, tc.want)
+				}
+				if errors.Is(err, haproxy.ErrLevel) != tc.isLevel {
+					t.Errorf("errors.Is(err, ErrLevel) = %v, want %v", !tc.isLevel, tc.isLevel)
+				}
+				for _, h := range r.hs {
+					if st := row(t, h, "s1").Status(); st != "UP" {
+						t.Errorf("s1 on %s = %q, want UP (untouched)", h.Socket, st)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Two instances (one on its TCP admin address, reached through another
+// node's transport) are drained and enabled together; when one times out,
+// the other, already idle, is put back too.
+func TestHAProxyInstancesTogether(t *testing.T) {
+	r := newRig(t, 2, 2, 1)
+	r.lb.Instances[1] = step.LBInstance{Name: "lb2", Via: "lb-host", Address: r.hs[1].TCPAddr}
+	rc := r.context()
+	rc.Others = map[string]transport.Transport{"lb-host": local.New()}
+	s1 := r.bs[0]
+
+	load1 := lbtest.StartLoad(r.hs[0].URL+"/", 4)
+	load2 := lbtest.StartLoad(r.hs[1].URL+"/", 4)
+	if _, err := run(t, "lb-drain", fastDrain, rc); err != nil {
+		t.Fatalf("drain: %v\n%s", err, rc.Logged())
+	}
+	for _, h := range r.hs {
+		if st := row(t, h, "s1").Status(); st != "DRAIN" {
+			t.Errorf("s1 on %s = %q, want DRAIN", h.Socket, st)
+		}
+	}
+	if _, err := run(t, "lb-enable", map[string]any{"lb": "web", "interval": "50ms"}, rc); err != nil {
+		t.Fatalf("enable: %v\n%s", err, rc.Logged())
+	}
+	for _, h := range r.hs {
+		if st, w := row(t, h, "s1").Status(), weight(t, h, "s1"); st != "UP" || w != "10 (initial 10)" {
+			t.Errorf("s1 on %s = %q weight %q, want UP at 10", h.Socket, st, w)
+		}
+	}
+	if c := load1.Stop(); c.Failed != 0 {
+		t.Errorf("failed client requests via lb1 = %d, want 0: %v", c.Failed, c)
+	}
+
+	// Only lb2 carries slow traffic to s1: lb1 drains at once, lb2 times out.
+	s1.SetDelay(3 * time.Second)
+	waitFor(t, "slow requests on s1", func() bool { return s1.InFlight() >= 1 })
+	_, err := run(t, "lb-drain", with(fastDrain, "timeout", "300ms"), rc)
+	if err == nil || !strings.Contains(err.Error(), "haproxy lb2 (tcp:"+r.hs[1].TCPAddr+" via lb-host): scur=") {
+		t.Fatalf("err = %v, want a timeout naming lb2's sessions", err)
+	}
+	for _, h := range r.hs {
+		if st := row(t, h, "s1").Status(); st != "UP" {
+			t.Errorf("s1 on %s = %q after the failed drain, want UP on every instance", h.Socket, st)
+		}
+	}
+	if c := load2.Stop(); c.Failed != 0 {
+		t.Errorf("failed client requests via lb2 = %d, want 0: %v", c.Failed, c)
+	}
+	for _, h := range r.hs {
+		counters(t, h, lbtest.Counters{})
+	}
+}
+
+// The drain's compensation puts the server back with its weight.
+func TestHAProxyUndo(t *testing.T) {
+	r := newRig(t, 2, 1, 1)
+	h := r.hs[0]
+	load := lbtest.StartLoad(h.URL+"/", 4)
+	command(t, h, "set weight app/s1 3")
+	out, err := run(t, "lb-drain", fastDrain, r.rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Data["weights"].(map[string]any)["lb1"]; got != 3 {
+		t.Errorf("recorded weight = %v, want 3", got)
+	}
+	if err := out.Undo.Run(ctxT(t), r.context()); err != nil {
+		t.Fatalf("undo: %v", err)
+	}
+	if st, w := row(t, h, "s1").Status(), weight(t, h, "s1"); st != "UP" || w != "10 (initial 10)" {
+		t.Errorf("after undo s1 = %q weight %q, want UP at its configured 10", st, w)
+	}
+	served := r.bs[0].Served()
+	waitFor(t, "s1 to take traffic again", func() bool { return r.bs[0].Served() > served+10 })
+	if c := load.Stop(); c.Failed != 0 {
+		t.Errorf("failed client requests = %d, want 0: %v", c.Failed, c)
+	}
+	counters(t, h, lbtest.Counters{})
+}
+
+// The health gate keeps a sick node out.
+func TestHAProxyEnableHealthGate(t *testing.T) {
+	r := newRig(t, 2, 1, 1)
+	h, s1 := r.hs[0], r.bs[0]
+	load := lbtest.StartLoad(h.URL+"/", 4)
+	if _, err := run(t, "lb-drain", fastDrain, r.rc); err != nil {
+		t.Fatal(err)
+	}
+	// The gate wants a status the node never gives (HAProxy's own check,
+	// on the same URL, stays happy, so only the gate holds the node back).
+	out, err := run(t, "lb-enable", map[string]any{"lb": "web", "healthUrl": s1.URL() + "/health", "healthStatus": 204, "healthTimeout": "300ms", "interval": "50ms"}, r.rc)
+	if err == nil || !strings.Contains(err.Error(), "not enabling node-1 in load balancer web") || !strings.Contains(err.Error(), "status 200 (want 204)") {
+		t.Fatalf("err = %v, want the health gate to refuse with the status seen", err)
+	}
+	if len(out.Settles) != 0 {
+		t.Errorf("a failed enable settles %v", out.Settles)
+	}
+	if st := row(t, h, "s1").Status(); st != "DRAIN" {
+		t.Errorf("s1 = %q, want it still drained", st)
+	}
+	if c := load.Stop(); c.Failed != 0 {
+		t.Errorf("failed client requests = %d, want 0: %v", c.Failed, c)
+	}
+	counters(t, h, lbtest.Counters{})
+}
