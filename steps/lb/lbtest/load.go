@@ -48,7 +48,7 @@ func (c Counts) String() string {
 // connection alive, like a real API client would.
 func StartLoad(url string, clients int) *Load {
 	l := &Load{
-		url:    url,
+		url:      url,
 		bodies:   map[string]int64{},
 		statuses: map[int]int64{},
 		client: &http.Client{
