@@ -177,14 +177,18 @@ func runDetail(p *compile.Program) map[string]any {
 	for _, ph := range p.Phases {
 		phases = append(phases, map[string]any{"id": ph.ID, "title": ph.Title})
 	}
+	// Rows in inventory order, for every node some phase targets. A set, not
+	// a scan per node: 5,000 nodes made the scan quadratic.
+	targeted := map[*load.Node]bool{}
+	for _, ph := range p.Phases {
+		for _, t := range ph.Nodes {
+			targeted[t] = true
+		}
+	}
 	for _, n := range p.Binding.Inv.Nodes {
-		for _, ph := range p.Phases {
-			for _, t := range ph.Nodes {
-				if t == n && !seen[n.Name] {
-					seen[n.Name] = true
-					nodes = append(nodes, n.Name)
-				}
-			}
+		if targeted[n] && !seen[n.Name] {
+			seen[n.Name] = true
+			nodes = append(nodes, n.Name)
 		}
 	}
 	return map[string]any{"plan": p.Binding.Plan.Name, "phases": phases, "nodes": nodes}
