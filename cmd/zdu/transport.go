@@ -35,12 +35,12 @@ func preflight(ctx context.Context, prog *compile.Program, pool *run.Pool) error
 			}
 		}
 	}
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for _, n := range prog.Binding.Inv.Nodes {
+	// Each node writes its own slot, so the report lists failures in
+	// inventory order whatever order the dials finish in.
+	nodes := prog.Binding.Inv.Nodes
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
 		if !names[n.Name] {
 			continue
 		}
@@ -48,9 +48,7 @@ func preflight(ctx context.Context, prog *compile.Program, pool *run.Pool) error
 		go func() {
 			defer wg.Done()
 			if _, err := pool.Get(n.Name); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("  %s (%s:%d): %w", n.Name, n.Host, n.Port, err))
-				mu.Unlock()
+				errs[i] = fmt.Errorf("  %s (%s:%d): %w", n.Name, n.Host, n.Port, err)
 			}
 		}()
 	}
