@@ -19,9 +19,16 @@ const startTimeout = 10 * time.Second
 
 // start runs sshd -D -e -f conf and waits for its banner.
 func (s *Server) start() error {
+	// A file, not a pipe: connection processes inherit stderr and outlive
+	// a stopped listener, and Wait would wait for them to close a pipe.
+	logf, err := os.OpenFile(s.logPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening sshd log: %w", err)
+	}
+	defer logf.Close()
 	cmd := exec.Command(SSHD, "-D", "-e", "-f", s.conf)
-	cmd.Stdout = s.log
-	cmd.Stderr = s.log
+	cmd.Stdout = logf
+	cmd.Stderr = logf
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", SSHD, err)

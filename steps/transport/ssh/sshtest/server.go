@@ -10,7 +10,6 @@
 package sshtest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -53,7 +52,6 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    *syncBuffer
 }
 
 type options struct {
@@ -81,7 +79,8 @@ func WithClientKeyType(t KeyType) Option { return func(o *options) { o.clientKey
 // WithPort listens on a fixed port instead of a free one.
 func WithPort(port int) Option { return func(o *options) { o.port = port } }
 
-// WithConfig appends sshd_config lines (e.g. "MaxSessions 2").
+// WithConfig adds sshd_config lines (e.g. "MaxSessions 2"), taking
+// precedence over the harness's defaults.
 func WithConfig(lines ...string) Option {
 	return func(o *options) { o.extra = append(o.extra, lines...) }
 }
@@ -109,7 +108,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		tb.Fatalf("sshtest: chmod %s: %v", dir, err)
 	}
-	s := &Server{Host: Host, User: o.user, Dir: dir, tb: tb, log: &syncBuffer{}}
+	s := &Server{Host: Host, User: o.user, Dir: dir, tb: tb}
 	for i, typ := range o.hostKeys {
 		k, err := GenerateKey(dir, fmt.Sprintf("ssh_host_%d_%s_key", i, typ), typ, "")
 		if err != nil {
@@ -185,7 +184,7 @@ func (s *Server) KnownHostsFile() string {
 
 // Authorize adds pub to the authorized keys of User.
 func (s *Server) Authorize(pub ssh.PublicKey) error {
-	path := filepath.Join(s.Dir, "authorized_keys")
+	path := filepath.Join(s.Dir, "authorized_keys."+s.User)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
@@ -201,15 +200,26 @@ func (s *Server) Authorize(pub ssh.PublicKey) error {
 }
 
 // Log is what sshd has written so far (it runs with -e).
-func (s *Server) Log() string { return s.log.String() }
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.logPath())
+	return string(b)
+}
+
+func (s *Server) logPath() string { return filepath.Join(s.Dir, "sshd.log") }
 
 func (s *Server) writeConfig(extra []string) string {
 	var b strings.Builder
+	// sshd takes the first value of a keyword: extra lines go first so they
+	// override the defaults below.
+	for _, l := range extra {
+		b.WriteString(l + "\n")
+	}
 	fmt.Fprintf(&b, "Port %d\nListenAddress %s\n", s.Port, s.Host)
 	for _, k := range s.HostKeys {
 		fmt.Fprintf(&b, "HostKey %s\n", k.Path)
 	}
-	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", filepath.Join(s.Dir, "authorized_keys"))
+	// %u: keys authorize User only, not every account on the machine.
+	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", filepath.Join(s.Dir, "authorized_keys.%u"))
 	b.WriteString(strings.Join([]string{
 		"PidFile none",
 		"StrictModes no",
@@ -226,9 +236,6 @@ func (s *Server) writeConfig(extra []string) string {
 		"LogLevel VERBOSE",
 	}, "\n"))
 	b.WriteString("\n")
-	for _, l := range extra {
-		b.WriteString(l + "\n")
-	}
 	path := filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		s.tb.Fatalf("sshtest: writing %s: %v", path, err)
@@ -263,23 +270,6 @@ func freePort(tb testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // sysProcAttr keeps sshd out of the test's process group, so a ^C aimed at
