@@ -97,7 +97,11 @@ func run(ctx context.Context, rc step.Context, t lb.Target, p place, which, expe
 		if which == "status" {
 			return false, nil
 		}
-		return false, fmt.Errorf("%s command for %s on %s exited %d: %s", which, p.name, lb.ViaName(p.via), res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+		msg := strings.TrimSpace(string(res.Stderr))
+		if msg != "" {
+			msg = ": " + msg
+		}
+		return false, fmt.Errorf("%s command for %s on %s exited %d%s", which, p.name, lb.ViaName(p.via), res.ExitCode, msg)
 	}
 	return true, nil
 }

@@ -47,16 +47,34 @@ func (c Counts) String() string {
 // StartLoad starts clients goroutines requesting url. Each keeps its
 // connection alive, like a real API client would.
 func StartLoad(url string, clients int) *Load {
+	return StartLoadWith(url, LoadOptions{Clients: clients})
+}
+
+// LoadOptions shapes a Load.
+type LoadOptions struct {
+	Clients int
+	// NoKeepAlive opens a new connection per request. nginx closes idle
+	// kept-alive client connections when a reload retires its old workers;
+	// a request sent on one at that instant is lost, a race of any nginx
+	// reload that no drain can prevent (clients that retry idempotent
+	// requests hide it). Tests of the nginx driver use this to count only
+	// what the drain is responsible for.
+	NoKeepAlive bool
+}
+
+// StartLoadWith starts a load shaped by o.
+func StartLoadWith(url string, o LoadOptions) *Load {
 	l := &Load{
 		url:      url,
 		bodies:   map[string]int64{},
 		statuses: map[int]int64{},
 		client: &http.Client{
-			Timeout:   2 * time.Minute,
-			Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true},
+			Timeout: 2 * time.Minute,
+			Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients, DisableCompression: true,
+				DisableKeepAlives: o.NoKeepAlive},
 		},
 	}
-	for i := 0; i < clients; i++ {
+	for i := 0; i < o.Clients; i++ {
 		l.wg.Add(1)
 		go l.run()
 	}
