@@ -13,16 +13,19 @@ import (
 // wrap makes the remote shell run script in a process group of its own and
 // print that group's id on stderr before anything else runs.
 //
-// setsid(1) starts a new session, so the group id is the inner shell's $$.
-// Without setsid(1) the login shell is already a group leader (sshd calls
-// setsid() before starting it) and `exec` keeps its pid. The script runs
-// as a child rather than exec'd so that a signal death still gives 128+n.
-// The script travels as $1, never spliced into the wrapper's text.
+// Under OpenSSH the login shell already leads its own session and process
+// group (sshd calls setsid() before starting it), so the common path costs
+// only shell builtins and one exec: read the group id from /proc, check it
+// is the shell's own pid, report it, and exec sh on the script. Elsewhere
+// (no /proc, another server) setsid(1) makes a new group; its inner shell
+// runs the script as a child so a signal death still exits 128+n.
+// The script is always passed as one quoted word, never spliced.
 func wrap(script, token string) string {
-	inner := transport.Quote(`echo "zdu-pgid:` + token + `:$$" >&2; sh -c "$1"`)
+	marker := `echo "zdu-pgid:` + token + `:$$" >&2; `
 	arg := transport.Quote(script)
-	return "if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c " + inner + " zdu " + arg +
-		"; else exec sh -c " + inner + " zdu " + arg + "; fi"
+	return `p=; read -r _ _ _ _ p _ 2>/dev/null </proc/$$/stat; ` +
+		`if [ "$p" = "$$" ] || ! command -v setsid >/dev/null 2>&1; then ` + marker + `exec sh -c ` + arg + `; fi; ` +
+		`exec setsid -w sh -c ` + transport.Quote(marker+`sh -c "$1"`) + ` zdu ` + arg
 }
 
 // killScript ends process group pgid: SIGTERM, up to grace for it to go,

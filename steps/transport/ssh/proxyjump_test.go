@@ -33,7 +33,7 @@ func TestProxyJump(t *testing.T) {
 		cfg.ProxyJump = jump
 		tr := dialT(t, cfg)
 		runT(t, tr, "true")
-		if !strings.Contains(bastion.Log(), "port "+strconv.Itoa(target.Port)) {
+		if !strings.Contains(bastion.Log(), "target 127.0.0.1 port "+strconv.Itoa(target.Port)) {
 			t.Fatalf("the bastion did not forward to port %d:\n%s", target.Port, bastion.Log())
 		}
 	})

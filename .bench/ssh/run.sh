@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Rolling-run benchmark over real OpenSSH sshd on loopback.
+#
+# Starts NODES sshd on 127.0.0.1 (temporary host keys, one client key,
+# known_hosts checked by every contender) and times the same rolling run:
+# node by node (serial: 1), STEPS trivial commands per node, one connection
+# per node, three ways:
+#   (a) zdu    — zdu's SSH transport (steps/transport/ssh)
+#   (b) bare   — a bare golang.org/x/crypto/ssh loop, the floor
+#   (c) ansible — ansible-playbook, pipelining on, serial: 1, `command` module
+# Each contender runs RUNS times; the best wall clock is reported.
+#
+# Usage: .bench/ssh/run.sh            (as root: logs in as zdu-sshtest, see below)
+#        NODES=10 RUNS=3 .bench/ssh/run.sh
+# To add a contender (e.g. a full `zdu run`), add a function like run_zdu
+# and a line to the CONTENDERS list at the bottom.
+set -euo pipefail
+
+NODES=${NODES:-10}
+RUNS=${RUNS:-3}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/zdu-bench-ssh.XXXXXX)
+chmod 755 "$WORK"
+COMMANDS=("echo one" "true" "hostname" "test -d /tmp" "date +%s")
+
+# As root, log in as an ordinary /bin/sh account: root's ~/.bashrc runs for
+# every ssh command and, on machines with pyenv & co., costs seconds each,
+# which would measure the .bashrc rather than the transports.
+if [ "$(id -u)" = 0 ]; then
+	BENCH_USER=${BENCH_USER:-zdu-sshtest}
+	id -u "$BENCH_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh -p '*' "$BENCH_USER"
+	mkdir -p /run/sshd
+else
+	BENCH_USER=${BENCH_USER:-$(id -un)}
+fi
+
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+ssh-keygen -q -t ed25519 -N '' -C bench -f "$WORK/id_client"
+cp "$WORK/id_client.pub" "$WORK/authorized_keys"
+chmod 644 "$WORK/authorized_keys"
+: >"$WORK/known_hosts"
+: >"$WORK/nodes"
+for i in $(seq 1 "$NODES"); do
+	d="$WORK/node$i"
+	mkdir -p "$d"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host_ed25519"
+	ssh-keygen -q -t ecdsa -N '' -f "$d/host_ecdsa"
+	port=$(free_port)
+	cat >"$d/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $d/host_ed25519
+HostKey $d/host_ecdsa
+AuthorizedKeysFile $WORK/authorized_keys
+PidFile none
+StrictModes no
+UsePAM no
+UseDNS no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+MaxStartups 100:30:200
+CONF
+	/usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+	PIDS+=($!)
+	echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$d/host_ed25519.pub")" >>"$WORK/known_hosts"
+	echo "127.0.0.1:$port" >>"$WORK/nodes"
+	echo "node$i ansible_host=127.0.0.1 ansible_port=$port" >>"$WORK/hosts.ini"
+done
+# Wait for every banner.
+while read -r addr; do
+	for _ in $(seq 1 100); do
+		if timeout 1 bash -c "exec 3<>/dev/tcp/${addr%:*}/${addr#*:}; head -c 7 <&3" 2>/dev/null | grep -q SSH-2.0; then break; fi
+		sleep 0.05
+	done
+done <"$WORK/nodes"
+
+(cd "$ROOT" && go build -o "$WORK/rolling" ./.bench/ssh/rolling)
+joined=$(printf '%s;;' "${COMMANDS[@]}")
+joined=${joined%;;}
+
+run_zdu() {
+	"$WORK/rolling" -mode transport -nodes "$WORK/nodes" -user "$BENCH_USER" \
+		-key "$WORK/id_client" -known-hosts "$WORK/known_hosts" -commands "$joined"
+}
+
+run_bare() {
+	"$WORK/rolling" -mode bare -nodes "$WORK/nodes" -user "$BENCH_USER" \
+		-key "$WORK/id_client" -known-hosts "$WORK/known_hosts" -commands "$joined"
+}
+
+{
+	echo "[all:vars]"
+	echo "ansible_user=$BENCH_USER"
+	echo "ansible_ssh_private_key_file=$WORK/id_client"
+	echo "ansible_python_interpreter=/usr/bin/python3"
+	echo "ansible_ssh_common_args=-o UserKnownHostsFile=$WORK/known_hosts -o StrictHostKeyChecking=yes"
+} >>"$WORK/hosts.ini"
+{
+	echo "- hosts: all"
+	echo "  gather_facts: false"
+	echo "  serial: 1"
+	echo "  tasks:"
+	for c in "${COMMANDS[@]}"; do
+		echo "    - command: '$c'"
+	done
+} >"$WORK/playbook.yml"
+cat >"$WORK/ansible.cfg" <<CFG
+[defaults]
+host_key_checking = True
+forks = 1
+[ssh_connection]
+pipelining = True
+control_path_dir = $WORK/cp
+CFG
+
+run_ansible() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	ANSIBLE_CONFIG="$WORK/ansible.cfg" ansible-playbook -i "$WORK/hosts.ini" "$WORK/playbook.yml" >"$WORK/ansible.log" 2>&1 ||
+		{ cat "$WORK/ansible.log" >&2; return 1; }
+	t1=$(date +%s.%N)
+	python3 -c "print('%.3f' % ($t1 - $t0))"
+}
+
+best() { # best of RUNS for contender $1
+	local b="" t
+	for _ in $(seq 1 "$RUNS"); do
+		t=$("run_$1")
+		if [ -z "$b" ] || python3 -c "import sys; sys.exit(0 if $t < $b else 1)"; then b=$t; fi
+	done
+	echo "$b"
+}
+
+CONTENDERS=(zdu bare ansible)
+declare -A T
+for c in "${CONTENDERS[@]}"; do
+	T[$c]=$(best "$c")
+done
+echo "rolling run: $NODES nodes x ${#COMMANDS[@]} commands, serial, best of $RUNS, $(nproc) cores, user $BENCH_USER"
+for c in "${CONTENDERS[@]}"; do
+	printf '  %-8s %8.3f s\n' "$c" "${T[$c]}"
+done
+python3 - "${T[zdu]}" "${T[bare]}" "${T[ansible]}" <<'PY'
+import sys
+z, b, a = map(float, sys.argv[1:])
+print(f"  zdu / bare     = {z / b:.2f}x  (target <= 1.3x)")
+print(f"  ansible / zdu  = {a / z:.1f}x  (target >= 15x)")
+PY
