@@ -33,8 +33,8 @@ const schema = `{
     "address": {"type": "string", "description": "host:port of an HAProxy stats socket on TCP (instead of lb), e.g. 127.0.0.1:9999."},
     "via": {"type": "string", "description": "With socket or address: the inventory node whose transport reaches it (through SSH for a remote host). Default: the control node."},
     "commands": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}], "description": "Runtime API command line(s), sent one per connection, in order, e.g. set server app/${{ node.name }} state drain. ${{ }} values are inserted as they are; a line must not contain a newline."},
-    "expect": {"type": "string", "description": "Regular expression (Go syntax) the answers must match, on every instance; the step fails otherwise. The answers of all commands are joined with newlines."},
-    "until": {"type": "string", "description": "Regular expression: send the commands again every interval until the answers match on every instance, up to timeout."},
+    "expect": {"type": "string", "description": "Regular expression (Go syntax; ${{ }} values inserted as they are) the answers must match, on every instance; the step fails otherwise. The answers of all commands are joined with newlines."},
+    "until": {"type": "string", "description": "Regular expression (like expect): send the commands again every interval until the answers match on every instance, up to timeout."},
     "interval": {` + durationSchema + `, "default": "1s", "description": "With until: time between two rounds."},
     "timeout": {` + durationSchema + `, "default": "1m", "description": "With until: give up after this long."},
     "level": {"enum": ["admin", "operator", "user"], "default": "admin", "description": "The lowest runtime API level the socket must have (checked with show cli level before any command)."}
@@ -53,7 +53,7 @@ type socketStep struct {
 	socket, address step.Template
 	via             string
 	commands        []step.Template
-	expect, until   *regexp.Regexp
+	expect, until   step.Template // regular expressions, interpolated
 	interval        time.Duration
 	timeout         time.Duration
 	level           string
@@ -87,15 +87,18 @@ func build(a step.Args) step.Action {
 		if !a.Has(k) {
 			continue
 		}
-		re, err := regexp.Compile(a.Text(k, false).Source())
-		if err != nil {
-			a.Errorf(k, "not a regular expression: %v", err)
-			continue
+		tm := a.Text(k, false)
+		// Without interpolation the regex is checked now, so validate reports it.
+		if src := tm.Source(); !strings.Contains(src, "${{") {
+			if _, err := regexp.Compile(src); err != nil {
+				a.Errorf(k, "not a regular expression: %v", err)
+				continue
+			}
 		}
 		if k == "expect" {
-			s.expect = re
+			s.expect = tm
 		} else {
-			s.until = re
+			s.until = tm
 		}
 	}
 	if s.expect != nil && s.until != nil {
@@ -150,12 +153,36 @@ func (s *socketStep) lines(rc step.Context) ([]string, error) {
 	return out, nil
 }
 
+// matcher renders and compiles expect or until (nil when neither is set).
+func (s *socketStep) matcher(rc step.Context) (*regexp.Regexp, error) {
+	t, key := s.expect, "expect"
+	if s.until != nil {
+		t, key = s.until, "until"
+	}
+	if t == nil {
+		return nil, nil
+	}
+	src, err := t.Render(rc.Env())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a regular expression: %w", key, err)
+	}
+	return re, nil
+}
+
 func (s *socketStep) Run(ctx context.Context, rc step.Context) (step.Outcome, error) {
 	ins, err := s.instances(rc)
 	if err != nil {
 		return step.Outcome{ExitCode: -1}, err
 	}
 	lines, err := s.lines(rc)
+	if err != nil {
+		return step.Outcome{ExitCode: -1}, err
+	}
+	re, err := s.matcher(rc)
 	if err != nil {
 		return step.Outcome{ExitCode: -1}, err
 	}
@@ -184,17 +211,17 @@ func (s *socketStep) Run(ctx context.Context, rc step.Context) (step.Outcome, er
 			}
 			answers[ins[i].Name] = strings.Join(parts, "\n")
 		}
-		return s.check(answers)
+		return check(re, answers)
 	}
 	if s.until != nil {
-		what := fmt.Sprintf("haproxy-socket until the answers match %s", s.until)
+		what := fmt.Sprintf("haproxy-socket until the answers match %s", re)
 		_, _, err = wait.Poll(ctx, what, s.interval, s.timeout, rc.Log(), round)
 	} else {
 		var ok bool
 		var seen string
 		ok, seen, err = round(ctx)
 		if err == nil && !ok {
-			err = fmt.Errorf("the answer does not match expect %s: %s", s.expect, seen)
+			err = fmt.Errorf("the answer does not match expect %s: %s", re, seen)
 		}
 	}
 	out := step.Outcome{Stdout: joinAnswers(answers, len(ins) > 1), Data: map[string]any{"answers": answers}}
@@ -205,11 +232,7 @@ func (s *socketStep) Run(ctx context.Context, rc step.Context) (step.Outcome, er
 }
 
 // check applies expect or until to every instance's answer.
-func (s *socketStep) check(answers map[string]string) (bool, string, error) {
-	re := s.expect
-	if s.until != nil {
-		re = s.until
-	}
+func check(re *regexp.Regexp, answers map[string]string) (bool, string, error) {
 	if re == nil {
 		return true, "", nil
 	}
@@ -258,6 +281,10 @@ func (s *socketStep) Explain(rc step.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	re, err := s.matcher(rc)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, in := range ins {
 		d := haproxy.Describe(in)
@@ -268,9 +295,9 @@ func (s *socketStep) Explain(rc step.Context) ([]string, error) {
 	}
 	switch {
 	case s.expect != nil:
-		out = append(out, "expect the answers to match "+s.expect.String()+" on every instance")
+		out = append(out, "expect the answers to match "+re.String()+" on every instance")
 	case s.until != nil:
-		out = append(out, fmt.Sprintf("repeat every %s until the answers match %s on every instance, up to %s", s.interval, s.until, s.timeout))
+		out = append(out, fmt.Sprintf("repeat every %s until the answers match %s on every instance, up to %s", s.interval, re, s.timeout))
 	}
 	return out, nil
 }
