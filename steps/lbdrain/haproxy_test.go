@@ -334,3 +334,39 @@ func TestHAProxyEnableHealthGate(t *testing.T) {
 	}
 	counters(t, h, lbtest.Counters{})
 }
+
+// An instance that dies while the drain waits fails the drain, naming it,
+// and the surviving instance is put back.
+func TestHAProxyInstanceDiesDuringDrain(t *testing.T) {
+	r := newRig(t, 2, 2, 1)
+	s1 := r.bs[0]
+	s1.SetDelay(2 * time.Second)
+	load := lbtest.StartLoad(r.hs[0].URL+"/", 4)
+	waitFor(t, "slow requests on s1", func() bool { return s1.InFlight() >= 1 })
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		ctx := ctxT(t)
+		_ = lbtest.WaitUntil(ctx, func() bool {
+			st, err := r.hs[0].Stats(ctx)
+			if err != nil {
+				return false
+			}
+			s, ok := st.Find("app", "s1")
+			return ok && s.Status() == "DRAIN"
+		})
+		_ = r.hs[1].Close()
+	}()
+	_, err := run(t, "lb-drain", with(fastDrain, "timeout", "20s"), r.rc)
+	<-killed
+	if err == nil || !strings.Contains(err.Error(), "haproxy lb2 (unix:"+r.hs[1].Socket+" via control node): connecting") {
+		t.Fatalf("err = %v, want the dead instance named", err)
+	}
+	if st := row(t, r.hs[0], "s1").Status(); st != "UP" {
+		t.Errorf("s1 on the surviving instance = %q, want UP", st)
+	}
+	if c := load.Stop(); c.Failed != 0 {
+		t.Errorf("failed client requests = %d, want 0: %v", c.Failed, c)
+	}
+	counters(t, r.hs[0], lbtest.Counters{})
+}
