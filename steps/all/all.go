@@ -4,7 +4,9 @@ package all
 
 import (
 	_ "github.com/zdu-dev/zdu/steps/exec"
-	_ "github.com/zdu-dev/zdu/steps/poll"
+	_ "github.com/zdu-dev/zdu/steps/haproxysocket"
+	_ "github.com/zdu-dev/zdu/steps/lbdrain"
 	_ "github.com/zdu-dev/zdu/steps/rollbackon"
 	_ "github.com/zdu-dev/zdu/steps/sleep"
+	_ "github.com/zdu-dev/zdu/steps/wait"
 )
