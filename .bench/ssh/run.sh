@@ -5,8 +5,10 @@
 # known_hosts checked by every contender) and times the same rolling run:
 # node by node (serial: 1), STEPS trivial commands per node, one connection
 # per node, three ways:
-#   (a) zdu    — zdu's SSH transport (steps/transport/ssh)
-#   (b) bare   — a bare golang.org/x/crypto/ssh loop, the floor
+#   (a) zdu     — zdu's SSH transport (steps/transport/ssh), connections
+#                 opened up front in parallel by ssh.Preflight as zdu run does
+#   (b) bare    — a bare golang.org/x/crypto/ssh loop, the floor, same shape
+#   (a', b')    — zdu_serial, bare_serial: each node connected on its turn
 #   (c) ansible — ansible-playbook, pipelining on, serial: 1, `command` module
 # Each contender runs RUNS times; the best wall clock is reported.
 #
@@ -87,15 +89,16 @@ done <"$WORK/nodes"
 joined=$(printf '%s;;' "${COMMANDS[@]}")
 joined=${joined%;;}
 
-run_zdu() {
-	"$WORK/rolling" -mode transport -nodes "$WORK/nodes" -user "$BENCH_USER" \
+# rolling MODE CONNECT: zdu's transport or bare x/crypto; connections opened
+# in parallel up front (zdu's preflight) or serially on each node's turn.
+rolling() {
+	"$WORK/rolling" -mode "$1" -connect "$2" -nodes "$WORK/nodes" -user "$BENCH_USER" \
 		-key "$WORK/id_client" -known-hosts "$WORK/known_hosts" -commands "$joined"
 }
-
-run_bare() {
-	"$WORK/rolling" -mode bare -nodes "$WORK/nodes" -user "$BENCH_USER" \
-		-key "$WORK/id_client" -known-hosts "$WORK/known_hosts" -commands "$joined"
-}
+run_zdu() { rolling transport parallel; }
+run_bare() { rolling bare parallel; }
+run_zdu_serial() { rolling transport serial; }
+run_bare_serial() { rolling bare serial; }
 
 {
 	echo "[all:vars]"
@@ -140,18 +143,20 @@ best() { # best of RUNS for contender $1
 	echo "$b"
 }
 
-CONTENDERS=(zdu bare ansible)
+CONTENDERS=(zdu bare zdu_serial bare_serial ansible)
 declare -A T
 for c in "${CONTENDERS[@]}"; do
 	T[$c]=$(best "$c")
 done
 echo "rolling run: $NODES nodes x ${#COMMANDS[@]} commands, serial, best of $RUNS, $(nproc) cores, user $BENCH_USER"
 for c in "${CONTENDERS[@]}"; do
-	printf '  %-8s %8.3f s\n' "$c" "${T[$c]}"
+	printf '  %-12s %8.3f s\n' "$c" "${T[$c]}"
 done
-python3 - "${T[zdu]}" "${T[bare]}" "${T[ansible]}" <<'PY'
+python3 - "${T[zdu]}" "${T[bare]}" "${T[zdu_serial]}" "${T[bare_serial]}" "${T[ansible]}" <<'PY'
 import sys
-z, b, a = map(float, sys.argv[1:])
-print(f"  zdu / bare     = {z / b:.2f}x  (target <= 1.3x)")
-print(f"  ansible / zdu  = {a / z:.1f}x  (target >= 15x)")
+z, b, zs, bs, a = map(float, sys.argv[1:])
+print(f"  zdu / bare                    = {z / b:.2f}x  (target <= 1.3x)")
+print(f"  zdu_serial / bare_serial      = {zs / bs:.2f}x")
+print(f"  ansible / zdu                 = {a / z:.1f}x  (target >= 15x)")
+print(f"  ansible / zdu_serial          = {a / zs:.1f}x")
 PY

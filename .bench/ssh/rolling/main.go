@@ -2,17 +2,22 @@
 // for each node in turn, connect, run the same trivial commands one after
 // another on that one connection, close. -mode transport goes through zdu's
 // SSH transport; -mode bare is the floor: x/crypto/ssh with nothing around it.
+// -connect parallel opens every node's connection first, in parallel, as
+// zdu's preflight does (for both modes); serial connects on each node's turn.
 // It prints the wall-clock seconds of the whole run.
 package main
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	xssh "golang.org/x/crypto/ssh"
@@ -29,6 +34,7 @@ func main() {
 	key := flag.String("key", "", "private key file")
 	known := flag.String("known-hosts", "", "known_hosts file")
 	cmds := flag.String("commands", "", "commands, separated by ';;'")
+	connect := flag.String("connect", "parallel", "parallel: connect to every node first (zdu's preflight); serial: connect as each node's turn comes")
 	flag.Parse()
 	addrs, err := readLines(*nodes)
 	if err != nil {
@@ -36,16 +42,31 @@ func main() {
 	}
 	steps := strings.Split(*cmds, ";;")
 	start := time.Now()
-	for _, addr := range addrs {
-		switch *mode {
-		case "transport":
-			err = viaTransport(addr, *user, *key, *known, steps)
-		case "bare":
-			err = bare(addr, *user, *key, *known, steps)
-		default:
-			err = fmt.Errorf("unknown -mode %q", *mode)
+	var run func(i int) error
+	switch {
+	case *mode == "transport" && *connect == "parallel":
+		run, err = transportPreflight(addrs, *user, *key, *known, steps)
+	case *mode == "transport":
+		run = func(i int) error { return viaTransport(addrs[i], *user, *key, *known, steps) }
+	case *mode == "bare" && *connect == "parallel":
+		run, err = barePreflight(addrs, *user, *key, *known, steps)
+	case *mode == "bare":
+		run = func(i int) error {
+			c, err := bareDial(addrs[i], *user, *key, *known)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return bareSteps(c, addrs[i], steps)
 		}
-		if err != nil {
+	default:
+		err = fmt.Errorf("unknown -mode %q", *mode)
+	}
+	if err != nil {
+		fail(err)
+	}
+	for i := range addrs {
+		if err := run(i); err != nil {
 			fail(err)
 		}
 	}
@@ -54,8 +75,7 @@ func main() {
 
 func viaTransport(addr, user, key, known string, steps []string) error {
 	host, port, _ := net.SplitHostPort(addr)
-	var p int
-	fmt.Sscan(port, &p)
+	p, _ := strconv.Atoi(port)
 	ctx := context.Background()
 	tr, err := zssh.Dial(ctx, zssh.Config{Name: addr, Host: host, Port: p, User: user,
 		IdentityFiles: []string{key}, KnownHostsFiles: []string{known}, SSHConfigFile: "none"})
@@ -75,25 +95,73 @@ func viaTransport(addr, user, key, known string, steps []string) error {
 	return nil
 }
 
-func bare(addr, user, key, known string, steps []string) error {
+func transportPreflight(addrs []string, user, key, known string, steps []string) (func(int) error, error) {
+	var cfgs []zssh.Config
+	for _, a := range addrs {
+		host, port, _ := net.SplitHostPort(a)
+		p, _ := strconv.Atoi(port)
+		cfgs = append(cfgs, zssh.Config{Name: a, Host: host, Port: p, User: user,
+			IdentityFiles: []string{key}, KnownHostsFiles: []string{known}, SSHConfigFile: "none"})
+	}
+	trs, errs := zssh.Preflight(context.Background(), cfgs)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return func(i int) error {
+		tr := trs[addrs[i]]
+		defer tr.Close()
+		for _, s := range steps {
+			res, err := tr.Run(context.Background(), transport.Command{Script: s})
+			if err != nil {
+				return err
+			}
+			if res.ExitCode != 0 {
+				return fmt.Errorf("%s on %s: exit %d", s, addrs[i], res.ExitCode)
+			}
+		}
+		return nil
+	}, nil
+}
+
+func barePreflight(addrs []string, user, key, known string, steps []string) (func(int) error, error) {
+	clients := make([]*xssh.Client, len(addrs))
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clients[i], errs[i] = bareDial(addrs[i], user, key, known)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return func(i int) error {
+		defer clients[i].Close()
+		return bareSteps(clients[i], addrs[i], steps)
+	}, nil
+}
+
+func bareDial(addr, user, key, known string) (*xssh.Client, error) {
 	pem, err := os.ReadFile(key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	signer, err := xssh.ParsePrivateKey(pem)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cb, err := knownhosts.New(known)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c, err := xssh.Dial("tcp", addr, &xssh.ClientConfig{User: user, Auth: []xssh.AuthMethod{xssh.PublicKeys(signer)},
+	return xssh.Dial("tcp", addr, &xssh.ClientConfig{User: user, Auth: []xssh.AuthMethod{xssh.PublicKeys(signer)},
 		HostKeyCallback: cb, HostKeyAlgorithms: []string{xssh.KeyAlgoED25519}, Timeout: 10 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+}
+
+func bareSteps(c *xssh.Client, addr string, steps []string) error {
 	for _, s := range steps {
 		sess, err := c.NewSession()
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/zdu-dev/zdu/steps/transport"
 )
 
 // preflightParallel bounds concurrent dials so a large inventory does not
@@ -11,7 +13,9 @@ import (
 const preflightParallel = 32
 
 // Preflight connects to every node in parallel before a run changes
-// anything. It returns the transports of the nodes it reached, keyed by
+// anything, and runs a no-op through the command wrapper on each, so a node
+// whose account cannot run commands (a non-POSIX login shell, a ForceCommand)
+// is reported now rather than in the middle of a rolling run. It returns the transports of the nodes it reached, keyed by
 // Config.Name (Host when Name is empty), and one error per node it could not
 // reach or log in to, in the order of cfgs, so the operator fixes them all in
 // one go. The caller owns (and closes) the transports.
@@ -41,7 +45,7 @@ func Preflight(ctx context.Context, cfgs []Config) (map[string]*Transport, []err
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i].t, out[i].err = Dial(ctx, cfgs[i])
+			out[i].t, out[i].err = dialAndProbe(ctx, cfgs[i])
 		}()
 	}
 	wg.Wait()
@@ -55,4 +59,21 @@ func Preflight(ctx context.Context, cfgs []Config) (map[string]*Transport, []err
 		got[nodeName(cfgs[i])] = o.t
 	}
 	return got, errs
+}
+
+func dialAndProbe(ctx context.Context, cfg Config) (*Transport, error) {
+	t, err := Dial(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.Run(ctx, transport.Command{Script: "echo zdu-ok"})
+	if err == nil && (res.ExitCode != 0 || string(res.Stdout) != "zdu-ok\n") {
+		err = fmt.Errorf("%s: the account cannot run zdu's commands (needs a POSIX login shell): "+
+			"exit %d, stdout %q, stderr %q", t.label, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
 }
