@@ -38,6 +38,10 @@ fi
 
 PIDS=()
 cleanup() {
+	# Ansible's ControlPersist masters would otherwise linger for a minute.
+	for s in "$WORK"/cp/*; do
+		[ -S "$s" ] && ssh -o ControlPath="$s" -O exit bench >/dev/null 2>&1 || true
+	done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	rm -rf "$WORK"
 }
