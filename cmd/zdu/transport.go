@@ -7,17 +7,8 @@ import (
 	"sync"
 
 	"github.com/zdu-dev/zdu/engine/compile"
-	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/engine/run"
-	"github.com/zdu-dev/zdu/steps/transport"
 )
-
-// dialer opens a node's SSH transport.
-func dialer(inv *load.Inventory) run.Dialer {
-	return func(n *load.Node) (transport.Transport, error) {
-		return nil, fmt.Errorf("node %s: the ssh transport is not available in this build", n.Name)
-	}
-}
 
 // preflight opens the transport of every node the plan touches (targets and
 // load balancer hosts), all at once, and reports every failure together.
