@@ -45,6 +45,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // execute runs a compiled program with a run directory, logs and signals.
 func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) int {
+	// Reach every node first: an unreachable one stops the run before
+	// anything, even the run directory, is written.
+	pool := run.NewPool(prog.Binding.Inv, dialer(prog.Binding.Inv))
+	defer pool.Close()
+	if err := preflight(ctx, prog, pool); err != nil {
+		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
+		return exitFatal
+	}
 	id := runID(prog.Binding.Plan.Name)
 	dir := opt.runDir
 	if dir == "" {
@@ -72,8 +80,6 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	}
 	defer j.Close()
 
-	pool := run.NewPool(prog.Binding.Inv, dialer(prog.Binding.Inv))
-	defer pool.Close()
 	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.stopGrace}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -91,10 +97,6 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 			cancel()
 		}
 	}()
-	if err := preflight(hard, prog, pool); err != nil {
-		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
-		return exitFatal
-	}
 	res := r.Run(hard)
 	if err := writeSummary(dir, stdout); err != nil {
 		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)

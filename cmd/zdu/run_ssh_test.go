@@ -122,8 +122,12 @@ func TestRunRefusesUnknownHostKeys(t *testing.T) {
 	os.WriteFile(plan, []byte(sshPlan), 0o600)
 	work := filepath.Join(t.TempDir(), "w")
 	var out, errb bytes.Buffer
+	runDir := filepath.Join(t.TempDir(), "run")
 	code := dispatch(context.Background(), []string{"run", plan, "-i", inv, "--set", "dir=" + work,
-		"--run-dir", filepath.Join(t.TempDir(), "run")}, &out, &errb)
+		"--run-dir", runDir}, &out, &errb)
+	if _, err := os.Stat(runDir); err == nil {
+		t.Error("a failed preflight left a run directory behind")
+	}
 	if code != exitFatal {
 		t.Fatalf("exit %d, want %d\n%s", code, exitFatal, errb.String())
 	}
