@@ -1,0 +1,191 @@
+package sandbox
+
+import (
+	"io"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// killGrace is how long a command's process group has between SIGTERM and
+// SIGKILL once its channel is gone.
+const killGrace = 2 * time.Second
+
+// session is one "session" channel: env requests, then one exec.
+type session struct {
+	node *SSHNode
+	ch   ssh.Channel
+	env  map[string]string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the command has been reaped
+}
+
+func (s *session) serve(reqs <-chan *ssh.Request) {
+	defer s.ch.Close()
+	for r := range reqs {
+		ok := false
+		switch r.Type {
+		case "env":
+			var kv struct{ Name, Value string }
+			if ssh.Unmarshal(r.Payload, &kv) == nil && kv.Name != "" {
+				s.env[kv.Name] = kv.Value
+				ok = true
+			}
+		case "exec":
+			var p struct{ Command string }
+			if ssh.Unmarshal(r.Payload, &p) == nil && s.started() == nil {
+				ok = s.start(p.Command) == nil
+			}
+		case "signal":
+			var p struct{ Signal string }
+			if ssh.Unmarshal(r.Payload, &p) == nil {
+				ok = s.signal(p.Signal)
+			}
+		}
+		if r.WantReply {
+			_ = r.Reply(ok, nil)
+		}
+	}
+	// The client closed the channel (or the connection died): whatever the
+	// command left running goes with it, as the transport expects.
+	s.killGroup()
+}
+
+func (s *session) started() *exec.Cmd {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd
+}
+
+// start runs command through /bin/sh -c in a session and process group of
+// its own (as sshd does), wired to the channel.
+func (s *session) start(command string) error {
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Dir = s.node.cfg.Root
+	cmd.Env = mergeEnv(s.node.env, s.env)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Stdout = s.ch
+	cmd.Stderr = s.ch.Stderr()
+	// A daemon that kept our stdout open must not hold the session forever
+	// once the command itself has exited.
+	cmd.WaitDelay = 500 * time.Millisecond
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		_, _ = io.WriteString(s.ch.Stderr(), "sandbox: "+err.Error()+"\n")
+		return err
+	}
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	go func() {
+		// Not waited for: a client that never sends EOF must not hold the
+		// session after the command ended.
+		_, _ = io.Copy(stdin, s.ch)
+		stdin.Close()
+	}()
+	go func() {
+		err := cmd.Wait()
+		close(done)
+		s.exit(cmd, err)
+	}()
+	return nil
+}
+
+// exit reports how the command ended and closes the channel.
+func (s *session) exit(cmd *exec.Cmd, err error) {
+	status := 0
+	if cmd.ProcessState != nil {
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			name := strings.TrimPrefix(unixSignalName(ws.Signal()), "SIG")
+			payload := ssh.Marshal(struct {
+				Signal     string
+				CoreDumped bool
+				Message    string
+				Lang       string
+			}{Signal: name})
+			_, _ = s.ch.SendRequest("exit-signal", false, payload)
+			_ = s.ch.CloseWrite()
+			s.ch.Close()
+			return
+		}
+		status = cmd.ProcessState.ExitCode()
+	} else if err != nil {
+		status = 255
+	}
+	_, _ = s.ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
+	_ = s.ch.CloseWrite()
+	s.ch.Close()
+}
+
+func (s *session) signal(name string) bool {
+	sig, ok := signalsByName[name]
+	cmd := s.started()
+	if !ok || cmd == nil {
+		return false
+	}
+	return syscall.Kill(-cmd.Process.Pid, sig) == nil
+}
+
+// killGroup ends the command's process group: SIGTERM, then SIGKILL after
+// killGrace, and waits until the command has been reaped.
+func (s *session) killGroup() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	pgid := -cmd.Process.Pid
+	select {
+	case <-done:
+		// The leader is gone; children it left in its group still go.
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		return
+	default:
+	}
+	_ = syscall.Kill(pgid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(killGrace):
+	}
+	_ = syscall.Kill(pgid, syscall.SIGKILL)
+	<-done
+}
+
+var signalsByName = map[string]syscall.Signal{
+	"ABRT": syscall.SIGABRT, "ALRM": syscall.SIGALRM, "FPE": syscall.SIGFPE, "HUP": syscall.SIGHUP,
+	"ILL": syscall.SIGILL, "INT": syscall.SIGINT, "KILL": syscall.SIGKILL, "PIPE": syscall.SIGPIPE,
+	"QUIT": syscall.SIGQUIT, "SEGV": syscall.SIGSEGV, "TERM": syscall.SIGTERM, "USR1": syscall.SIGUSR1,
+	"USR2": syscall.SIGUSR2,
+}
+
+func unixSignalName(sig syscall.Signal) string {
+	for n, s := range signalsByName {
+		if s == sig {
+			return n
+		}
+	}
+	return "KILL"
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func stringsCut(s, sep string) (string, string, bool) { return strings.Cut(s, sep) }
