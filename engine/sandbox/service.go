@@ -1,0 +1,186 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+)
+
+// Service is a node's versioned HTTP service (an lbtest.Backend: every path
+// answers "NODE VERSION", /health 200 while up) that the node's stand-in
+// product commands start, stop and restart. They cannot call into this
+// process, so they drop request files in the node's control directory and
+// wait for the answer file; Service polls that directory. Plain files keep
+// the stand-ins free of any tool a node might lack (curl, socat).
+type Service struct {
+	Node    string
+	Backend *lbtest.Backend
+	// ControlDir is where stand-ins write "ID.req" (one line: "start
+	// VERSION", "stop" or "restart VERSION") and find "ID.res" ("0" or
+	// "1 reason").
+	ControlDir string
+
+	mu      sync.Mutex
+	version string
+	running bool
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// pollInterval is how often the control directory is read: short enough
+// to add nothing visible to a step, cheap for a few nodes.
+const pollInterval = 20 * time.Millisecond
+
+// stopTimeout bounds a graceful stop (in-flight requests finishing).
+const stopTimeout = 30 * time.Second
+
+// StartService starts node's service, up at version, controlled through
+// controlDir (created if needed).
+func StartService(ctx context.Context, node, version, controlDir string) (*Service, error) {
+	if err := os.MkdirAll(controlDir, 0o755); err != nil {
+		return nil, fmt.Errorf("service of node %s: %w", node, err)
+	}
+	b, err := lbtest.NewBackend(node, version)
+	if err != nil {
+		return nil, fmt.Errorf("service of node %s: %w", node, err)
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s := &Service{Node: node, Backend: b, ControlDir: controlDir, version: version, running: true,
+		cancel: cancel, done: make(chan struct{})}
+	go s.loop(lctx)
+	return s, nil
+}
+
+// Addr is the service's 127.0.0.1:PORT (the same across restarts).
+func (s *Service) Addr() string { return s.Backend.Addr() }
+
+// Port is the service's port.
+func (s *Service) Port() int {
+	_, port, _ := net.SplitHostPort(s.Addr())
+	p, _ := strconv.Atoi(port)
+	return p
+}
+
+// Version is the version the service answers with (or last did).
+func (s *Service) Version() string { s.mu.Lock(); defer s.mu.Unlock(); return s.version }
+
+// Running says whether the service is up.
+func (s *Service) Running() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.running }
+
+func (s *Service) loop(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ents, err := os.ReadDir(s.ControlDir)
+		if err != nil {
+			continue
+		}
+		var reqs []string
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".req") {
+				reqs = append(reqs, e.Name())
+			}
+		}
+		sort.Strings(reqs)
+		for _, name := range reqs {
+			s.handle(ctx, name)
+		}
+	}
+}
+
+func (s *Service) handle(ctx context.Context, name string) {
+	path := filepath.Join(s.ControlDir, name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	_ = os.Remove(path)
+	answer := "0"
+	if err := s.Do(ctx, strings.TrimSpace(string(b))); err != nil {
+		answer = "1 " + strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	res := filepath.Join(s.ControlDir, strings.TrimSuffix(name, ".req")+".res")
+	// Written whole, then renamed: the stand-in never reads half an answer.
+	if os.WriteFile(res+".tmp", []byte(answer+"\n"), 0o644) == nil {
+		_ = os.Rename(res+".tmp", res)
+	}
+}
+
+// Do runs one control command: "start VERSION", "stop", "restart VERSION"
+// or "status".
+func (s *Service) Do(ctx context.Context, line string) error {
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return fmt.Errorf("service of node %s: empty control command", s.Node)
+	}
+	switch {
+	case f[0] == "stop" && len(f) == 1:
+		return s.stop(ctx)
+	case f[0] == "start" && len(f) == 2:
+		return s.start(f[1])
+	case f[0] == "restart" && len(f) == 2:
+		if err := s.stop(ctx); err != nil {
+			return err
+		}
+		return s.start(f[1])
+	case f[0] == "status" && len(f) == 1:
+		if !s.Running() {
+			return fmt.Errorf("service of node %s is stopped", s.Node)
+		}
+		return nil
+	}
+	return fmt.Errorf("service of node %s: unknown control command %q", s.Node, line)
+}
+
+func (s *Service) stop(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, stopTimeout)
+	defer cancel()
+	if err := s.Backend.Stop(ctx); err != nil {
+		return err
+	}
+	s.running = false
+	return nil
+}
+
+func (s *Service) start(version string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Backend.SetVersion(version)
+	s.version = version
+	if s.running {
+		return nil
+	}
+	if err := s.Backend.Start(); err != nil {
+		return fmt.Errorf("service of node %s: %w", s.Node, err)
+	}
+	s.running = true
+	return nil
+}
+
+// Close stops the control loop and the service at once.
+func (s *Service) Close() error {
+	s.cancel()
+	<-s.done
+	return s.Backend.Close()
+}

@@ -1,0 +1,260 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/zdu-dev/zdu/steps/transport"
+)
+
+// Layout is where a node's stand-ins live under its root. The shipped plans
+// call product commands by absolute path (Axway) or by name on PATH (nova),
+// so the sandbox writes both: install dirs whose names hold a space (a path
+// with a space must work), and a bin dir put first on the node's PATH.
+type Layout struct {
+	Root string
+	// Bin holds systemctl, apt-get, sudo and nova-manage stand-ins.
+	Bin string
+	// OldInstall and NewInstall are the Axway install dirs, each with
+	// apigateway/posix/bin/{startinstance,nodemanager} and
+	// apigateway/upgrade/bin/sysupgrade.
+	OldInstall, NewInstall string
+	// State holds the stand-ins' own files: control requests (ctl/),
+	// injected failures (fail/), pid files (run/), a log (standins.log).
+	State string
+}
+
+// Install dir names; both hold a space on purpose.
+const (
+	oldInstallName = "Axway 7.5.3"
+	newInstallName = "Axway 7.7"
+)
+
+// NewLayout names the stand-in paths under root.
+func NewLayout(root string) Layout {
+	return Layout{
+		Root: root, Bin: filepath.Join(root, "bin"), State: filepath.Join(root, ".zdu"),
+		OldInstall: filepath.Join(root, oldInstallName), NewInstall: filepath.Join(root, newInstallName),
+	}
+}
+
+// ControlDir is where the service's control requests go.
+func (l Layout) ControlDir() string { return filepath.Join(l.State, "ctl") }
+
+// FailDir holds one file per injected failure: its name the failure key,
+// its content the exit code.
+func (l Layout) FailDir() string { return filepath.Join(l.State, "fail") }
+
+// RunDir holds the pid files of the stand-in daemons.
+func (l Layout) RunDir() string { return filepath.Join(l.State, "run") }
+
+// Log is where every stand-in call is recorded, one line each.
+func (l Layout) Log() string { return filepath.Join(l.State, "standins.log") }
+
+// Failure keys each stand-in checks before doing anything (any one present
+// fails it): rehearse's --fail NODE:KEY writes one.
+//
+//	sysupgrade SUB       SUB, sysupgrade-SUB  (export, upgrade, pre-apply, apply, post-apply)
+//	startinstance -d|-k  startinstance, startinstance-d / startinstance-k
+//	nodemanager -d|-k    nodemanager, nodemanager-d / nodemanager-k
+//	systemctl restart    restart, systemctl-restart
+//	apt-get install      upgrade, apt-get
+//	nova-manage          nova-manage
+
+// WriteStandIns creates the layout and its scripts. Versions: the old
+// install runs oldVersion, the new one newVersion; apt-get installs
+// newVersion for systemctl to start.
+func WriteStandIns(l Layout, oldVersion, newVersion string) error {
+	for _, d := range []string{l.Bin, l.ControlDir(), l.FailDir(), l.RunDir(), filepath.Join(l.State, "state")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("stand-ins under %s: %w", l.Root, err)
+		}
+	}
+	files := map[string]string{
+		filepath.Join(l.State, "lib.sh"): libScript(l),
+		filepath.Join(l.State, "state", "installed-version"): oldVersion + "\n",
+		filepath.Join(l.Bin, "systemctl"):                     binScript(l, systemctlBody),
+		filepath.Join(l.Bin, "apt-get"):                       binScript(l, aptBody(newVersion)),
+		filepath.Join(l.Bin, "sudo"):                          binScript(l, sudoBody),
+		filepath.Join(l.Bin, "nova-manage"):                   binScript(l, `zdu_fail nova-manage; zdu_log "nova-manage $*"`),
+	}
+	for _, in := range []struct{ dir, tag, version string }{{l.OldInstall, "old", oldVersion}, {l.NewInstall, "new", newVersion}} {
+		posix := filepath.Join(in.dir, "apigateway", "posix", "bin")
+		upgrade := filepath.Join(in.dir, "apigateway", "upgrade", "bin")
+		for _, d := range []string{posix, upgrade} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("stand-ins under %s: %w", l.Root, err)
+			}
+		}
+		files[filepath.Join(posix, "vshell")] = vshellScript
+		files[filepath.Join(posix, "startinstance")] = binScript(l, daemonBody(posix, in.tag+"-gateway", "startinstance", "start "+in.version))
+		files[filepath.Join(posix, "nodemanager")] = binScript(l, daemonBody(posix, in.tag+"-nodemanager", "nodemanager", ""))
+		files[filepath.Join(upgrade, "sysupgrade")] = binScript(l, sysupgradeBody)
+	}
+	for path, body := range files {
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			return fmt.Errorf("writing stand-in %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// InjectFailure makes the stand-in answering key exit with code.
+func InjectFailure(l Layout, key string, code int) error {
+	if key == "" || strings.ContainsAny(key, "/\x00") {
+		return fmt.Errorf("failure key %q: want a stand-in step such as apply or restart", key)
+	}
+	p := filepath.Join(l.FailDir(), key)
+	if err := os.WriteFile(p, []byte(strconv.Itoa(code)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("injecting failure %s: %w", key, err)
+	}
+	return nil
+}
+
+func q(s string) string { return transport.Quote(s) }
+
+// libScript is sourced by every stand-in: paths baked in, so a stand-in
+// behaves the same whatever environment the plan gives it.
+func libScript(l Layout) string {
+	return `ZDU_STATE=` + q(l.State) + `
+zdu_log() { printf '%s\n' "$*" >> "$ZDU_STATE/standins.log"; }
+# zdu_fail KEY...: exit with the injected code of the first key present.
+zdu_fail() {
+  for k in "$@"; do
+    if [ -f "$ZDU_STATE/fail/$k" ]; then
+      c=$(cat "$ZDU_STATE/fail/$k")
+      zdu_log "FAIL $k exit $c"
+      echo "sandbox: injected failure $k (exit $c)" >&2
+      exit "$c"
+    fi
+  done
+}
+# zdu_ctl COMMAND: ask the sandbox to start/stop/restart the node's service
+# and wait for its answer.
+zdu_ctl() {
+  id="$$.$(date +%s%N)"
+  printf '%s\n' "$*" > "$ZDU_STATE/ctl/$id.tmp" && mv "$ZDU_STATE/ctl/$id.tmp" "$ZDU_STATE/ctl/$id.req" || return 1
+  i=0
+  while [ ! -e "$ZDU_STATE/ctl/$id.res" ]; do
+    i=$((i+1))
+    if [ $i -gt 1200 ]; then echo "sandbox: the service controller did not answer" >&2; return 1; fi
+    sleep 0.05
+  done
+  read -r code msg < "$ZDU_STATE/ctl/$id.res"
+  rm -f "$ZDU_STATE/ctl/$id.res"
+  [ -z "$msg" ] || echo "sandbox: $msg" >&2
+  return "$code"
+}
+`
+}
+
+func binScript(l Layout, body string) string {
+	return "#!/bin/sh\n# zdu sandbox stand-in\n. " + q(filepath.Join(l.State, "lib.sh")) + "\n" + body + "\n"
+}
+
+const sysupgradeBody = `sub=$1
+[ -n "$sub" ] || { echo "usage: sysupgrade export|upgrade|pre-apply|apply|post-apply [options]" >&2; exit 2; }
+case $sub in export|upgrade|pre-apply|apply|post-apply) ;; *) echo "sysupgrade: unknown command $sub" >&2; exit 2;; esac
+zdu_fail "$sub" "sysupgrade-$sub"
+zdu_log "sysupgrade $*"
+echo "sysupgrade $sub: done"
+date > "$ZDU_STATE/state/sysupgrade-$sub"`
+
+// daemonBody is startinstance or nodemanager: -d starts a marker process
+// whose command line holds the install dir (what wait-process looks for)
+// in a session of its own, so it outlives the SSH command; -k stops it.
+// ctlStart, when set, is the service control command run by -d (-k stops
+// the service first, gracefully).
+func daemonBody(posix, name, cmd, ctlStart string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `pidf="$ZDU_STATE/run/%s.pid"
+mode=
+for a in "$@"; do case $a in -d) mode=d;; -k) mode=k;; esac; done
+[ -n "$mode" ] || { echo "usage: %s [-n NAME -g GROUP] -d|-k" >&2; exit 2; }
+zdu_fail %s "%s-$mode"
+zdu_log "%s $*"
+if [ "$mode" = d ]; then
+  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then echo "%s already running"; exit 0; fi
+  setsid %s %s "$@" </dev/null >>"$ZDU_STATE/daemons.log" 2>&1 &
+  echo $! > "$pidf"
+`, name, cmd, cmd, cmd, cmd, name, q(filepath.Join(posix, "vshell")), name)
+	if ctlStart != "" {
+		fmt.Fprintf(&b, "  zdu_ctl %s || exit 1\n", ctlStart)
+	}
+	b.WriteString("  echo \"" + name + " started\"\nelse\n")
+	if ctlStart != "" {
+		b.WriteString("  zdu_ctl stop || exit 1\n")
+	}
+	b.WriteString(`  if [ -f "$pidf" ]; then kill "$(cat "$pidf")" 2>/dev/null; rm -f "$pidf"; fi
+  echo "` + name + ` stopped"
+fi`)
+	return b.String()
+}
+
+// vshellScript is the marker process: it only waits to be killed.
+const vshellScript = `#!/bin/sh
+trap 'kill $s 2>/dev/null; exit 0' TERM INT HUP
+while :; do sleep 1 & s=$!; wait $s; done
+`
+
+const systemctlBody = `verb=$1
+case $verb in
+  restart|start|reload|try-restart)
+    zdu_fail restart "systemctl-$verb"
+    zdu_log "systemctl $*"
+    zdu_ctl restart "$(cat "$ZDU_STATE/state/installed-version")" ;;
+  stop)
+    zdu_fail "systemctl-stop"
+    zdu_log "systemctl $*"
+    zdu_ctl stop ;;
+  is-active|status)
+    zdu_ctl status && echo active || { echo inactive; exit 3; } ;;
+  *)
+    zdu_fail "systemctl-$verb"
+    zdu_log "systemctl $*" ;;
+esac`
+
+func aptBody(newVersion string) string {
+	return `zdu_fail upgrade apt-get
+zdu_log "apt-get $*"
+case " $* " in *" install "*) printf '%s\n' ` + q(newVersion) + ` > "$ZDU_STATE/state/installed-version"; echo "installed ` + newVersion + `";; esac`
+}
+
+// sudoBody runs the command as the node user: the sandbox has no one else.
+const sudoBody = `while [ $# -gt 0 ]; do
+  case $1 in
+    --) shift; break;;
+    -u|-g) shift 2;;
+    -*) shift;;
+    *) break;;
+  esac
+done
+exec "$@"`
+
+// KillDaemons ends the marker processes the stand-ins started on the node
+// (they live in sessions of their own, so nothing else ends them).
+func KillDaemons(l Layout) error {
+	ents, err := os.ReadDir(l.RunDir())
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("stand-in daemons of %s: %w", l.Root, err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(l.RunDir(), e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+		_ = os.Remove(p)
+	}
+	return nil
+}
