@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,6 +46,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // execute runs a compiled program with a run directory, logs and signals.
 func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) int {
+	// The log sink, the signal handler and the runner all write to stderr.
+	stderr = &lockedWriter{w: stderr}
 	// Reach every node first: an unreachable one stops the run before
 	// anything, even the run directory, is written.
 	pool := run.NewPool(prog.Binding.Inv, dialer(prog.Binding.Inv))
@@ -151,10 +154,25 @@ func writeSummary(dir string, stdout io.Writer) error {
 }
 
 func isTerminal(w io.Writer) bool {
+	if l, ok := w.(*lockedWriter); ok {
+		w = l.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// lockedWriter serializes writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const signalPlan = `apiVersion: zdu/v1
+name: signals
+params:
+  dir: {type: string}
+phases:
+  - id: work
+    targets: all
+    steps:
+      - id: long
+        type: ssh-exec
+        with: {command: "touch ${{ params.dir }}/started-${{ node.name }}; sleep 30"}
+      - id: after
+        type: ssh-exec
+        with: {command: "touch ${{ params.dir }}/after-${{ node.name }}"}
+`
+
+// runAndSignal starts `zdu run` in-process on two local nodes, sends SIGINT
+// n times once the first step runs, and returns the exit code, the time from
+// the first signal to the end, stdout and the work dir.
+func runAndSignal(t *testing.T, grace string, n int) (int, time.Duration, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	inv := filepath.Join(dir, "inv.yaml")
+	os.WriteFile(plan, []byte(signalPlan), 0o600)
+	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}, {name: b}]\n"), 0o600)
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(context.Background(), []string{"run", plan, "-i", inv, "--set", "dir=" + dir,
+			"--run-dir", filepath.Join(dir, "run"), "--stop-grace", grace, "--log-format", "json"}, &out, &errb)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "started-a")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first step never started\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case code := <-done:
+		return code, time.Since(start), out.String() + errb.String(), dir
+	case <-time.After(20 * time.Second):
+		t.Fatal("zdu run did not stop after SIGINT")
+	}
+	return 0, 0, "", ""
+}
+
+// TestSIGINTStopsGracefully: the first SIGINT lets the running step go on for
+// the grace, then cancels it; nothing else starts; exit 130, INTERRUPTED.
+func TestSIGINTStopsGracefully(t *testing.T) {
+	code, _, out, dir := runAndSignal(t, "300ms", 1)
+	if code != 130 || !strings.Contains(out, "Status.INTERRUPTED") {
+		t.Fatalf("exit %d, want 130 and INTERRUPTED:\n%s", code, out)
+	}
+	for _, f := range []string{"after-a", "started-b", "after-b"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s: work started after SIGINT", f)
+		}
+	}
+}
+
+// TestSecondSIGINTAborts: with a long grace, a second SIGINT cancels the
+// running step at once instead of waiting out the grace.
+func TestSecondSIGINTAborts(t *testing.T) {
+	code, took, out, _ := runAndSignal(t, "60s", 2)
+	if code != 130 {
+		t.Fatalf("exit %d, want 130:\n%s", code, out)
+	}
+	if took > 15*time.Second {
+		t.Errorf("took %s: the second SIGINT did not abort before the 60s grace", took)
+	}
+}
