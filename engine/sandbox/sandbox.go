@@ -1,0 +1,305 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+)
+
+// NodeSpec is one node of the sandbox.
+type NodeSpec struct {
+	Name   string
+	Groups []string
+	// Vars are extra node variables (they win over the sandbox's own).
+	Vars map[string]any
+	// Unbalanced keeps the node's service out of HAProxy (e.g. a
+	// controller that only runs maintenance commands).
+	Unbalanced bool
+}
+
+// Failure makes one stand-in step fail on one node (see the failure keys
+// in standins.go: apply, restart, upgrade, ...).
+type Failure struct {
+	Node, Step string
+	ExitCode   int
+}
+
+// ParseFailure reads "NODE:STEP" or "NODE:STEP:CODE" (default code 1), the
+// form of rehearse's --fail flag.
+func ParseFailure(s string) (Failure, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply)", s)
+	}
+	f := Failure{Node: parts[0], Step: parts[1], ExitCode: 1}
+	if len(parts) == 3 {
+		c, err := strconv.Atoi(parts[2])
+		if err != nil || c < 1 || c > 255 {
+			return Failure{}, fmt.Errorf("--fail %q: exit code %q is not 1-255", s, parts[2])
+		}
+		f.ExitCode = c
+	}
+	return f, nil
+}
+
+// Config shapes a sandbox.
+type Config struct {
+	Nodes []NodeSpec
+	// Backend is HAProxy's backend name (default "app"); LoadBalancer the
+	// logical name plans use for it (default: Backend).
+	Backend, LoadBalancer string
+	// MinHealthy is the load balancer's minHealthy in the inventory.
+	MinHealthy int
+	// OldVersion and NewVersion are what services answer before and after
+	// the upgrade (default "v1", "v2").
+	OldVersion, NewVersion string
+	// Vars are inventory-wide variables (cass_host is 127.0.0.1 already).
+	Vars map[string]any
+	Fail []Failure
+	// Dir holds everything; default: a new temp dir removed by Close.
+	Dir string
+}
+
+// Node is one running sandbox node.
+type Node struct {
+	Spec    NodeSpec
+	SSH     *SSHNode
+	Service *Service
+	Layout  Layout
+}
+
+// Sandbox is a running local environment shaped like a plan's groups.
+type Sandbox struct {
+	Dir string
+	// Inventory is the generated inventory file to run the plan with.
+	Inventory string
+	// ClientKey and KnownHosts are the files the inventory names.
+	ClientKey, KnownHosts string
+	Nodes                 []*Node
+	HAProxy               *lbtest.HAProxy
+	// URL is HAProxy's frontend: where the live traffic goes.
+	URL string
+
+	cfg    Config
+	user   string
+	ownDir bool
+}
+
+// ErrNoHAProxy is returned (wrapped) when the HAProxy binary is missing.
+var ErrNoHAProxy = errors.New("HAProxy is not installed")
+
+// Start builds the sandbox: per node a root with stand-ins, a service and
+// an SSH server; HAProxy in front of the services; the inventory.
+func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
+	if len(cfg.Nodes) == 0 {
+		return nil, errors.New("sandbox: no nodes")
+	}
+	if _, serr := os.Stat(lbtest.HAProxyPath); serr != nil {
+		return nil, fmt.Errorf("sandbox: %w (no %s); install it: apt-get install haproxy", ErrNoHAProxy, lbtest.HAProxyPath)
+	}
+	cfg = withDefaults(cfg)
+	s := &Sandbox{Dir: cfg.Dir, cfg: cfg}
+	if s.Dir == "" {
+		if s.Dir, err = os.MkdirTemp("", "zdu-sandbox-"); err != nil {
+			return nil, fmt.Errorf("sandbox temp dir: %w", err)
+		}
+		s.ownDir = true
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if u, uerr := user.Current(); uerr == nil {
+		s.user = u.Username
+	} else {
+		return nil, fmt.Errorf("sandbox: current user: %w", uerr)
+	}
+	pub, err := s.writeClientKey()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, spec := range cfg.Nodes {
+		if spec.Name == "" || seen[spec.Name] || strings.ContainsAny(spec.Name, "/ \x00") {
+			return nil, fmt.Errorf("sandbox: node name %q is empty, repeated or holds / or a space", spec.Name)
+		}
+		seen[spec.Name] = true
+		n, err := s.startNode(ctx, spec, pub)
+		if n != nil {
+			s.Nodes = append(s.Nodes, n) // even half-started, so Close ends it
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := s.injectFailures(); err != nil {
+		return nil, err
+	}
+	var lines []string
+	var backends []*lbtest.Backend
+	for _, n := range s.Nodes {
+		lines = append(lines, n.SSH.KnownHostsLine())
+		if !n.Spec.Unbalanced {
+			backends = append(backends, n.Service.Backend)
+		}
+	}
+	s.KnownHosts = filepath.Join(s.Dir, "known_hosts")
+	if err := os.WriteFile(s.KnownHosts, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", s.KnownHosts, err)
+	}
+	if len(backends) > 0 {
+		hdir := filepath.Join(s.Dir, "haproxy")
+		if err := os.MkdirAll(hdir, 0o755); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		if s.HAProxy, err = lbtest.StartHAProxy(ctx, lbtest.HAProxyConfig{
+			Backend: cfg.Backend, Servers: backends, Check: true, Dir: hdir}); err != nil {
+			return nil, fmt.Errorf("sandbox: starting HAProxy: %w", err)
+		}
+		s.URL = s.HAProxy.URL
+	}
+	s.Inventory = filepath.Join(s.Dir, "inventory.yaml")
+	if err := s.writeInventory(s.Inventory); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Backend == "" {
+		cfg.Backend = "app"
+	}
+	if cfg.LoadBalancer == "" {
+		cfg.LoadBalancer = cfg.Backend
+	}
+	if cfg.OldVersion == "" {
+		cfg.OldVersion = "v1"
+	}
+	if cfg.NewVersion == "" {
+		cfg.NewVersion = "v2"
+	}
+	return cfg
+}
+
+// writeClientKey creates the key every node authorizes.
+func (s *Sandbox) writeClientKey() (ssh.PublicKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox client key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "zdu-sandbox")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox client key: %w", err)
+	}
+	s.ClientKey = filepath.Join(s.Dir, "id_ed25519")
+	if err := os.WriteFile(s.ClientKey, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", s.ClientKey, err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox client key: %w", err)
+	}
+	return signer.PublicKey(), nil
+}
+
+// startNode lays out the node's root, starts its service with the old
+// install's processes running (as on a production node before the
+// upgrade), then its SSH server.
+func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKey) (*Node, error) {
+	l := NewLayout(filepath.Join(s.Dir, "nodes", spec.Name))
+	n := &Node{Spec: spec, Layout: l}
+	if err := WriteStandIns(l, s.cfg.OldVersion, s.cfg.NewVersion); err != nil {
+		return nil, err
+	}
+	svc, err := StartService(ctx, spec.Name, s.cfg.OldVersion, l.ControlDir())
+	if err != nil {
+		return nil, err
+	}
+	n.Service = svc
+	posix := filepath.Join(l.OldInstall, "apigateway", "posix", "bin")
+	for _, c := range [][]string{
+		{filepath.Join(posix, "nodemanager"), "-d"},
+		{filepath.Join(posix, "startinstance"), "-n", spec.Name, "-g", "sandbox", "-d"},
+	} {
+		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
+			return n, fmt.Errorf("node %s: starting the old install (%s): %w: %s", spec.Name, c[0], err, out)
+		}
+	}
+	n.SSH, err = StartSSH(ctx, NodeConfig{Name: spec.Name, Root: l.Root, AuthorizedKey: pub, User: s.user,
+		Env: map[string]string{"PATH": l.Bin + ":" + os.Getenv("PATH")}})
+	if err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+func (s *Sandbox) injectFailures() error {
+	for _, f := range s.cfg.Fail {
+		n := s.Node(f.Node)
+		if n == nil {
+			return fmt.Errorf("--fail %s:%s: no node %q in the sandbox", f.Node, f.Step, f.Node)
+		}
+		if err := InjectFailure(n.Layout, f.Step, f.ExitCode); err != nil {
+			return fmt.Errorf("node %s: %w", f.Node, err)
+		}
+	}
+	return nil
+}
+
+// Node returns the node named name, or nil.
+func (s *Sandbox) Node(name string) *Node {
+	for _, n := range s.Nodes {
+		if n.Spec.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Versions maps each node to the version its service answers with.
+func (s *Sandbox) Versions() map[string]string {
+	m := map[string]string{}
+	for _, n := range s.Nodes {
+		m[n.Spec.Name] = n.Service.Version()
+	}
+	return m
+}
+
+// Close tears everything down: HAProxy, SSH servers (killing running
+// commands), stand-in daemons, services, and the temp dir if it made one.
+func (s *Sandbox) Close() error {
+	var errs []error
+	if s.HAProxy != nil {
+		errs = append(errs, s.HAProxy.Close())
+		s.HAProxy = nil
+	}
+	for _, n := range s.Nodes {
+		if n.SSH != nil {
+			errs = append(errs, n.SSH.Close())
+		}
+		errs = append(errs, KillDaemons(n.Layout))
+		if n.Service != nil {
+			errs = append(errs, n.Service.Close())
+		}
+	}
+	s.Nodes = nil
+	if s.ownDir {
+		errs = append(errs, os.RemoveAll(s.Dir))
+		s.ownDir = false
+	}
+	return errors.Join(errs...)
+}
