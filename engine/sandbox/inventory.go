@@ -83,7 +83,7 @@ func nodeVars(n *Node) map[string]any {
 func (s *Sandbox) writeInventory(path string) error {
 	inv := invFile{
 		APIVersion: "zdu/v1", Kind: "Inventory",
-		Defaults: invDefaults{User: s.user, Transport: "ssh"},
+		Defaults: invDefaults{User: s.User, Transport: "ssh"},
 		SSH: invSSH{KnownHosts: []string{s.KnownHosts}, IdentityFiles: []string{s.ClientKey},
 			ConnectTimeout: "10s", Config: "none"},
 		Vars: map[string]any{"cass_host": "127.0.0.1"},

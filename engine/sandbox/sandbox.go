@@ -93,8 +93,10 @@ type Sandbox struct {
 	// URL is HAProxy's frontend: where the live traffic goes.
 	URL string
 
+	// User is the user name every node accepts (the current user).
+	User string
+
 	cfg    Config
-	user   string
 	ownDir bool
 }
 
@@ -124,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}()
 	if u, uerr := user.Current(); uerr == nil {
-		s.user = u.Username
+		s.User = u.Username
 	} else {
 		return nil, fmt.Errorf("sandbox: current user: %w", uerr)
 	}
@@ -239,7 +241,7 @@ func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKe
 			return n, fmt.Errorf("node %s: starting the old install (%s): %w: %s", spec.Name, c[0], err, out)
 		}
 	}
-	n.SSH, err = StartSSH(ctx, NodeConfig{Name: spec.Name, Root: l.Root, AuthorizedKey: pub, User: s.user,
+	n.SSH, err = StartSSH(ctx, NodeConfig{Name: spec.Name, Root: l.Root, AuthorizedKey: pub, User: s.User,
 		Env: map[string]string{"PATH": l.Bin + ":" + os.Getenv("PATH")}})
 	if err != nil {
 		return n, err

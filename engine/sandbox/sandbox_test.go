@@ -57,7 +57,7 @@ func TestSandboxUpgradeOverSSH(t *testing.T) {
 		t.Fatalf("not every node answered through HAProxy: %v (%v)", err, load.Counts())
 	}
 	n := s.Node("api-1")
-	tr, err := zssh.Dial(ctx, zssh.Config{Name: "api-1", Host: "127.0.0.1", Port: n.SSH.Port, User: s.user,
+	tr, err := zssh.Dial(ctx, zssh.Config{Name: "api-1", Host: "127.0.0.1", Port: n.SSH.Port, User: s.User,
 		IdentityFiles: []string{s.ClientKey}, KnownHostsFiles: []string{s.KnownHosts}, SSHConfigFile: "none"})
 	if err != nil {
 		t.Fatal(err)
