@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const faultPlan = `apiVersion: zdu/v1
+name: ssh-fault
+params:
+  dir: {type: string}
+phases:
+  - id: work
+    targets: all
+    exitCode: 71
+    steps:
+      - id: long
+        type: ssh-exec
+        retries: %s
+        with: {command: "touch ${{ params.dir }}/started.$$; sleep 2; touch ${{ params.dir }}/done"}
+`
+
+// runWithKilledSSHD kills the node's sshd while the step runs, restarts it on
+// the same port, and returns zdu's exit code and output.
+func runWithKilledSSHD(t *testing.T, retries string) (int, string, string) {
+	inv, servers := startNodes(t, 1, true)
+	base, err := os.MkdirTemp("", "zdu-ssh-fault-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o777)
+	plan := filepath.Join(t.TempDir(), "plan.yaml")
+	os.WriteFile(plan, []byte(fmt.Sprintf(faultPlan, retries)), 0o600)
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(context.Background(), []string{"run", plan, "-i", inv, "--set", "dir=" + base,
+			"--run-dir", filepath.Join(t.TempDir(), "run"), "--log-format", "json"}, &out, &errb)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(base, "started.*")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the step never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	servers[0].Kill()
+	servers[0].Restart()
+	select {
+	case code := <-done:
+		return code, out.String() + errb.String(), base
+	case <-time.After(30 * time.Second):
+		t.Fatal("zdu run hung after sshd was killed")
+	}
+	return 0, "", ""
+}
+
+// TestSSHDKilledMidStepRecovers: the plan allows a retry, so the step runs
+// again over a new connection and the run passes.
+func TestSSHDKilledMidStepRecovers(t *testing.T) {
+	code, out, dir := runWithKilledSSHD(t, "{count: 2, delay: 300ms}")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 after a retry:\n%s", code, out)
+	}
+	if !strings.Contains(out, `"message":"step retrying"`) {
+		t.Errorf("no retry in the log:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "done")); err != nil {
+		t.Error("the retried step did not complete")
+	}
+}
+
+// TestSSHDKilledMidStepFailsCleanly: without retries the run fails with the
+// phase's exit code and says the connection was lost.
+func TestSSHDKilledMidStepFailsCleanly(t *testing.T) {
+	code, out, _ := runWithKilledSSHD(t, "0")
+	if code != 71 || !strings.Contains(out, "Status.WORK_FAILED") {
+		t.Fatalf("exit %d, want 71 and WORK_FAILED:\n%s", code, out)
+	}
+	if !strings.Contains(strings.ToLower(out), "connection") {
+		t.Errorf("the failure does not say the connection was lost:\n%s", out)
+	}
+}
