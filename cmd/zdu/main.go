@@ -28,7 +28,8 @@ Usage:
   zdu validate PLAN [-i INVENTORY] [--set k=v ...] [--format text|json]
   zdu plan PLAN -i INVENTORY [--set k=v ...] [--format text|json]
   zdu graph PLAN -i INVENTORY [--format dot|mermaid]
-  zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR]
+  zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR] [--probe URL [--probe-rate RPS]]
+  zdu rehearse PLAN [-i INVENTORY | --nodes N] [--fail NODE:STEP ...] [--rate RPS] [--run-dir DIR]
   zdu schema plan|inventory
 
 Exit codes: 0 success, 2 bad input, 80 fatal error, else the failing phase's exitCode.
@@ -46,6 +47,7 @@ func commands() []command {
 		{"plan", cmdPlan},
 		{"graph", cmdGraph},
 		{"run", cmdRun},
+		{"rehearse", cmdRehearse},
 	}
 }
 

@@ -26,6 +26,9 @@ type runOptions struct {
 	runDir    string
 	logFormat string
 	stopGrace time.Duration
+	probe     probeFlags
+	// probeOpt is the probe to run (URL empty: none), set by probeFlags.resolve.
+	probeOpt run.ProbeOptions
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -34,18 +37,27 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.StringVar(&opt.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
+	opt.probe.register(f.fs, "probe", defaultProbeRate)
 	prog, _, err := f.compileFrom(args, stdout, "text")
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
 	}
+	if err == nil {
+		opt.probeOpt, err = opt.probe.resolve(prog.Binding.Plan)
+	}
 	if err != nil {
 		return report(stderr, "run", err)
 	}
-	return execute(ctx, prog, opt, stdout, stderr)
+	if opt.probeOpt.URL == "" && !prog.Binding.Plan.ErrorBudget.IsZero() {
+		fmt.Fprintln(stderr, "zdu run: note: the plan's errorBudget is not checked without --probe URL")
+	}
+	code, _ := execute(ctx, prog, opt, stdout, stderr)
+	return code
 }
 
 // execute runs a compiled program with a run directory, logs and signals.
-func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) int {
+// It returns the exit code and the run directory ("" when none was made).
+func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) (int, string) {
 	// The log sink, the signal handler and the runner all write to stderr.
 	stderr = &lockedWriter{w: stderr}
 	// Reach every node first: an unreachable one stops the run before
@@ -54,7 +66,7 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	defer pool.Close()
 	if err := preflight(ctx, prog, pool); err != nil {
 		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
-		return exitFatal
+		return exitFatal, ""
 	}
 	id := runID(prog.Binding.Plan.Name)
 	dir := opt.runDir
@@ -62,28 +74,36 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 		dir = filepath.Join("zdu-runs", id)
 	}
 	if err := prepareRunDir(dir); err != nil {
-		return report(stderr, "run", badUsage("--run-dir %s: %v", dir, err))
+		return report(stderr, "run", badUsage("--run-dir %s: %v", dir, err)), ""
 	}
 	mask := run.NewMasker(prog.Binding.Secrets)
 	logs, err := run.NewNodeLogs(filepath.Join(dir, "nodes"), mask)
 	if err != nil {
-		return report(stderr, "run", err)
+		return report(stderr, "run", err), dir
 	}
 	defer logs.Close()
 	runLog, err := os.Create(filepath.Join(dir, "run.log"))
 	if err != nil {
-		return report(stderr, "run", err)
+		return report(stderr, "run", err), dir
 	}
 	defer runLog.Close()
 	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
 	j, err := journal.Create(filepath.Join(dir, "journal.jsonl"), id, mask.Mask,
 		logs, run.NewLogSink(runLog, true, false, zerolog.DebugLevel), run.NewLogSink(stderr, console, console, zerolog.InfoLevel))
 	if err != nil {
-		return report(stderr, "run", err)
+		return report(stderr, "run", err), dir
 	}
 	defer j.Close()
 
 	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.stopGrace}
+	if opt.probeOpt.URL != "" {
+		obs, err := run.StartProbe(ctx, prog, pool, opt.probeOpt)
+		if err != nil {
+			return report(stderr, "run", fmt.Errorf("starting the availability probe: %w", err)), dir
+		}
+		defer obs.Stop()
+		r.Observers = append(r.Observers, obs)
+	}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -104,11 +124,11 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	if err := writeSummary(dir, stdout); err != nil {
 		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)
 		if res.ExitCode == 0 {
-			return exitFatal
+			return exitFatal, dir
 		}
 	}
 	fmt.Fprintf(stdout, "run directory: %s\n", dir)
-	return res.ExitCode
+	return res.ExitCode, dir
 }
 
 func runID(plan string) string {

@@ -24,6 +24,7 @@ const (
 	KindRollback = "rollback" // a rollback's step on a node
 	KindUndo     = "undo"     // a compensation (e.g. re-enabling a drained node)
 	KindRule     = "rule"     // a rollback-on rule armed on a node
+	KindProbe    = "probe"    // an observer's finding, e.g. the availability probe's figures
 )
 
 // States an event reports.

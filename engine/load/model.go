@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/probe"
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/steps/step"
 )
@@ -25,7 +26,15 @@ type Plan struct {
 	RollbackOrder []string
 	// RollbackExitCode is the exit code when a rollback fails (Axway: 75).
 	RollbackExitCode int
+	// ErrorBudget is the availability probe's budget (zero: none), and
+	// BudgetExitCode the exit code when it is exceeded.
+	ErrorBudget    probe.Budget
+	BudgetExitCode int
 }
+
+// DefaultBudgetExitCode is the exit code of a run that exceeded its error
+// budget when the plan names none.
+const DefaultBudgetExitCode = 81
 
 // Param is a declared parameter.
 type Param struct {

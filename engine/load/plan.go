@@ -89,6 +89,7 @@ func (b *planBuilder) build() *Plan {
 		p.RollbackExitCode = sp.RollbackExitCode.V
 		b.checkExitCode(sp.RollbackExitCode, "rollbackExitCode")
 	}
+	b.errorBudget(p)
 	p.Params = b.params()
 	b.registered = map[string]bool{}
 	seen := map[string]spec.Pos{}
@@ -143,6 +144,35 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 	ph.When = b.cond(sph.When, path+".when", false)
 	ph.Steps = b.steps(path+".steps", sph.Steps, true)
 	return ph
+}
+
+// errorBudget reads the plan's errorBudget into p.
+func (b *planBuilder) errorBudget(p *Plan) {
+	p.BudgetExitCode = DefaultBudgetExitCode
+	eb := b.sp.ErrorBudget
+	if eb == nil {
+		return
+	}
+	if eb.MaxFailed.Set {
+		v := eb.MaxFailed.V
+		p.ErrorBudget.MaxFailed = &v
+	}
+	if eb.MaxFailedPercent.Set {
+		v := eb.MaxFailedPercent.V
+		p.ErrorBudget.MaxFailedPercent = &v
+	}
+	if eb.MaxFailureWindow.Set {
+		d, err := time.ParseDuration(eb.MaxFailureWindow.V)
+		if err != nil || d < 0 {
+			b.probs.At(eb.MaxFailureWindow.Pos, "errorBudget.maxFailureWindow", "%q is not a duration such as 500ms or 2s", eb.MaxFailureWindow.V)
+		} else {
+			p.ErrorBudget.MaxFailureWindow = &d
+		}
+	}
+	if eb.ExitCode.Set {
+		p.BudgetExitCode = eb.ExitCode.V
+		b.checkExitCode(eb.ExitCode, "errorBudget.exitCode")
+	}
 }
 
 func (b *planBuilder) checkExitCode(v spec.Value[int], path string) {

@@ -37,6 +37,8 @@ type Runner struct {
 	// StopGrace is how long a running step may go on after Stop before it is
 	// cancelled. Zero means 30s.
 	StopGrace time.Duration
+	// Observers watch the run (the availability probe); see Observer.
+	Observers []Observer
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -155,6 +157,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 	if err := r.compensateAll(ctx); err != nil && res.ExitCode == ExitOK {
 		res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: err}
 	}
+	res = r.finishObservers(ctx, res)
 	if err := r.journalErr(); err != nil {
 		res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: fmt.Errorf("the run stopped because its journal cannot be written: %w", err)}
 	}

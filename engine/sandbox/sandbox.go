@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -69,6 +70,9 @@ type Config struct {
 	// Vars are inventory-wide variables (cass_host is 127.0.0.1 already).
 	Vars map[string]any
 	Fail []Failure
+	// Startup is how long a node's service takes to start after a stop
+	// (0: DefaultStartup; negative: at once).
+	Startup time.Duration
 	// Dir holds everything; default: a new temp dir removed by Close.
 	Dir string
 }
@@ -194,6 +198,9 @@ func withDefaults(cfg Config) Config {
 	if cfg.NewVersion == "" {
 		cfg.NewVersion = "v2"
 	}
+	if cfg.Startup == 0 {
+		cfg.Startup = DefaultStartup
+	}
 	return cfg
 }
 
@@ -227,7 +234,7 @@ func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKe
 	if err := WriteStandIns(l, s.cfg.OldVersion, s.cfg.NewVersion); err != nil {
 		return nil, err
 	}
-	svc, err := StartService(ctx, spec.Name, s.cfg.OldVersion, l.ControlDir())
+	svc, err := StartService(ctx, spec.Name, s.cfg.OldVersion, l.ControlDir(), s.cfg.Startup)
 	if err != nil {
 		return nil, err
 	}

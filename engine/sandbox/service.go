@@ -29,6 +29,9 @@ type Service struct {
 	// "1 reason").
 	ControlDir string
 
+	// startup is how long a stopped service takes to come up again.
+	startup time.Duration
+
 	mu      sync.Mutex
 	version string
 	running bool
@@ -44,9 +47,13 @@ const pollInterval = 20 * time.Millisecond
 // stopTimeout bounds a graceful stop (in-flight requests finishing).
 const stopTimeout = 30 * time.Second
 
+// DefaultStartup is how long a sandbox service takes to start after a stop,
+// as a real one does: without a drain, that is the downtime a probe sees.
+const DefaultStartup = 500 * time.Millisecond
+
 // StartService starts node's service, up at version, controlled through
-// controlDir (created if needed).
-func StartService(ctx context.Context, node, version, controlDir string) (*Service, error) {
+// controlDir (created if needed). A later start after a stop takes startup.
+func StartService(ctx context.Context, node, version, controlDir string, startup time.Duration) (*Service, error) {
 	if err := os.MkdirAll(controlDir, 0o755); err != nil {
 		return nil, fmt.Errorf("service of node %s: %w", node, err)
 	}
@@ -56,7 +63,7 @@ func StartService(ctx context.Context, node, version, controlDir string) (*Servi
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	s := &Service{Node: node, Backend: b, ControlDir: controlDir, version: version, running: true,
-		cancel: cancel, done: make(chan struct{})}
+		startup: startup, cancel: cancel, done: make(chan struct{})}
 	go s.loop(lctx)
 	return s, nil
 }
@@ -133,12 +140,12 @@ func (s *Service) Do(ctx context.Context, line string) error {
 	case f[0] == "stop" && len(f) == 1:
 		return s.stop(ctx)
 	case f[0] == "start" && len(f) == 2:
-		return s.start(f[1])
+		return s.start(ctx, f[1])
 	case f[0] == "restart" && len(f) == 2:
 		if err := s.stop(ctx); err != nil {
 			return err
 		}
-		return s.start(f[1])
+		return s.start(ctx, f[1])
 	case f[0] == "status" && len(f) == 1:
 		if !s.Running() {
 			return fmt.Errorf("service of node %s is stopped", s.Node)
@@ -163,7 +170,17 @@ func (s *Service) stop(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) start(version string) error {
+func (s *Service) start(ctx context.Context, version string) error {
+	if !s.Running() && s.startup > 0 {
+		// Starting up: the port stays closed meanwhile.
+		t := time.NewTimer(s.startup)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("service of node %s: %w", s.Node, ctx.Err())
+		case <-t.C:
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Backend.SetVersion(version)

@@ -26,7 +26,7 @@ func newStandInNode(t *testing.T) *standInNode {
 	if err := WriteStandIns(l, "v1", "v2"); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := StartService(context.Background(), "node-a", "v1", l.ControlDir())
+	svc, err := StartService(context.Background(), "node-a", "v1", l.ControlDir(), 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

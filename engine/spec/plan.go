@@ -20,6 +20,16 @@ type Plan struct {
 	Rollbacks   Map[[]Step]   `yaml:"rollbacks"`
 	// RollbackExitCode is zdu's exit code when a rollback fails (Axway: 75).
 	RollbackExitCode Value[int] `yaml:"rollbackExitCode"`
+	// ErrorBudget bounds what the availability probe may see fail.
+	ErrorBudget *ErrorBudget `yaml:"errorBudget"`
+}
+
+// ErrorBudget is the availability probe's error budget as written.
+type ErrorBudget struct {
+	MaxFailed        Value[int64]   `yaml:"maxFailed"`
+	MaxFailedPercent Value[float64] `yaml:"maxFailedPercent"`
+	MaxFailureWindow Value[string]  `yaml:"maxFailureWindow"`
+	ExitCode         Value[int]     `yaml:"exitCode"`
 }
 
 // Param is one declared parameter.

@@ -4,9 +4,11 @@
 package summary
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/probe"
 )
 
 // Cell is one node's outcome in one column.
@@ -55,6 +57,8 @@ type Summary struct {
 	Phases   []Phase        `json:"phases"`
 	Nodes    []*Node        `json:"nodes"`
 	Extra    map[string]any `json:"extra,omitempty"`
+	// Probe is the availability probe's figures, when one ran.
+	Probe *probe.Result `json:"probe,omitempty"`
 }
 
 // FromEvents replays events into a summary.
@@ -109,6 +113,8 @@ func FromEvents(events []journal.Event) *Summary {
 			case journal.Failed:
 				r.Rollback = Cell{State: journal.Failed, Code: e.ExitCode}
 			}
+		case journal.KindProbe:
+			s.Probe = probeResult(e.Detail)
 		case journal.KindUndo:
 			desc, _ := e.Detail["description"].(string)
 			switch e.State {
@@ -120,6 +126,19 @@ func FromEvents(events []journal.Event) *Summary {
 		}
 	}
 	return s
+}
+
+// probeResult reads the probe's figures back from an event's detail.
+func probeResult(detail map[string]any) *probe.Result {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return nil
+	}
+	var r probe.Result
+	if json.Unmarshal(b, &r) != nil {
+		return nil
+	}
+	return &r
 }
 
 func asList(v any) []any {

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -61,5 +62,50 @@ func (s *Summary) Table() string {
 	if s.Error != "" {
 		fmt.Fprintf(&b, "    error: %s\n", s.Error)
 	}
+	if s.Probe != nil {
+		s.writeProbe(&b)
+	}
 	return b.String()
+}
+
+// writeProbe adds the availability probe's figures under the table.
+func (s *Summary) writeProbe(b *strings.Builder) {
+	p := s.Probe
+	fmt.Fprintf(b, "Availability probe (%s, %g requests/s):\n", p.URL, p.RateRPS)
+	fmt.Fprintf(b, "    %s\n", p.Line())
+	if len(p.Failures) > 0 {
+		reasons := make([]string, 0, len(p.Failures))
+		for r := range p.Failures {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		parts := make([]string, len(reasons))
+		for i, r := range reasons {
+			parts[i] = fmt.Sprintf("%s: %d", r, p.Failures[r])
+		}
+		fmt.Fprintf(b, "    failed requests by reason: %s\n", strings.Join(parts, ", "))
+	}
+	for _, c := range p.LB {
+		if c.Error != "" {
+			fmt.Fprintf(b, "    %s %s (backend %s): counters not read: %s\n", c.Driver, c.LB, c.Backend, c.Error)
+			continue
+		}
+		keys := make([]string, 0, len(c.Counters))
+		for k := range c.Counters {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s %d", k, c.Counters[k])
+		}
+		fmt.Fprintf(b, "    %s %s (backend %s) during the run: %s\n", c.Driver, c.LB, c.Backend, strings.Join(parts, ", "))
+	}
+	switch {
+	case p.Budget == nil:
+	case p.Breach != "":
+		fmt.Fprintf(b, "    error budget EXCEEDED: %s\n", p.Breach)
+	default:
+		fmt.Fprintf(b, "    error budget met\n")
+	}
 }

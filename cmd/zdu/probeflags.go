@@ -1,0 +1,63 @@
+package main
+
+import (
+	"flag"
+	"net/url"
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/probe"
+	"github.com/zdu-dev/zdu/engine/run"
+)
+
+// defaultProbeRate is zdu run's --probe-rate; rehearse sends more.
+const defaultProbeRate = 50
+
+// probeFlags are the availability probe's flags, shared by run and rehearse.
+type probeFlags struct {
+	url     string
+	rate    float64
+	timeout time.Duration
+	budget  string
+	// rateFlag names the rate flag in messages (--probe-rate or --rate).
+	rateFlag string
+}
+
+// register adds the flags; prefix is "probe" for run (--probe URL,
+// --probe-rate) and "" for rehearse, whose probe always runs (--rate).
+func (p *probeFlags) register(fs *flag.FlagSet, prefix string, defRate float64) {
+	p.rateFlag = "rate"
+	if prefix != "" {
+		fs.StringVar(&p.url, prefix, "", "availability probe: GET this URL all along the run and report failures, the longest failure window and latency")
+		p.rateFlag = prefix + "-rate"
+	}
+	fs.Float64Var(&p.rate, p.rateFlag, defRate, "availability probe: requests per second")
+	fs.DurationVar(&p.timeout, "probe-timeout", 2*time.Second, "availability probe: time a request may take before it counts as failed")
+	fs.StringVar(&p.budget, "probe-budget", "", "error budget overriding the plan's errorBudget: maxFailed=N,maxFailedPercent=P,maxFailureWindow=DURATION")
+}
+
+// resolve checks the flags and merges the budget over the plan's.
+func (p *probeFlags) resolve(plan *load.Plan) (run.ProbeOptions, error) {
+	opt := run.ProbeOptions{Config: probe.Config{URL: p.url, Rate: p.rate, Timeout: p.timeout},
+		Budget: plan.ErrorBudget, ExitCode: plan.BudgetExitCode}
+	if p.url != "" {
+		u, err := url.Parse(p.url)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return opt, badUsage("--probe %q: want an http:// or https:// URL", p.url)
+		}
+	}
+	if p.rate <= 0 || p.rate > probe.MaxRate {
+		return opt, badUsage("--%s %g: must be above 0 and at most %g requests per second", p.rateFlag, p.rate, probe.MaxRate)
+	}
+	if p.timeout <= 0 {
+		return opt, badUsage("--probe-timeout %s: must be above 0", p.timeout)
+	}
+	if p.budget != "" {
+		b, err := probe.ParseBudget(p.budget)
+		if err != nil {
+			return opt, badUsage("--probe-budget: %v", err)
+		}
+		opt.Budget = opt.Budget.Merge(b)
+	}
+	return opt, nil
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/sandbox"
+)
+
+// defaultRehearseRate is the probe's rate in a rehearsal: enough traffic
+// that a failure window of a few milliseconds is seen.
+const defaultRehearseRate = 200
+
+// sandboxStartTimeout bounds building the sandbox.
+const sandboxStartTimeout = 2 * time.Minute
+
+type rehearseFlags struct {
+	inv   string
+	nodes int
+	sets  multi
+	fails multi
+	// startup is the sandbox services' start time after a stop.
+	startup time.Duration
+	run     runOptions
+}
+
+func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
+	var f rehearseFlags
+	fs.StringVar(&f.inv, "i", "", "shape the sandbox like this inventory (its targeted nodes, groups and vars)")
+	fs.StringVar(&f.inv, "inventory", "", "same as -i")
+	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
+	fs.Var(&f.sets, "set", "param value name=value (repeatable)")
+	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
+	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (repeatable)")
+	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
+	fs.StringVar(&f.run.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
+	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
+	f.run.probe.register(fs, "", defaultRehearseRate)
+	pos, err := parseInterleaved(fs, args)
+	if err == nil && len(pos) != 1 {
+		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
+	}
+	if err == nil {
+		err = oneOf("log-format", f.run.logFormat, "auto", "console", "json")
+	}
+	if err != nil {
+		return report(stderr, "rehearse", err)
+	}
+	cfg, plan, code := f.shape(pos[0], stdout, stderr)
+	if code != exitOK {
+		return code
+	}
+	if f.run.probeOpt, err = f.run.probe.resolve(plan); err != nil {
+		return report(stderr, "rehearse", err)
+	}
+	return f.rehearse(ctx, pos[0], cfg, stdout, stderr)
+}
+
+// shape loads the plan (and the shaping inventory) and turns them and the
+// flags into a sandbox configuration. Problems go to stdout, as validate's.
+func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbox.Config, *load.Plan, int) {
+	in, probs := loadAll(planFile, f.inv, load.BindOptions{Sets: f.sets})
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintln(stdout, p.String())
+		}
+		return sandbox.Config{}, nil, report(stderr, "rehearse", badUsage("%d problem(s) in the plan, inventory or flags", len(probs)))
+	}
+	cfg, err := sandbox.Shape(in.Plan, sandbox.ShapeOptions{Inventory: in.Inv, Nodes: f.nodes})
+	if err != nil {
+		return cfg, nil, report(stderr, "rehearse", badUsage("%v", err))
+	}
+	names := make([]string, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		names[i] = n.Name
+	}
+	for _, s := range f.fails {
+		fl, err := sandbox.ParseFailure(s)
+		if err == nil && !contains(names, fl.Node) {
+			err = fmt.Errorf("--fail %s: the sandbox has no node %q (it has %s)%s", s, fl.Node, strings.Join(names, ", "), didYouMean(fl.Node, names))
+		}
+		if err != nil {
+			return cfg, nil, report(stderr, "rehearse", badUsage("%v", err))
+		}
+		cfg.Fail = append(cfg.Fail, fl)
+	}
+	if f.startup < 0 {
+		return cfg, nil, report(stderr, "rehearse", badUsage("--startup %s: must not be negative", f.startup))
+	}
+	cfg.Startup = f.startup
+	if f.startup == 0 {
+		cfg.Startup = -1 // at once
+	}
+	return cfg, in.Plan, exitOK
+}
+
+// rehearse starts the sandbox, runs the plan against it with the probe
+// sending traffic through its HAProxy, records how each node ended, and
+// tears the sandbox down.
+func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandbox.Config, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "zdu rehearse: starting a sandbox of %d node(s) (%s) behind HAProxy\n", len(cfg.Nodes), nodeList(cfg))
+	sctx, cancel := context.WithTimeout(ctx, sandboxStartTimeout)
+	s, err := sandbox.Start(sctx, cfg)
+	cancel()
+	if err != nil {
+		if errors.Is(err, sandbox.ErrNoHAProxy) {
+			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
+			return exitFatal
+		}
+		return report(stderr, "rehearse", fmt.Errorf("starting the sandbox: %w", err))
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			fmt.Fprintf(stderr, "zdu rehearse: tearing the sandbox down: %v\n", err)
+		}
+	}()
+	prog, err := f.compile(planFile, s.Inventory, stdout)
+	if err != nil {
+		return report(stderr, "rehearse", err)
+	}
+	opt := f.run
+	if s.URL == "" {
+		fmt.Fprintln(stderr, "zdu rehearse: no node is behind the load balancer; running without the availability probe")
+	} else {
+		opt.probeOpt.URL = s.URL + "/"
+	}
+	code, dir := execute(ctx, prog, opt, stdout, stderr)
+	if dir != "" {
+		if err := writeRehearsal(dir, s, cfg); err != nil {
+			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
+		}
+	}
+	fmt.Fprintf(stdout, "sandbox nodes now run: %s\n", versionList(s))
+	return code
+}
+
+// compile binds the plan to the sandbox's generated inventory.
+func (f *rehearseFlags) compile(planFile, inv string, stdout io.Writer) (*compile.Program, error) {
+	in, probs := loadAll(planFile, inv, load.BindOptions{Sets: f.sets, RequireParams: true})
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintln(stdout, p.String())
+		}
+		return nil, badUsage("%d problem(s) binding the plan to the sandbox (a required param the sandbox does not set needs --set)", len(probs))
+	}
+	prog, err := compile.Compile(in.Binding)
+	if err != nil {
+		return nil, badUsage("%v", err)
+	}
+	return prog, nil
+}
+
+// rehearsalNode is one node of rehearsal.json.
+type rehearsalNode struct {
+	Name     string   `json:"name"`
+	Groups   []string `json:"groups"`
+	Balanced bool     `json:"balanced"`
+	Version  string   `json:"version"`
+}
+
+// writeRehearsal records the sandbox's shape and how each node ended in
+// DIR/rehearsal.json, with a copy of the generated inventory.
+func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config) error {
+	out := struct {
+		Nodes    []rehearsalNode   `json:"nodes"`
+		Backend  string            `json:"backend"`
+		Failures []sandbox.Failure `json:"injected_failures,omitempty"`
+	}{Backend: cfg.Backend, Failures: cfg.Fail}
+	versions := s.Versions()
+	for _, n := range s.Nodes {
+		out.Nodes = append(out.Nodes, rehearsalNode{Name: n.Spec.Name, Groups: n.Spec.Groups,
+			Balanced: !n.Spec.Unbalanced, Version: versions[n.Spec.Name]})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding rehearsal.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rehearsal.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing rehearsal.json: %w", err)
+	}
+	inv, err := os.ReadFile(s.Inventory)
+	if err != nil {
+		return fmt.Errorf("copying the sandbox inventory: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, "sandbox-inventory.yaml"), inv, 0o644)
+}
+
+func nodeList(cfg sandbox.Config) string {
+	parts := make([]string, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		parts[i] = n.Name
+		if n.Unbalanced {
+			parts[i] += " (not balanced)"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func versionList(s *sandbox.Sandbox) string {
+	v := s.Versions()
+	parts := make([]string, 0, len(s.Nodes))
+	for _, n := range s.Nodes {
+		parts = append(parts, n.Spec.Name+" "+v[n.Spec.Name])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

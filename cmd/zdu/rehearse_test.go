@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/zdu-dev/zdu/engine/summary"
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+)
+
+// rehearsal is what one `zdu rehearse` left behind.
+type rehearsal struct {
+	code     int
+	stdout   string
+	stderr   string
+	sum      summary.Summary
+	versions map[string]string
+}
+
+// rehearse runs `zdu rehearse` in this process and reads its run directory.
+func rehearse(t *testing.T, args ...string) rehearsal {
+	t.Helper()
+	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	dir := filepath.Join(t.TempDir(), "run")
+	var stdout, stderr bytes.Buffer
+	code := dispatch(context.Background(), append(append([]string{"rehearse"}, args...),
+		"--run-dir", dir, "--log-format", "json"), &stdout, &stderr)
+	r := rehearsal{code: code, stdout: stdout.String(), stderr: stderr.String(), versions: map[string]string{}}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatalf("exit %d, no summary: %v\nstdout:\n%s\nstderr:\n%s", code, err, r.stdout, r.stderr)
+	}
+	if err := json.Unmarshal(b, &r.sum); err != nil {
+		t.Fatal(err)
+	}
+	var reh struct {
+		Nodes []struct{ Name, Version string }
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "rehearsal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &reh); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range reh.Nodes {
+		r.versions[n.Name] = n.Version
+	}
+	if r.sum.Probe == nil {
+		t.Fatalf("summary.json has no probe figures:\n%s", r.stdout)
+	}
+	return r
+}
+
+func (r rehearsal) String() string {
+	return "exit " + strconv.Itoa(r.code) + "\nstdout:\n" + r.stdout + "\nstderr (tail):\n" + tail(r.stderr, 3000)
+}
+
+// checkRate asserts the probe kept up the asked rate for the whole run.
+func checkRate(t *testing.T, r rehearsal, rate float64) {
+	t.Helper()
+	p := r.sum.Probe
+	if p.RateRPS != rate {
+		t.Errorf("probe rate = %g, want %g", p.RateRPS, rate)
+	}
+	want := int64(0.9 * rate * p.DurationMS / 1000)
+	if p.Requests < want || p.DurationMS <= 0 {
+		t.Errorf("probe sent %d requests in %.0f ms, want at least %d (%g/s)", p.Requests, p.DurationMS, want, rate)
+	}
+}
+
+// TestRehearseNovaZeroDowntime rehearses the shipped nova plan on 3 API
+// nodes with 200 requests/s through HAProxy: every API node ends on the new
+// version and not one request fails. Then the same plan without its drain
+// steps: the probe sees the restarts, and the plan's error budget fails it.
+func TestRehearseNovaZeroDowntime(t *testing.T) {
+	plan := filepath.Join("..", "..", "plans", "nova-api.yaml")
+	r := rehearse(t, plan, "--nodes", "3", "--rate", "200")
+	if r.code != 0 || r.sum.Status != "SUCCESS" {
+		t.Fatalf("rehearsal failed: %s", r)
+	}
+	checkRate(t, r, 200)
+	if r.sum.Probe.Failed != 0 {
+		t.Errorf("probe counted %d failed requests, want 0: %v", r.sum.Probe.Failed, r.sum.Probe.Failures)
+	}
+	for _, n := range []string{"node-1", "node-2", "node-3"} {
+		if r.versions[n] != "v2" {
+			t.Errorf("API node %s runs %q, want v2 (%v)", n, r.versions[n], r.versions)
+		}
+	}
+	if len(r.versions) != 4 {
+		t.Errorf("sandbox nodes = %v, want 3 API nodes and the controller", r.versions)
+	}
+	for _, want := range []string{"MULTI-NODE ZERO DOWN-TIME UPGRADE SUMMARY", "Availability probe", "failed 0", "error budget met"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if len(r.sum.Probe.LB) != 1 || r.sum.Probe.LB[0].Counters["hrsp_5xx"] != 0 || r.sum.Probe.LB[0].Error != "" {
+		t.Errorf("HAProxy's counters = %+v, want one backend with no 5xx", r.sum.Probe.LB)
+	}
+
+	t.Run("without drain", func(t *testing.T) {
+		copyPlan := withoutSteps(t, plan, "lb-drain")
+		r := rehearse(t, copyPlan, "--nodes", "3", "--rate", "200")
+		checkRate(t, r, 200)
+		if r.sum.Probe.Failed == 0 {
+			t.Fatalf("without drain the probe counted no failed request: %s", r)
+		}
+		if r.code != 81 || r.sum.Status != "ERROR_BUDGET_EXCEEDED" || r.sum.Probe.Breach == "" {
+			t.Errorf("exceeded budget: exit %d status %s breach %q, want 81 ERROR_BUDGET_EXCEEDED", r.code, r.sum.Status, r.sum.Probe.Breach)
+		}
+		if c := r.sum.Probe.LB[0].Counters; c["hrsp_5xx"] == 0 {
+			t.Errorf("HAProxy counted no 5xx without drain: %v", c)
+		}
+		for _, n := range []string{"node-1", "node-2", "node-3"} {
+			if r.versions[n] != "v2" {
+				t.Errorf("API node %s runs %q, want v2", n, r.versions[n])
+			}
+		}
+	})
+}
+
+// TestRehearseAxwayReferenceTopology rehearses the shipped Axway plan on
+// the seed's reference topology (the example inventory): all passed; then
+// with apply failing on Node-B: the nodes changed so far are rolled back,
+// exit 73, and still no request fails.
+func TestRehearseAxwayReferenceTopology(t *testing.T) {
+	plan := filepath.Join("..", "..", "plans", "axway-7.7.yaml")
+	inv := filepath.Join("..", "..", "plans", "axway-7.7.inventory.yaml")
+	nodes := []string{"Node-A", "Node-B", "Node-C"}
+	phases := []string{"export", "upgrade", "pre_apply", "apply", "post_apply"}
+
+	r := rehearse(t, plan, "-i", inv)
+	if r.code != 0 || r.sum.Status != "SUCCESS" {
+		t.Fatalf("rehearsal failed: %s", r)
+	}
+	checkRate(t, r, defaultRehearseRate)
+	if r.sum.Probe.Failed != 0 {
+		t.Errorf("probe counted %d failed requests, want 0: %v", r.sum.Probe.Failed, r.sum.Probe.Failures)
+	}
+	cells := cellsOf(r.sum)
+	for _, n := range nodes {
+		for _, ph := range phases {
+			if c := cells[n][ph]; c != "PASSED (0)" {
+				t.Errorf("%s %s = %q, want PASSED (0)", n, ph, c)
+			}
+		}
+		if r.versions[n] != "v2" {
+			t.Errorf("%s runs %q, want v2", n, r.versions[n])
+		}
+	}
+	if _, ok := r.versions["lb"]; ok {
+		t.Errorf("the inventory's load balancer host became a sandbox node: %v", r.versions)
+	}
+
+	t.Run("apply fails on Node-B", func(t *testing.T) {
+		r := rehearse(t, plan, "-i", inv, "--fail", "Node-B:apply")
+		if r.code != 73 || r.sum.Status != "APPLY_FAILED" {
+			t.Fatalf("exit %d status %s, want 73 APPLY_FAILED: %s", r.code, r.sum.Status, r)
+		}
+		cells := cellsOf(r.sum)
+		want := map[string][2]string{ // apply, rollback
+			"Node-A": {"PASSED (0)", "PASSED (0)"},
+			"Node-B": {"FAILED (", "PASSED (0)"},
+			"Node-C": {"", "*"},
+		}
+		for n, w := range want {
+			if !strings.HasPrefix(cells[n]["apply"], w[0]) || cells[n]["rollback"] != w[1] {
+				t.Errorf("%s: apply %q rollback %q, want %q and %q", n, cells[n]["apply"], cells[n]["rollback"], w[0], w[1])
+			}
+			if r.versions[n] != "v1" {
+				t.Errorf("%s runs %q after the rollback, want v1", n, r.versions[n])
+			}
+		}
+		if r.sum.Probe.Failed != 0 {
+			t.Errorf("probe counted %d failed requests through the failure and rollback, want 0: %v", r.sum.Probe.Failed, r.sum.Probe.Failures)
+		}
+		checkRate(t, r, defaultRehearseRate)
+		if !strings.Contains(r.stdout, "| Node-B ") || !strings.Contains(r.stdout, "ROLLBACK") {
+			t.Errorf("the table lacks Node-B or ROLLBACK:\n%s", r.stdout)
+		}
+	})
+}
+
+// cellsOf maps node -> phase id (and "rollback") -> the table's cell.
+func cellsOf(s summary.Summary) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, n := range s.Nodes {
+		m := map[string]string{"rollback": n.Rollback.String()}
+		for id, c := range n.Phases {
+			m[id] = c.String()
+		}
+		out[n.Name] = m
+	}
+	return out
+}
+
+// withoutSteps copies plan into a temp dir with every step of type typ
+// removed from its phases and rollbacks.
+func withoutSteps(t *testing.T, plan, typ string) string {
+	t.Helper()
+	b, err := os.ReadFile(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.SequenceNode {
+			kept := n.Content[:0]
+			for _, item := range n.Content {
+				if stepType(item) == typ {
+					removed++
+					continue
+				}
+				kept = append(kept, item)
+			}
+			n.Content = kept
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	if removed == 0 {
+		t.Fatalf("%s has no %s step", plan, typ)
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), filepath.Base(plan))
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func stepType(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "type" {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}

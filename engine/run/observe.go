@@ -1,0 +1,44 @@
+package run
+
+import (
+	"context"
+
+	"github.com/zdu-dev/zdu/engine/journal"
+)
+
+// Observer watches a run from outside it, such as the availability probe
+// sending traffic through the load balancer. Finish is called once, after
+// compensation has put every node back, before the run's last event: what
+// it found is journaled, and it may fail a run that otherwise passed.
+type Observer interface {
+	Finish(ctx context.Context) Finding
+}
+
+// Finding is what an Observer reports when the run ends.
+type Finding struct {
+	// Kind is the journal kind of its event (journal.KindProbe).
+	Kind   string
+	Detail map[string]any
+	// Err, when set, fails a run that otherwise passed with Status and
+	// ExitCode. A run that already failed keeps its own (the root cause).
+	Err      error
+	Status   string
+	ExitCode int
+}
+
+// finishObservers journals every observer's finding and returns res, failed
+// by the first finding with an error when res had passed.
+func (r *Runner) finishObservers(ctx context.Context, res Result) Result {
+	for _, o := range r.Observers {
+		f := o.Finish(ctx)
+		e := journal.Event{Kind: f.Kind, State: journal.Passed, Detail: f.Detail}
+		if f.Err != nil {
+			e.State, e.Error, e.ExitCode = journal.Failed, f.Err.Error(), journal.Code(f.ExitCode)
+			if res.ExitCode == ExitOK {
+				res = Result{Status: f.Status, ExitCode: f.ExitCode, Err: f.Err}
+			}
+		}
+		r.event(e)
+	}
+	return res
+}

@@ -1,0 +1,135 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/probe"
+	"github.com/zdu-dev/zdu/steps/lb"
+	"github.com/zdu-dev/zdu/steps/step"
+	"github.com/zdu-dev/zdu/steps/transport"
+	"github.com/zdu-dev/zdu/steps/transport/local"
+)
+
+// ProbeOptions shape a run's availability probe.
+type ProbeOptions struct {
+	probe.Config
+	// Budget is the error budget (the plan's, overridden by the flag); zero
+	// checks nothing. ExitCode is the run's exit code when it is exceeded.
+	Budget   probe.Budget
+	ExitCode int
+}
+
+// ProbeObserver is the availability probe as a run Observer: it sends
+// traffic for the whole run and, at the end, reports its figures with the
+// load balancers' own counters over the same time.
+type ProbeObserver struct {
+	p     *probe.Probe
+	opt   ProbeOptions
+	tf    func(node string) (transport.Transport, error)
+	count []*lbCount
+}
+
+type lbCount struct {
+	lb     step.LoadBalancer
+	c      lb.Counterer
+	before map[string]int64
+	err    error
+}
+
+// counterTimeout bounds reading one load balancer's counters.
+const counterTimeout = 10 * time.Second
+
+// StartProbe reads the counters of every inventory load balancer whose
+// driver has them, then starts the probe.
+func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt ProbeOptions) (*ProbeObserver, error) {
+	o := &ProbeObserver{opt: opt, tf: func(node string) (transport.Transport, error) {
+		if node == "" {
+			return local.New(), nil
+		}
+		return pool.Get(node)
+	}}
+	names := make([]string, 0, len(prog.Binding.Inv.LBs))
+	for n := range prog.Binding.Inv.LBs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		l := prog.Binding.Inv.LBs[n]
+		d, err := lb.Lookup(l.Driver)
+		if err != nil {
+			continue
+		}
+		if c, ok := d.(lb.Counterer); ok {
+			lc := &lbCount{lb: l, c: c}
+			cctx, cancel := context.WithTimeout(ctx, counterTimeout)
+			lc.before, lc.err = c.Counters(cctx, o.tf, l)
+			cancel()
+			o.count = append(o.count, lc)
+		}
+	}
+	p, err := probe.Start(ctx, opt.Config)
+	if err != nil {
+		return nil, err
+	}
+	o.p = p
+	return o, nil
+}
+
+// Stop ends the probe without a finding (a run that never started).
+func (o *ProbeObserver) Stop() { o.p.Stop() }
+
+// Finish stops the probe and reports its figures.
+func (o *ProbeObserver) Finish(ctx context.Context) Finding {
+	res := o.p.Stop()
+	for _, lc := range o.count {
+		res.LB = append(res.LB, lc.finish(ctx, o.tf))
+	}
+	if !o.opt.Budget.IsZero() {
+		b := o.opt.Budget
+		res.Budget = &b
+		res.Breach = b.Check(res)
+	}
+	f := Finding{Kind: journal.KindProbe, Detail: detailOf(res)}
+	if res.Breach != "" {
+		f.Err = fmt.Errorf("availability error budget exceeded: %s", res.Breach)
+		f.Status, f.ExitCode = "ERROR_BUDGET_EXCEEDED", o.opt.ExitCode
+	}
+	return f
+}
+
+func (lc *lbCount) finish(ctx context.Context, tf func(string) (transport.Transport, error)) probe.LBCounters {
+	out := probe.LBCounters{LB: lc.lb.Name, Driver: lc.lb.Driver, Backend: lc.lb.Backend}
+	if lc.err != nil {
+		out.Error = "before the run: " + lc.err.Error()
+		return out
+	}
+	// The run's context may be over (an abort); the counters are still worth reading.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), counterTimeout)
+	defer cancel()
+	after, err := lc.c.Counters(cctx, tf, lc.lb)
+	if err != nil {
+		out.Error = "after the run: " + err.Error()
+		return out
+	}
+	out.Counters = lb.Delta(lc.before, after)
+	return out
+}
+
+// detailOf turns the probe's result into a journal event's detail.
+func detailOf(r probe.Result) map[string]any {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	return m
+}

@@ -1,0 +1,181 @@
+package sandbox
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/zdu-dev/zdu/engine/load"
+)
+
+// DefaultNodes is how many nodes a rehearsal gives the plan's rolling groups.
+const DefaultNodes = 3
+
+// ShapeOptions say how to shape a sandbox for a plan.
+type ShapeOptions struct {
+	// Inventory, when set, lends its topology: the nodes the plan targets,
+	// with their names, groups and variables, and its load balancer's
+	// backend name and minHealthy.
+	Inventory *load.Inventory
+	// Nodes is the number of nodes in the rolling groups when there is no
+	// inventory (0: DefaultNodes).
+	Nodes int
+}
+
+// sandboxVars are the variables the sandbox sets itself on every node; an
+// inventory's values for them point at production and are dropped.
+var sandboxVars = []string{"old_install_dir", "new_install_dir", "gateway_port", "api_port", "cass_host", "cass_port", "sandbox_root"}
+
+// Shape returns the sandbox configuration for plan.
+//
+// Without an inventory, the groups that phases using the load balancer
+// target (all targeted groups, if no phase uses one) are the rolling groups:
+// Nodes nodes, node-1 to node-N, each in every rolling group and behind
+// HAProxy. Every other targeted group gets one node of its own, named after
+// it and outside HAProxy (e.g. nova's controller for post-maintenance).
+//
+// With an inventory, the sandbox has the inventory's nodes that the plan
+// targets; those in the load balancer (its servers map, or else the nodes of
+// the phases that use it) are behind HAProxy.
+func Shape(p *load.Plan, opt ShapeOptions) (Config, error) {
+	lbs := planLBs(p)
+	if len(lbs) > 1 {
+		return Config{}, fmt.Errorf("%s names %d load balancers (%s); a rehearsal sandbox has one HAProxy in front of one backend",
+			p.File, len(lbs), strings.Join(lbs, ", "))
+	}
+	cfg := Config{MinHealthy: 1}
+	if len(lbs) == 1 {
+		cfg.LoadBalancer, cfg.Backend = lbs[0], lbs[0]
+	}
+	if opt.Inventory != nil {
+		if opt.Nodes != 0 {
+			return Config{}, fmt.Errorf("--nodes and an inventory both shape the sandbox; give one")
+		}
+		return shapeFromInventory(p, opt.Inventory, cfg)
+	}
+	n := opt.Nodes
+	if n == 0 {
+		n = DefaultNodes
+	}
+	if n < 1 || n > 50 {
+		return Config{}, fmt.Errorf("--nodes %d: a sandbox has 1 to 50 nodes", n)
+	}
+	rolling, other := planGroups(p, len(lbs) == 1)
+	for i := 1; i <= n; i++ {
+		cfg.Nodes = append(cfg.Nodes, NodeSpec{Name: fmt.Sprintf("node-%d", i), Groups: rolling})
+	}
+	for _, g := range other {
+		cfg.Nodes = append(cfg.Nodes, NodeSpec{Name: g, Groups: []string{g}, Unbalanced: true})
+	}
+	return cfg, nil
+}
+
+func shapeFromInventory(p *load.Plan, inv *load.Inventory, cfg Config) (Config, error) {
+	b, probs := load.Bind(p, inv, load.BindOptions{})
+	if len(probs) > 0 {
+		return Config{}, fmt.Errorf("%s does not fit %s: %s", inv.File, p.File, probs[0].String())
+	}
+	targeted, balanced := map[string]bool{}, map[string]bool{}
+	for i, ph := range p.Phases {
+		for _, n := range b.Targets[i] {
+			targeted[n.Name] = true
+			if cfg.LoadBalancer == "" || usesLB(ph.Steps) {
+				balanced[n.Name] = true
+			}
+		}
+	}
+	if l, ok := inv.LBs[cfg.LoadBalancer]; ok {
+		cfg.Backend = l.Backend
+		if l.MinHealthy > 0 {
+			cfg.MinHealthy = l.MinHealthy
+		}
+		if len(l.Servers) > 0 {
+			balanced = map[string]bool{}
+			for name := range l.Servers {
+				balanced[name] = true
+			}
+		}
+	}
+	for _, n := range inv.Nodes {
+		if !targeted[n.Name] {
+			continue // e.g. the load balancer's own host: the sandbox has its HAProxy
+		}
+		vars := map[string]any{}
+		for k, v := range n.Vars {
+			vars[k] = v
+		}
+		for _, k := range sandboxVars {
+			delete(vars, k)
+		}
+		cfg.Nodes = append(cfg.Nodes, NodeSpec{Name: n.Name, Groups: n.Groups, Vars: vars, Unbalanced: !balanced[n.Name]})
+	}
+	if len(cfg.Nodes) == 0 {
+		return Config{}, fmt.Errorf("%s: the plan targets none of its nodes", inv.File)
+	}
+	return cfg, nil
+}
+
+// planLBs lists the load balancers the plan's steps and rollbacks name.
+func planLBs(p *load.Plan) []string {
+	seen := map[string]bool{}
+	add := func(steps []*load.Step) {
+		for _, st := range steps {
+			for _, r := range st.LBs {
+				seen[r.Name] = true
+			}
+		}
+	}
+	for _, ph := range p.Phases {
+		add(ph.Steps)
+	}
+	for _, steps := range p.Rollbacks {
+		add(steps)
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func usesLB(steps []*load.Step) bool {
+	for _, st := range steps {
+		if len(st.LBs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// planGroups splits the targeted groups into rolling ones (targeted by a
+// phase that uses the load balancer, or every one when hasLB is false) and
+// the others, each in plan order. "all", node names and exclusions ("!x")
+// are not groups: a generated node is in every rolling group anyway.
+func planGroups(p *load.Plan, hasLB bool) (rolling, other []string) {
+	isRolling, seen := map[string]bool{}, map[string]bool{}
+	var order []string
+	for _, ph := range p.Phases {
+		roll := !hasLB || usesLB(ph.Steps)
+		for _, t := range ph.Targets {
+			if t == "all" || strings.HasPrefix(t, "!") {
+				continue
+			}
+			if !seen[t] {
+				seen[t] = true
+				order = append(order, t)
+			}
+			if roll {
+				isRolling[t] = true
+			}
+		}
+	}
+	for _, g := range order {
+		if isRolling[g] {
+			rolling = append(rolling, g)
+		} else {
+			other = append(other, g)
+		}
+	}
+	return rolling, other
+}
