@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zdu-dev/zdu/engine/summary"
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+)
+
+// probePlan makes its service unavailable for a while: the server answers
+// 503 while the flag file exists.
+const probePlan = `apiVersion: zdu/v1
+name: probed
+params:
+  flag: {type: string}
+errorBudget: {maxFailed: 0, exitCode: 90}
+phases:
+  - id: outage
+    targets: all
+    steps:
+      - id: down
+        type: ssh-exec
+        with: {command: "touch ${{ params.flag }}; sleep 0.5; rm ${{ params.flag }}"}
+`
+
+// flagServer answers 503 while flag exists, 200 otherwise, on 127.0.0.1.
+func flagServer(t *testing.T, flag string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := os.Stat(flag); err == nil {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// runProbed runs probePlan on one local node with extra flags and returns
+// the exit code, stderr and the summary.
+func runProbed(t *testing.T, extra ...string) (int, string, summary.Summary) {
+	t.Helper()
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "down")
+	plan := filepath.Join(dir, "plan.yaml")
+	inv := filepath.Join(dir, "inv.yaml")
+	os.WriteFile(plan, []byte(probePlan), 0o600)
+	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}]\n"), 0o600)
+	url := flagServer(t, flag)
+	args := append([]string{"run", plan, "-i", inv, "--set", "flag=" + flag, "--run-dir", filepath.Join(dir, "run"),
+		"--log-format", "json", "--probe", url, "--probe-rate", "100"}, extra...)
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), args, &out, &errb)
+	var s summary.Summary
+	b, err := os.ReadFile(filepath.Join(dir, "run", "summary.json"))
+	if err != nil {
+		t.Fatalf("exit %d, no summary: %v\n%s\n%s", code, err, out.String(), errb.String())
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Probe == nil {
+		t.Fatalf("no probe in summary.json:\n%s", b)
+	}
+	txt, _ := os.ReadFile(filepath.Join(dir, "run", "summary.txt"))
+	if !strings.Contains(string(txt), "Availability probe ("+url) {
+		t.Errorf("summary.txt lacks the probe:\n%s", txt)
+	}
+	return code, errb.String(), s
+}
+
+// TestRunProbeSeesOutage: `zdu run --probe` counts the 503s of a step's
+// outage; the plan's budget fails the run with its exit code, and
+// --probe-budget overrides it.
+func TestRunProbeSeesOutage(t *testing.T) {
+	code, stderr, s := runProbed(t)
+	p := s.Probe
+	if p.Failed == 0 || p.Failures["503"] != p.Failed || p.LongestFailureMS < 300 {
+		t.Errorf("probe = failed %d by %v, window %.0f ms; want the 0.5 s outage as 503s", p.Failed, p.Failures, p.LongestFailureMS)
+	}
+	if p.Requests <= p.Failed {
+		t.Errorf("requests %d, failed %d: want successes around the outage", p.Requests, p.Failed)
+	}
+	if code != 90 || s.Status != "ERROR_BUDGET_EXCEEDED" || s.ExitCode != 90 || p.Breach == "" {
+		t.Errorf("exit %d, status %s (%d), breach %q; want 90 ERROR_BUDGET_EXCEEDED\n%s", code, s.Status, s.ExitCode, p.Breach, stderr)
+	}
+	if s.Nodes[0].Phases["outage"].State != "passed" {
+		t.Errorf("the phase itself should pass: %+v", s.Nodes[0].Phases)
+	}
+
+	code, _, s = runProbed(t, "--probe-budget", "maxFailed=100000,maxFailureWindow=1m")
+	if code != 0 || s.Status != "SUCCESS" || s.Probe.Failed == 0 || s.Probe.Breach != "" {
+		t.Errorf("with a looser budget: exit %d status %s failed %d breach %q, want 0 SUCCESS and the failures still counted",
+			code, s.Status, s.Probe.Failed, s.Probe.Breach)
+	}
+	if s.Probe.Budget == nil || s.Probe.Budget.MaxFailed == nil || *s.Probe.Budget.MaxFailed != 100000 {
+		t.Errorf("budget in summary.json = %+v, want the flag's", s.Probe.Budget)
+	}
+}
+
+// TestProbeAndRehearseBadInput: wrong flags and plans are exit 2 with a
+// message naming the flag, before anything starts.
+func TestProbeAndRehearseBadInput(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	inv := filepath.Join(dir, "inv.yaml")
+	os.WriteFile(plan, []byte(probePlan), 0o600)
+	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}]\n"), 0o600)
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte(strings.Replace(probePlan, "maxFailed: 0", "maxFailed: -1", 1)), 0o600)
+	nova := filepath.Join("..", "..", "plans", "nova-api.yaml")
+	axInv := filepath.Join("..", "..", "plans", "axway-7.7.inventory.yaml")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "ftp://127.0.0.1/"}, "--probe \"ftp://127.0.0.1/\""},
+		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "http://127.0.0.1/", "--probe-rate", "0"}, "--probe-rate 0"},
+		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "http://127.0.0.1/", "--probe-budget", "maxFailed=x"}, "--probe-budget"},
+		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe-budget", "nope=1"}, "nope"},
+		{[]string{"run", broken, "-i", inv, "--set", "flag=x"}, "problem"},
+		{[]string{"rehearse"}, "expected one PLAN"},
+		{[]string{"rehearse", nova, "--fail", "nobody:apply"}, `no node "nobody"`},
+		{[]string{"rehearse", nova, "--fail", "node-1"}, "NODE:STEP"},
+		{[]string{"rehearse", nova, "--nodes", "99"}, "--nodes 99"},
+		{[]string{"rehearse", nova, "--rate", "-5"}, "--rate -5"},
+		{[]string{"rehearse", nova, "--startup", "-1s"}, "--startup"},
+		{[]string{"rehearse", nova, "-i", axInv}, "axway-7.7.inventory.yaml"},
+		{[]string{"rehearse", filepath.Join(dir, "axway-7.7.yaml"), "--nodes", "3"}, "cannot read plan"},
+		{[]string{"rehearse", broken}, "problem"},
+	} {
+		var out, errb bytes.Buffer
+		code := dispatch(context.Background(), tc.args, &out, &errb)
+		if code != exitBadInput || !strings.Contains(out.String()+errb.String(), tc.want) {
+			t.Errorf("zdu %s: exit %d, want 2 and %q in\n%s%s", strings.Join(tc.args, " "), code, tc.want, out.String(), errb.String())
+		}
+	}
+}
+
+// TestRehearseWithoutHAProxy says how to install it and starts nothing.
+func TestRehearseWithoutHAProxy(t *testing.T) {
+	old := lbtest.HAProxyPath
+	lbtest.HAProxyPath = filepath.Join(t.TempDir(), "no-haproxy")
+	defer func() { lbtest.HAProxyPath = old }()
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"rehearse", filepath.Join("..", "..", "plans", "nova-api.yaml"),
+		"--run-dir", filepath.Join(t.TempDir(), "run")}, &out, &errb)
+	if code != exitFatal || !strings.Contains(errb.String(), "apt-get install haproxy") {
+		t.Errorf("exit %d, want 80 saying how to install HAProxy:\n%s", code, errb.String())
+	}
+}
