@@ -33,6 +33,9 @@ func (r *Runner) finishObservers(ctx context.Context, res Result) Result {
 		f := o.Finish(ctx)
 		e := journal.Event{Kind: f.Kind, State: journal.Passed, Detail: f.Detail}
 		if f.Err != nil {
+			if f.ExitCode == ExitOK {
+				f.ExitCode = ExitFatal // a failing finding never passes a run
+			}
 			e.State, e.Error, e.ExitCode = journal.Failed, f.Err.Error(), journal.Code(f.ExitCode)
 			if res.ExitCode == ExitOK {
 				res = Result{Status: f.Status, ExitCode: f.ExitCode, Err: f.Err}

@@ -150,15 +150,20 @@ func usesLB(steps []*load.Step) bool {
 
 // planGroups splits the targeted groups into rolling ones (targeted by a
 // phase that uses the load balancer, or every one when hasLB is false) and
-// the others, each in plan order. "all", node names and exclusions ("!x")
-// are not groups: a generated node is in every rolling group anyway.
+// the others, each in plan order. "all" is not a group; a generated node is
+// in every rolling group anyway. A name only ever excluded ("!canary") is
+// another group.
 func planGroups(p *load.Plan, hasLB bool) (rolling, other []string) {
 	isRolling, seen := map[string]bool{}, map[string]bool{}
-	var order []string
+	var order, excluded []string
 	for _, ph := range p.Phases {
 		roll := !hasLB || usesLB(ph.Steps)
 		for _, t := range ph.Targets {
-			if t == "all" || strings.HasPrefix(t, "!") {
+			if x, ok := strings.CutPrefix(t, "!"); ok {
+				excluded = append(excluded, x)
+				continue
+			}
+			if t == "all" {
 				continue
 			}
 			if !seen[t] {
@@ -168,6 +173,14 @@ func planGroups(p *load.Plan, hasLB bool) (rolling, other []string) {
 			if roll {
 				isRolling[t] = true
 			}
+		}
+	}
+	// An excluded group must exist for the plan to bind: it gets a node of
+	// its own, which the exclusion then leaves out.
+	for _, x := range excluded {
+		if !seen[x] {
+			seen[x] = true
+			order = append(order, x)
 		}
 	}
 	for _, g := range order {

@@ -35,6 +35,10 @@ func (s *Summary) Table() string {
 	}
 	width += 2
 	cols := len(header)
+	// The title row spans every column: widen them when it would not fit.
+	for cols*(width+1)-2 < len(Title)+1 {
+		width++
+	}
 	rule := "    +" + strings.Repeat(strings.Repeat("-", width)+"+", cols) + "\n"
 	inner := cols*(width+1) - 1
 	var b strings.Builder
@@ -73,18 +77,6 @@ func (s *Summary) writeProbe(b *strings.Builder) {
 	p := s.Probe
 	fmt.Fprintf(b, "Availability probe (%s, %g requests/s):\n", p.URL, p.RateRPS)
 	fmt.Fprintf(b, "    %s\n", p.Line())
-	if len(p.Failures) > 0 {
-		reasons := make([]string, 0, len(p.Failures))
-		for r := range p.Failures {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		parts := make([]string, len(reasons))
-		for i, r := range reasons {
-			parts[i] = fmt.Sprintf("%s: %d", r, p.Failures[r])
-		}
-		fmt.Fprintf(b, "    failed requests by reason: %s\n", strings.Join(parts, ", "))
-	}
 	for _, c := range p.LB {
 		if c.Error != "" {
 			fmt.Fprintf(b, "    %s %s (backend %s): counters not read: %s\n", c.Driver, c.LB, c.Backend, c.Error)
