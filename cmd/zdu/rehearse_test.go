@@ -64,30 +64,31 @@ func (r rehearsal) String() string {
 	return "exit " + strconv.Itoa(r.code) + "\nstdout:\n" + r.stdout + "\nstderr (tail):\n" + tail(r.stderr, 3000)
 }
 
-// checkRate asserts the probe kept up the asked rate for the whole run.
-func checkRate(t *testing.T, r rehearsal, rate float64) {
+// checkRate asserts the probe was asked for rate and sent at least
+// atLeast requests per second over the whole run.
+func checkRate(t *testing.T, r rehearsal, rate, atLeast float64) {
 	t.Helper()
 	p := r.sum.Probe
 	if p.RateRPS != rate {
 		t.Errorf("probe rate = %g, want %g", p.RateRPS, rate)
 	}
-	want := int64(0.9 * rate * p.DurationMS / 1000)
+	want := int64(atLeast * p.DurationMS / 1000)
 	if p.Requests < want || p.DurationMS <= 0 {
-		t.Errorf("probe sent %d requests in %.0f ms, want at least %d (%g/s)", p.Requests, p.DurationMS, want, rate)
+		t.Errorf("probe sent %d requests in %.0f ms, want at least %d (%g/s)", p.Requests, p.DurationMS, want, atLeast)
 	}
 }
 
 // TestRehearseNovaZeroDowntime rehearses the shipped nova plan on 3 API
-// nodes with 200 requests/s through HAProxy: every API node ends on the new
+// nodes with at least 200 requests/s through HAProxy (250 asked): every API node ends on the new
 // version and not one request fails. Then the same plan without its drain
 // steps: the probe sees the restarts, and the plan's error budget fails it.
 func TestRehearseNovaZeroDowntime(t *testing.T) {
 	plan := filepath.Join("..", "..", "plans", "nova-api.yaml")
-	r := rehearse(t, plan, "--nodes", "3", "--rate", "200")
+	r := rehearse(t, plan, "--nodes", "3", "--rate", "250")
 	if r.code != 0 || r.sum.Status != "SUCCESS" {
 		t.Fatalf("rehearsal failed: %s", r)
 	}
-	checkRate(t, r, 200)
+	checkRate(t, r, 250, 200)
 	if r.sum.Probe.Failed != 0 {
 		t.Errorf("probe counted %d failed requests, want 0: %v", r.sum.Probe.Failed, r.sum.Probe.Failures)
 	}
@@ -110,8 +111,8 @@ func TestRehearseNovaZeroDowntime(t *testing.T) {
 
 	t.Run("without drain", func(t *testing.T) {
 		copyPlan := withoutSteps(t, plan, "lb-drain")
-		r := rehearse(t, copyPlan, "--nodes", "3", "--rate", "200")
-		checkRate(t, r, 200)
+		r := rehearse(t, copyPlan, "--nodes", "3", "--rate", "250")
+		checkRate(t, r, 250, 200)
 		if r.sum.Probe.Failed == 0 {
 			t.Fatalf("without drain the probe counted no failed request: %s", r)
 		}
@@ -143,7 +144,7 @@ func TestRehearseAxwayReferenceTopology(t *testing.T) {
 	if r.code != 0 || r.sum.Status != "SUCCESS" {
 		t.Fatalf("rehearsal failed: %s", r)
 	}
-	checkRate(t, r, defaultRehearseRate)
+	checkRate(t, r, defaultRehearseRate, 0.8*defaultRehearseRate)
 	if r.sum.Probe.Failed != 0 {
 		t.Errorf("probe counted %d failed requests, want 0: %v", r.sum.Probe.Failed, r.sum.Probe.Failures)
 	}
@@ -184,7 +185,7 @@ func TestRehearseAxwayReferenceTopology(t *testing.T) {
 		if r.sum.Probe.Failed != 0 {
 			t.Errorf("probe counted %d failed requests through the failure and rollback, want 0: %v", r.sum.Probe.Failed, r.sum.Probe.Failures)
 		}
-		checkRate(t, r, defaultRehearseRate)
+		checkRate(t, r, defaultRehearseRate, 0.8*defaultRehearseRate)
 		if !strings.Contains(r.stdout, "| Node-B ") || !strings.Contains(r.stdout, "ROLLBACK") {
 			t.Errorf("the table lacks Node-B or ROLLBACK:\n%s", r.stdout)
 		}

@@ -3,7 +3,6 @@ package summary_test
 import (
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zdu-dev/zdu/engine/enginetest"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/probe"
 	"github.com/zdu-dev/zdu/engine/summary"
@@ -241,23 +241,7 @@ func TestSummaryJSONProbe(t *testing.T) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n got:\n%s\nwant:\n%s", name, got, want)
-	}
+	enginetest.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
 // TestTableTitleFits: with few, short columns the title row still fits
