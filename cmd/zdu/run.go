@@ -97,7 +97,9 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 
 	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.stopGrace}
 	if opt.probeOpt.URL != "" {
-		obs, err := run.StartProbe(ctx, prog, pool, opt.probeOpt)
+		// The probe measures until Finish, through a graceful stop too: the
+		// first SIGINT (which ends ctx) must not end it.
+		obs, err := run.StartProbe(context.WithoutCancel(ctx), prog, pool, opt.probeOpt)
 		if err != nil {
 			return report(stderr, "run", fmt.Errorf("starting the availability probe: %w", err)), dir
 		}

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zdu-dev/zdu/engine/summary"
 )
 
 const signalPlan = `apiVersion: zdu/v1
@@ -29,8 +33,9 @@ phases:
 
 // runAndSignal starts `zdu run` in-process on two local nodes, sends SIGINT
 // n times once the first step runs, and returns the exit code, the time from
-// the first signal to the end, stdout and the work dir.
-func runAndSignal(t *testing.T, grace string, n int) (int, time.Duration, string, string) {
+// the first signal to the end, stdout and the work dir. Its context ends at
+// the first SIGINT, as main's does.
+func runAndSignal(t *testing.T, grace string, n int, extra ...string) (int, time.Duration, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "plan.yaml")
@@ -39,9 +44,11 @@ func runAndSignal(t *testing.T, grace string, n int) (int, time.Duration, string
 	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}, {name: b}]\n"), 0o600)
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	go func() {
-		done <- dispatch(context.Background(), []string{"run", plan, "-i", inv, "--set", "dir=" + dir,
-			"--run-dir", filepath.Join(dir, "run"), "--stop-grace", grace, "--log-format", "json"}, &out, &errb)
+		done <- dispatch(ctx, append([]string{"run", plan, "-i", inv, "--set", "dir=" + dir,
+			"--run-dir", filepath.Join(dir, "run"), "--stop-grace", grace, "--log-format", "json"}, extra...), &out, &errb)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -90,5 +97,28 @@ func TestSecondSIGINTAborts(t *testing.T) {
 	}
 	if took > 15*time.Second {
 		t.Errorf("took %s: the second SIGINT did not abort before the 60s grace", took)
+	}
+}
+
+// TestSIGINTProbeMeasuresToTheEnd: the probe goes on through a graceful
+// stop (the grace, the cancelled step, compensation) and reports in the
+// summary, though the first SIGINT ended the command's context.
+func TestSIGINTProbeMeasuresToTheEnd(t *testing.T) {
+	url := flagServer(t, filepath.Join(t.TempDir(), "never"))
+	code, _, out, dir := runAndSignal(t, "1s", 1, "--probe", url, "--probe-rate", "100")
+	if code != 130 {
+		t.Fatalf("exit %d, want 130:\n%s", code, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "run", "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s summary.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	// 1s of grace at 100/s: a probe stopped by the signal sends a few dozen.
+	if s.Probe == nil || s.Probe.Requests < 80 || s.Probe.Failed != 0 {
+		t.Fatalf("probe = %+v, want at least 80 requests (the whole grace), none failed", s.Probe)
 	}
 }
