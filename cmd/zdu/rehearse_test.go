@@ -57,7 +57,38 @@ func rehearse(t *testing.T, args ...string) rehearsal {
 	if r.sum.Probe == nil {
 		t.Fatalf("summary.json has no probe figures:\n%s", r.stdout)
 	}
+	checkTornDown(t, filepath.Join(dir, "sandbox-inventory.yaml"))
 	return r
+}
+
+// checkTornDown asserts the sandbox the inventory describes is gone: its
+// directory removed and no process (HAProxy, a stand-in daemon) running
+// from it.
+func checkTornDown(t *testing.T, inventory string) {
+	t.Helper()
+	b, err := os.ReadFile(inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv struct {
+		SSH struct {
+			KnownHosts []string `yaml:"knownHosts"`
+		} `yaml:"ssh"`
+	}
+	if err := yaml.Unmarshal(b, &inv); err != nil || len(inv.SSH.KnownHosts) != 1 {
+		t.Fatalf("sandbox inventory: %v\n%s", err, b)
+	}
+	sandboxDir := filepath.Dir(inv.SSH.KnownHosts[0])
+	if _, err := os.Stat(sandboxDir); !os.IsNotExist(err) {
+		t.Errorf("the sandbox directory %s is still there (%v)", sandboxDir, err)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmd, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(cmd, []byte(sandboxDir)) {
+			t.Errorf("a process still runs from the sandbox: %s: %q", p, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
+		}
+	}
 }
 
 func (r rehearsal) String() string {
