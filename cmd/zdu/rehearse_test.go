@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -298,4 +301,78 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// TestRehearseSIGINTMidRun interrupts a rehearsal once node-1 is drained:
+// the run stops gracefully (exit 130), node-1 is put back by compensation,
+// no request fails, and the sandbox is torn down all the same.
+func TestRehearseSIGINTMidRun(t *testing.T) {
+	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"rehearse", filepath.Join("..", "..", "plans", "nova-api.yaml"),
+			"--run-dir", dir, "--log-format", "json", "--stop-grace", "10s"}, &stdout, &stderr)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !drained(filepath.Join(dir, "journal.jsonl"), "node-1") {
+		select {
+		case code := <-done:
+			t.Fatalf("rehearsal ended (exit %d) before node-1 was drained:\n%s", code, stdout.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node-1 was never drained")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the rehearsal did not stop after SIGINT")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s summary.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if code != 130 || s.Status != "INTERRUPTED" {
+		t.Errorf("exit %d status %s, want 130 INTERRUPTED:\n%s", code, s.Status, stdout.String())
+	}
+	var notes []string
+	for _, n := range s.Nodes {
+		if n.Name == "node-1" {
+			notes = n.Notes
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "(compensation)") {
+		t.Errorf("node-1 notes = %q, want it put back by compensation", notes)
+	}
+	if s.Probe == nil || s.Probe.Failed != 0 || s.Probe.Requests == 0 {
+		t.Errorf("probe = %+v, want requests and none failed", s.Probe)
+	}
+	checkTornDown(t, filepath.Join(dir, "sandbox-inventory.yaml"))
+}
+
+// drained reports whether the journal shows node's drain step passed.
+func drained(journal, node string) bool {
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var e struct{ Kind, State, Node, Step string }
+		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == "step" && e.State == "passed" && e.Node == node && e.Step == "drain" {
+			return true
+		}
+	}
+	return false
 }
