@@ -20,6 +20,8 @@ const (
 	exitFailed   = 1
 	exitBadInput = 2
 	exitFatal    = 80
+	// exitInterrupted is an operator's SIGINT or SIGTERM (as run.ExitInterrupted).
+	exitInterrupted = 130
 )
 
 const usage = `zdu: declarative zero-downtime upgrades

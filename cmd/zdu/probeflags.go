@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/load"
@@ -21,12 +22,13 @@ type probeFlags struct {
 	budget  string
 	// rateFlag names the rate flag in messages (--probe-rate or --rate).
 	rateFlag string
+	fs       *flag.FlagSet
 }
 
 // register adds the flags; prefix is "probe" for run (--probe URL,
 // --probe-rate) and "" for rehearse, whose probe always runs (--rate).
 func (p *probeFlags) register(fs *flag.FlagSet, prefix string, defRate float64) {
-	p.rateFlag = "rate"
+	p.rateFlag, p.fs = "rate", fs
 	if prefix != "" {
 		fs.StringVar(&p.url, prefix, "", "availability probe: GET this URL all along the run and report failures, the longest failure window and latency")
 		p.rateFlag = prefix + "-rate"
@@ -46,8 +48,19 @@ func (p *probeFlags) resolve(plan *load.Plan) (run.ProbeOptions, error) {
 			return opt, badUsage("--probe %q: want an http:// or https:// URL", p.url)
 		}
 	}
-	if p.rate <= 0 || p.rate > probe.MaxRate {
-		return opt, badUsage("--%s %g: must be above 0 and at most %g requests per second", p.rateFlag, p.rate, probe.MaxRate)
+	if p.rateFlag == "probe-rate" && p.url == "" {
+		var set []string
+		p.fs.Visit(func(f *flag.Flag) {
+			if f.Name == "probe-rate" || f.Name == "probe-timeout" || f.Name == "probe-budget" {
+				set = append(set, "--"+f.Name)
+			}
+		})
+		if len(set) > 0 {
+			return opt, badUsage("%s needs --probe URL (the service's address through the load balancer)", strings.Join(set, ", "))
+		}
+	}
+	if !(p.rate >= 1 && p.rate <= probe.MaxRate) { // also refuses NaN
+		return opt, badUsage("--%s %g: must be from 1 to %g requests per second", p.rateFlag, p.rate, probe.MaxRate)
 	}
 	if p.timeout <= 0 {
 		return opt, badUsage("--probe-timeout %s: must be above 0", p.timeout)

@@ -70,6 +70,13 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // shape loads the plan (and the shaping inventory) and turns them and the
 // flags into a sandbox configuration. Problems go to stdout, as validate's.
 func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbox.Config, *load.Plan, int) {
+	for _, set := range f.sets {
+		name, _, _ := strings.Cut(set, "=")
+		if contains(sandbox.OwnVars, strings.TrimSpace(name)) {
+			return sandbox.Config{}, nil, report(stderr, "rehearse", badUsage(
+				"--set %s: the sandbox sets %s itself (its own paths and ports on this machine); drop the flag", set, name))
+		}
+	}
 	in, probs := loadAll(planFile, f.inv, load.BindOptions{Sets: f.sets})
 	if len(probs) > 0 {
 		for _, p := range probs {
@@ -114,6 +121,10 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	s, err := sandbox.Start(sctx, cfg)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "zdu rehearse: interrupted while starting the sandbox; nothing ran")
+			return exitInterrupted
+		}
 		if errors.Is(err, sandbox.ErrNoHAProxy) {
 			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
 			return exitFatal
@@ -136,8 +147,14 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 		opt.probeOpt.URL = s.URL + "/"
 	}
 	code, dir := execute(ctx, prog, opt, stdout, stderr)
+	fired := map[sandbox.Failure]bool{}
+	for _, fl := range cfg.Fail {
+		if fired[fl] = s.Fired(fl); !fired[fl] {
+			fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: no step on %s called that stand-in\n", fl.Node, fl.Step, fl.Node)
+		}
+	}
 	if dir != "" {
-		if err := writeRehearsal(dir, s, cfg); err != nil {
+		if err := writeRehearsal(dir, s, cfg, fired); err != nil {
 			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
 		}
 	}
@@ -169,14 +186,25 @@ type rehearsalNode struct {
 	Version  string   `json:"version"`
 }
 
+// injectedFailure is one --fail of rehearsal.json, and whether it fired.
+type injectedFailure struct {
+	Node     string `json:"node"`
+	Step     string `json:"step"`
+	ExitCode int    `json:"exit_code"`
+	Fired    bool   `json:"fired"`
+}
+
 // writeRehearsal records the sandbox's shape and how each node ended in
 // DIR/rehearsal.json, with a copy of the generated inventory.
-func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config) error {
+func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired map[sandbox.Failure]bool) error {
 	out := struct {
 		Nodes    []rehearsalNode   `json:"nodes"`
 		Backend  string            `json:"backend"`
-		Failures []sandbox.Failure `json:"injected_failures,omitempty"`
-	}{Backend: cfg.Backend, Failures: cfg.Fail}
+		Failures []injectedFailure `json:"injected_failures,omitempty"`
+	}{Backend: cfg.Backend}
+	for _, fl := range cfg.Fail {
+		out.Failures = append(out.Failures, injectedFailure{Node: fl.Node, Step: fl.Step, ExitCode: fl.ExitCode, Fired: fired[fl]})
+	}
 	versions := s.Versions()
 	for _, n := range s.Nodes {
 		out.Nodes = append(out.Nodes, rehearsalNode{Name: n.Spec.Name, Groups: n.Spec.Groups,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,7 @@ type rehearsal struct {
 	stderr   string
 	sum      summary.Summary
 	versions map[string]string
+	injected []injectedFailure
 }
 
 // rehearse runs `zdu rehearse` in this process and reads its run directory.
@@ -45,7 +47,8 @@ func rehearse(t *testing.T, args ...string) rehearsal {
 		t.Fatal(err)
 	}
 	var reh struct {
-		Nodes []struct{ Name, Version string }
+		Nodes    []struct{ Name, Version string }
+		Injected []injectedFailure `json:"injected_failures"`
 	}
 	b, err = os.ReadFile(filepath.Join(dir, "rehearsal.json"))
 	if err != nil {
@@ -57,6 +60,7 @@ func rehearse(t *testing.T, args ...string) rehearsal {
 	for _, n := range reh.Nodes {
 		r.versions[n.Name] = n.Version
 	}
+	r.injected = reh.Injected
 	if r.sum.Probe == nil {
 		t.Fatalf("summary.json has no probe figures:\n%s", r.stdout)
 	}
@@ -198,7 +202,8 @@ func TestRehearseAxwayReferenceTopology(t *testing.T) {
 	}
 
 	t.Run("apply fails on Node-B", func(t *testing.T) {
-		r := rehearse(t, plan, "-i", inv, "--fail", "Node-B:apply")
+		// Node-C:restart never fires: the Axway plan calls no systemctl.
+		r := rehearse(t, plan, "-i", inv, "--fail", "Node-B:apply", "--fail", "Node-C:restart")
 		if r.code != 73 || r.sum.Status != "APPLY_FAILED" {
 			t.Fatalf("exit %d status %s, want 73 APPLY_FAILED: %s", r.code, r.sum.Status, r)
 		}
@@ -206,10 +211,10 @@ func TestRehearseAxwayReferenceTopology(t *testing.T) {
 		want := map[string][2]string{ // apply, rollback
 			"Node-A": {"PASSED (0)", "PASSED (0)"},
 			"Node-B": {"FAILED (", "PASSED (0)"},
-			"Node-C": {"", "*"},
+			"Node-C": {"*", "*"},
 		}
 		for n, w := range want {
-			if !strings.HasPrefix(cells[n]["apply"], w[0]) || cells[n]["rollback"] != w[1] {
+			if !strings.HasPrefix(cells[n]["apply"], w[0]) || cells[n]["rollback"] != w[1] || w[0] == "*" && cells[n]["apply"] != "*" {
 				t.Errorf("%s: apply %q rollback %q, want %q and %q", n, cells[n]["apply"], cells[n]["rollback"], w[0], w[1])
 			}
 			if r.versions[n] != "v1" {
@@ -220,6 +225,13 @@ func TestRehearseAxwayReferenceTopology(t *testing.T) {
 			t.Errorf("probe counted %d failed requests through the failure and rollback, want 0: %v", r.sum.Probe.Failed, r.sum.Probe.Failures)
 		}
 		checkRate(t, r, defaultRehearseRate, 0.8*defaultRehearseRate)
+		wantInjected := []injectedFailure{{Node: "Node-B", Step: "apply", ExitCode: 1, Fired: true}, {Node: "Node-C", Step: "restart", ExitCode: 1}}
+		if !slices.Equal(r.injected, wantInjected) {
+			t.Errorf("rehearsal.json injected failures = %+v, want %+v", r.injected, wantInjected)
+		}
+		if !strings.Contains(r.stderr, "--fail Node-C:restart never fired") || strings.Contains(r.stderr, "Node-B:apply never fired") {
+			t.Errorf("stderr does not warn of exactly the failure that never fired:\n%s", tail(r.stderr, 2000))
+		}
 		if !strings.Contains(r.stdout, "| Node-B ") || !strings.Contains(r.stdout, "ROLLBACK") {
 			t.Errorf("the table lacks Node-B or ROLLBACK:\n%s", r.stdout)
 		}
@@ -231,8 +243,8 @@ func cellsOf(s summary.Summary) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, n := range s.Nodes {
 		m := map[string]string{"rollback": n.Rollback.String()}
-		for id, c := range n.Phases {
-			m[id] = c.String()
+		for _, ph := range s.Phases {
+			m[ph.ID] = n.Phases[ph.ID].String() // "*" when not run
 		}
 		out[n.Name] = m
 	}

@@ -60,11 +60,28 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) (int, string) {
 	// The log sink, the signal handler and the runner all write to stderr.
 	stderr = &lockedWriter{w: stderr}
+	// Signals are caught from the start: one that comes before the run
+	// stays in sigs and stops the run as soon as it starts.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	// Reach every node first: an unreachable one stops the run before
 	// anything, even the run directory, is written.
 	pool := run.NewPool(prog.Binding.Inv, dialer(prog.Binding.Inv))
 	defer pool.Close()
-	if err := preflight(ctx, prog, pool); err != nil {
+	err := preflight(ctx, prog, pool)
+	var obs *run.ProbeObserver
+	if err == nil && opt.probeOpt.URL != "" {
+		obs, err = run.StartProbe(ctx, prog, pool, opt.probeOpt)
+		if obs != nil {
+			defer obs.Stop()
+		}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "zdu run: interrupted before the run started; nothing was changed")
+		return exitInterrupted, ""
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
 		return exitFatal, ""
 	}
@@ -96,21 +113,11 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	defer j.Close()
 
 	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.stopGrace}
-	if opt.probeOpt.URL != "" {
-		// The probe measures until Finish, through a graceful stop too: the
-		// first SIGINT (which ends ctx) must not end it.
-		obs, err := run.StartProbe(context.WithoutCancel(ctx), prog, pool, opt.probeOpt)
-		if err != nil {
-			return report(stderr, "run", fmt.Errorf("starting the availability probe: %w", err)), dir
-		}
-		defer obs.Stop()
+	if obs != nil {
 		r.Observers = append(r.Observers, obs)
 	}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	go func() {
 		if _, ok := <-sigs; !ok {
 			return

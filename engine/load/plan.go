@@ -109,7 +109,26 @@ func (b *planBuilder) build() *Plan {
 		p.RollbackOrder = append(p.RollbackOrder, name.V)
 	}
 	b.checkRollbackRefs(p)
+	b.checkBudgetCode(p)
 	return p
+}
+
+// checkBudgetCode refuses an errorBudget exit code that a phase or a failed
+// rollback already exits with: the exit code alone must say what happened.
+func (b *planBuilder) checkBudgetCode(p *Plan) {
+	eb := b.sp.ErrorBudget
+	if eb == nil || !eb.ExitCode.Set {
+		return
+	}
+	for _, ph := range p.Phases {
+		if ph.ExitCode == p.BudgetExitCode {
+			b.probs.At(eb.ExitCode.Pos, "errorBudget.exitCode", "exit code %d is phase %s's too; choose another", p.BudgetExitCode, ph.ID)
+			return
+		}
+	}
+	if p.RollbackExitCode == p.BudgetExitCode {
+		b.probs.At(eb.ExitCode.Pos, "errorBudget.exitCode", "exit code %d is rollbackExitCode's too; choose another", p.BudgetExitCode)
+	}
 }
 
 func (b *planBuilder) scope(failure bool) expr.Scope {

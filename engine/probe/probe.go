@@ -17,20 +17,29 @@
 // after its kept-alive one died; the retry hides exactly the failure a
 // client without retries would see), or a short error text.
 //
+// Requests counts every scheduled request — sent, or counted as failed with
+// reason "probe saturated" when the in-flight bound kept it from being sent.
+//
 // The longest failure window is computed over the requests in send order: a
 // failure window is a maximal run of consecutive failed requests; it lasts
 // from the send time of its first request to the send time of the next
 // request that succeeded, or, when the run reaches the end of the probe, to
-// the time its last request ended. A single failed request between two good
+// the time the last of its requests ended (the latest end among them, which
+// need not be the one sent last). A single failed request between two good
 // ones therefore counts as one send interval (1/rate). It is 0 when no
-// request failed.
+// request failed. The probe's duration runs until the last request ended, so
+// no window is longer.
 //
-// Latency percentiles are nearest-rank over every request that was sent and
-// ended (succeeded or not), in milliseconds.
+// The latency percentiles are nearest-rank over the requests actually sent
+// (succeeded or not), in milliseconds.
+//
+// A URL may carry credentials (http://user:pass@host/): they are sent, but a
+// Result and every error show the URL with its password masked.
 package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -91,27 +100,43 @@ func Start(ctx context.Context, cfg Config) (*Probe, error) {
 	return start(ctx, cfg, inFlightBound(cfg)), nil
 }
 
+// withDefaults validates c and fills in the defaults. Its errors show the URL
+// redacted: it may carry a password.
 func (c Config) withDefaults() (Config, error) {
+	shown := redact(c.URL)
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return c, fmt.Errorf("probe URL %q: %w", c.URL, err)
+		return c, fmt.Errorf("probe URL %q: %w", shown, parseError(err, shown != c.URL))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("probe URL %q: want an http:// or https:// URL with a host", c.URL)
+		return c, fmt.Errorf("probe URL %q: want an http:// or https:// URL with a host", shown)
 	}
 	switch {
 	case c.Rate == 0:
 		c.Rate = DefaultRate
 	case math.IsNaN(c.Rate) || c.Rate < 0 || c.Rate > MaxRate:
-		return c, fmt.Errorf("probe rate %v for %s: want 0 < rate <= %v requests per second", c.Rate, c.URL, MaxRate)
+		return c, fmt.Errorf("probe rate %v for %s: want 0 < rate <= %v requests per second", c.Rate, shown, MaxRate)
 	}
 	switch {
 	case c.Timeout == 0:
 		c.Timeout = DefaultTimeout
 	case c.Timeout < 0:
-		return c, fmt.Errorf("probe timeout %s for %s: want a positive duration", c.Timeout, c.URL)
+		return c, fmt.Errorf("probe timeout %s for %s: want a positive duration", c.Timeout, shown)
 	}
 	return c, nil
+}
+
+// parseError is what url.Parse found wrong, without the URL it quotes. When
+// the URL had something masked, even that may hold part of the password (an
+// invalid escape in it), so only that the URL does not parse is said.
+func parseError(err error, masked bool) error {
+	if masked {
+		return errors.New("not a valid URL")
+	}
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // inFlightBound leaves room for half again as many requests as the rate

@@ -129,6 +129,27 @@ func TestHangingServer(t *testing.T) {
 	}
 }
 
+// The duration runs until the last request ended: a failure window that
+// reaches the end of the probe, with requests still in flight at Stop, fits.
+func TestDurationCoversRequestsInFlight(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	timeout := 400 * time.Millisecond
+	p := mustStart(t, Config{URL: srv.URL, Rate: 100, Timeout: timeout})
+	time.Sleep(200 * time.Millisecond)
+	r := stopWithin(t, p, timeout+2*time.Second)
+	// Every request timed out; the last ones were sent about 200 ms in.
+	min := ms(timeout) + 150
+	if r.DurationMS < min {
+		t.Errorf("duration %.1f ms, want at least %.1f: the last request ended a timeout after it was sent", r.DurationMS, min)
+	}
+	if r.LongestFailureMS < min {
+		t.Errorf("longest failure window %.1f ms, want at least %.1f: it ends when the last request ended", r.LongestFailureMS, min)
+	}
+	if r.LongestFailureMS > r.DurationMS {
+		t.Errorf("longest failure window %.1f ms is longer than the probe's %.1f ms", r.LongestFailureMS, r.DurationMS)
+	}
+}
+
 func TestSaturated(t *testing.T) {
 	srv := server(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	timeout := 500 * time.Millisecond

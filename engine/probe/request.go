@@ -56,9 +56,10 @@ func newClient(maxInFlight int) *http.Client {
 }
 
 // get sends one GET and reads the whole body within the timeout. It returns
-// "" on success, else the failure's reason.
-func (p *Probe) get() string {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+// "" on success, else the failure's reason. The probe's requests run under
+// context.Background, to their end or timeout; Ping's end with its ctx.
+func (p *Probe) get(parent context.Context) string {
+	ctx, cancel := context.WithTimeout(parent, p.cfg.Timeout)
 	defer cancel()
 	var conns atomic.Int32
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }}

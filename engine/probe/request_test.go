@@ -69,7 +69,7 @@ func TestGetReasons(t *testing.T) {
 			}
 			p := &Probe{cfg: Config{URL: u, Rate: 1, Timeout: 300 * time.Millisecond}, client: newClient(minInFlight)}
 			defer p.client.CloseIdleConnections()
-			if got := p.get(); got != tc.want {
+			if got := p.get(context.Background()); got != tc.want {
 				t.Errorf("reason %q, want %q", got, tc.want)
 			}
 		})

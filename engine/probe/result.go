@@ -12,15 +12,20 @@ import (
 
 // Result is what a probe measured, as the run summary and its JSON show it.
 type Result struct {
-	URL              string  `json:"url"`
-	RateRPS          float64 `json:"rate_rps"`    // the rate asked for
-	DurationMS       float64 `json:"duration_ms"` // from Start to Stop
+	URL        string  `json:"url"`         // the probed URL, its password redacted
+	RateRPS    float64 `json:"rate_rps"`    // the rate asked for
+	DurationMS float64 `json:"duration_ms"` // from Start until the last request ended
+	// Requests counts every scheduled request — sent, or counted as failed
+	// with reason "probe saturated" when the in-flight bound kept it from
+	// being sent.
 	Requests         int64   `json:"requests"`
 	Failed           int64   `json:"failed"`
 	LongestFailureMS float64 `json:"longest_failure_ms"`
-	P50MS            float64 `json:"p50_ms"`
-	P99MS            float64 `json:"p99_ms"`
-	MaxMS            float64 `json:"max_ms"`
+	// The latency percentiles are over the requests actually sent (succeeded
+	// or not).
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	MaxMS float64 `json:"max_ms"`
 	// Failures counts failed requests by reason ("503", "connection refused",
 	// "timeout", "cut body", "probe saturated", "resent by the client" ...).
 	Failures map[string]int64 `json:"failures,omitempty"`
@@ -43,7 +48,8 @@ type LBCounters struct {
 	Error    string           `json:"error,omitempty"`    // when the counters could not be read
 }
 
-// compute turns the samples into figures; d is the time from Start to Stop.
+// compute turns the samples into figures; d is the time from Start until
+// the last request ended.
 func (p *Probe) compute(d time.Duration) Result {
 	r := Result{URL: p.cfg.URL, RateRPS: p.cfg.Rate, DurationMS: ms(d)}
 	var w windows

@@ -64,15 +64,19 @@ func (st *store) each(f func(sample)) {
 type windows struct {
 	open    bool
 	from    time.Duration // send time of the open window's first failure
-	lastEnd time.Duration // end of the open window's last failure so far
+	lastEnd time.Duration // latest end among the open window's failures so far
 	longest time.Duration
 }
 
 func (w *windows) add(s sample) {
 	if !s.ok {
 		if !w.open {
-			w.open, w.from = true, s.at
+			// A new window forgets the ends of the one before: a slow
+			// failure there must not stretch this one.
+			w.open, w.from, w.lastEnd = true, s.at, s.end()
 		}
+		// A slow request sent early in the run can end after the ones sent
+		// later: the service was not seen answering until it did.
 		w.lastEnd = s.end()
 		return
 	}

@@ -69,7 +69,7 @@ func (p *Probe) launch() {
 	go func() {
 		defer p.wg.Done()
 		defer p.inFlight.Add(-1)
-		reason := p.get()
+		reason := p.get(context.Background())
 		s.lat = micros(time.Since(t0))
 		s.sent = true
 		s.ok = reason == ""

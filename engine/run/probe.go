@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/compile"
@@ -45,8 +44,10 @@ type lbCount struct {
 // counterTimeout bounds reading one load balancer's counters.
 const counterTimeout = 10 * time.Second
 
-// StartProbe reads the counters of every inventory load balancer whose
-// driver has them, then starts the probe.
+// StartProbe reads the counters of every load balancer the plan uses whose
+// driver has them, then starts the probe. ctx bounds the counter reads; the
+// probe itself runs until Finish or Stop, through a graceful stop too (the
+// first SIGINT ends ctx).
 func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt ProbeOptions) (*ProbeObserver, error) {
 	o := &ProbeObserver{opt: opt, tf: func(node string) (transport.Transport, error) {
 		if node == "" {
@@ -54,13 +55,11 @@ func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt Prob
 		}
 		return pool.Get(node)
 	}}
-	names := make([]string, 0, len(prog.Binding.Inv.LBs))
-	for n := range prog.Binding.Inv.LBs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		l := prog.Binding.Inv.LBs[n]
+	for _, n := range prog.Binding.Plan.LoadBalancers() {
+		l, ok := prog.Binding.Inv.LBs[n]
+		if !ok {
+			continue
+		}
 		d, err := lb.Lookup(l.Driver)
 		if err != nil {
 			continue
@@ -73,7 +72,10 @@ func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt Prob
 			o.count = append(o.count, lc)
 		}
 	}
-	p, err := probe.Start(ctx, opt.Config)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := probe.Start(context.WithoutCancel(ctx), opt.Config)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,9 @@ func ParseFailure(s string) (Failure, error) {
 		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply)", s)
 	}
 	f := Failure{Node: parts[0], Step: parts[1], ExitCode: 1}
+	if err := CheckFailureKey(f.Step); err != nil {
+		return Failure{}, fmt.Errorf("--fail %q: %w", s, err)
+	}
 	if len(parts) == 3 {
 		c, err := strconv.Atoi(parts[2])
 		if err != nil || c < 1 || c > 255 {

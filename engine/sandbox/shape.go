@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/zdu-dev/zdu/engine/load"
@@ -22,9 +21,11 @@ type ShapeOptions struct {
 	Nodes int
 }
 
-// sandboxVars are the variables the sandbox sets itself on every node; an
-// inventory's values for them point at production and are dropped.
-var sandboxVars = []string{"old_install_dir", "new_install_dir", "gateway_port", "api_port", "cass_host", "cass_port", "sandbox_root"}
+// OwnVars are the variables the sandbox sets itself on every node: an
+// inventory's values for them point at production and are dropped, and
+// rehearse refuses them in --set (the sandbox's commands would act on this
+// machine's real paths).
+var OwnVars = []string{"old_install_dir", "new_install_dir", "gateway_port", "api_port", "cass_host", "sandbox_root"}
 
 // Shape returns the sandbox configuration for plan.
 //
@@ -38,7 +39,7 @@ var sandboxVars = []string{"old_install_dir", "new_install_dir", "gateway_port",
 // targets; those in the load balancer (its servers map, or else the nodes of
 // the phases that use it) are behind HAProxy.
 func Shape(p *load.Plan, opt ShapeOptions) (Config, error) {
-	lbs := planLBs(p)
+	lbs := p.LoadBalancers()
 	if len(lbs) > 1 {
 		return Config{}, fmt.Errorf("%s names %d load balancers (%s); a rehearsal sandbox has one HAProxy in front of one backend",
 			p.File, len(lbs), strings.Join(lbs, ", "))
@@ -104,7 +105,7 @@ func shapeFromInventory(p *load.Plan, inv *load.Inventory, cfg Config) (Config, 
 		for k, v := range n.Vars {
 			vars[k] = v
 		}
-		for _, k := range sandboxVars {
+		for _, k := range OwnVars {
 			delete(vars, k)
 		}
 		cfg.Nodes = append(cfg.Nodes, NodeSpec{Name: n.Name, Groups: n.Groups, Vars: vars, Unbalanced: !balanced[n.Name]})
@@ -113,30 +114,6 @@ func shapeFromInventory(p *load.Plan, inv *load.Inventory, cfg Config) (Config, 
 		return Config{}, fmt.Errorf("%s: the plan targets none of its nodes", inv.File)
 	}
 	return cfg, nil
-}
-
-// planLBs lists the load balancers the plan's steps and rollbacks name.
-func planLBs(p *load.Plan) []string {
-	seen := map[string]bool{}
-	add := func(steps []*load.Step) {
-		for _, st := range steps {
-			for _, r := range st.LBs {
-				seen[r.Name] = true
-			}
-		}
-	}
-	for _, ph := range p.Phases {
-		add(ph.Steps)
-	}
-	for _, steps := range p.Rollbacks {
-		add(steps)
-	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func usesLB(steps []*load.Step) bool {

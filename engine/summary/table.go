@@ -72,11 +72,17 @@ func (s *Summary) Table() string {
 	return b.String()
 }
 
+// minProbeRequests is the fewest probe requests whose figures say much.
+const minProbeRequests = 10
+
 // writeProbe adds the availability probe's figures under the table.
 func (s *Summary) writeProbe(b *strings.Builder) {
 	p := s.Probe
 	fmt.Fprintf(b, "Availability probe (%s, %g requests/s):\n", p.URL, p.RateRPS)
 	fmt.Fprintf(b, "    %s\n", p.Line())
+	if p.Requests < minProbeRequests {
+		fmt.Fprintf(b, "    note: only %d request(s): too few to measure availability (a longer run or a higher rate)\n", p.Requests)
+	}
 	for _, c := range p.LB {
 		if c.Error != "" {
 			fmt.Fprintf(b, "    %s %s (backend %s): counters not read: %s\n", c.Driver, c.LB, c.Backend, c.Error)
