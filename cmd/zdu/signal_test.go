@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -120,5 +121,72 @@ func TestSIGINTProbeMeasuresToTheEnd(t *testing.T) {
 	// 1s of grace at 100/s: a probe stopped by the signal sends a few dozen.
 	if s.Probe == nil || s.Probe.Requests < 80 || s.Probe.Failed != 0 {
 		t.Fatalf("probe = %+v, want at least 80 requests (the whole grace), none failed", s.Probe)
+	}
+}
+
+// TestSIGINTBeforeTheRun: a SIGINT while the probe reads a load balancer's
+// counters (here one that accepts and never answers) ends zdu at once with
+// 130 and nothing changed: no step ran, no run directory was made.
+func TestSIGINTBeforeTheRun(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	inv := filepath.Join(dir, "inv.yaml")
+	os.WriteFile(plan, []byte(`apiVersion: zdu/v1
+name: lb-probe
+phases:
+  - id: roll
+    targets: all
+    steps:
+      - {id: drain, type: lb-drain, with: {lb: web}}
+      - {id: mark, type: ssh-exec, with: {command: "touch `+dir+`/ran"}}
+      - {id: enable, type: lb-enable, with: {lb: web}}
+`), 0o600)
+	os.WriteFile(inv, []byte(`apiVersion: zdu/v1
+kind: Inventory
+defaults: {transport: local}
+nodes: [{name: a}]
+loadBalancers:
+  web:
+    driver: haproxy
+    backend: web
+    instances: [{name: h, address: "`+ln.Addr().String()+`"}]
+`), 0o600)
+	url := flagServer(t, filepath.Join(dir, "never"))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"run", plan, "-i", inv, "--run-dir", filepath.Join(dir, "run"),
+			"--probe", url, "--log-format", "json"}, &out, &errb)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	select {
+	case code := <-done:
+		if code != 130 || !strings.Contains(errb.String(), "interrupted before the run started") {
+			t.Errorf("exit %d, want 130 and nothing changed:\n%s%s", code, out.String(), errb.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("zdu run did not end at SIGINT while reading the load balancer's counters")
+	}
+	for _, p := range []string{"ran", "run"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("%s exists: something ran before the run", p)
+		}
 	}
 }

@@ -166,8 +166,10 @@ func (p *Probe) Stop() Result {
 	p.once.Do(func() {
 		close(p.stop)
 		<-p.sendDone
-		d := time.Since(p.start)
 		p.wg.Wait()
+		// Taken after the last request ended, so that a failure window
+		// running to the end of the probe fits in the duration.
+		d := time.Since(p.start)
 		p.client.CloseIdleConnections()
 		p.result = p.compute(d)
 	})

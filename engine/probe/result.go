@@ -51,7 +51,7 @@ type LBCounters struct {
 // compute turns the samples into figures; d is the time from Start until
 // the last request ended.
 func (p *Probe) compute(d time.Duration) Result {
-	r := Result{URL: p.cfg.URL, RateRPS: p.cfg.Rate, DurationMS: ms(d)}
+	r := Result{URL: redact(p.cfg.URL), RateRPS: p.cfg.Rate, DurationMS: ms(d)}
 	var w windows
 	lats := make([]uint32, 0, p.samples.n)
 	p.samples.each(func(s sample) {

@@ -77,7 +77,7 @@ func (w *windows) add(s sample) {
 		}
 		// A slow request sent early in the run can end after the ones sent
 		// later: the service was not seen answering until it did.
-		w.lastEnd = s.end()
+		w.lastEnd = max(w.lastEnd, s.end())
 		return
 	}
 	if w.open {
