@@ -158,6 +158,32 @@ func TestProbeAndRehearseBadInput(t *testing.T) {
 	}
 }
 
+// TestRunProbeURLMustAnswer: a probe URL that does not answer before the run
+// stops zdu before anything changes, naming the URL.
+func TestRunProbeURLMustAnswer(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	inv := filepath.Join(dir, "inv.yaml")
+	os.WriteFile(plan, []byte(probePlan), 0o600)
+	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}]\n"), 0o600)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	ln.Close() // nothing listens there now
+	flag := filepath.Join(dir, "down")
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"run", plan, "-i", inv, "--set", "flag=" + flag,
+		"--run-dir", filepath.Join(dir, "run"), "--probe", url}, &out, &errb)
+	if code != exitFatal || !strings.Contains(errb.String(), url+" does not answer: connection refused") {
+		t.Errorf("exit %d, want 80 naming the URL:\n%s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run")); err == nil {
+		t.Error("a run directory was made")
+	}
+}
+
 // TestRehearseWithoutHAProxy says how to install it and starts nothing.
 func TestRehearseWithoutHAProxy(t *testing.T) {
 	old := lbtest.HAProxyPath

@@ -45,7 +45,8 @@ type lbCount struct {
 const counterTimeout = 10 * time.Second
 
 // StartProbe reads the counters of every load balancer the plan uses whose
-// driver has them, then starts the probe. ctx bounds the counter reads; the
+// driver has them, checks that the probe's URL answers, then starts the
+// probe. ctx bounds the counter reads; the
 // probe itself runs until Finish or Stop, through a graceful stop too (the
 // first SIGINT ends ctx).
 func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt ProbeOptions) (*ProbeObserver, error) {
@@ -72,8 +73,9 @@ func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt Prob
 			o.count = append(o.count, lc)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	// A probe that cannot reach its URL now would only fail the run at the end.
+	if err := probe.Ping(ctx, opt.Config); err != nil {
+		return nil, fmt.Errorf("availability probe (--probe): %w", err)
 	}
 	p, err := probe.Start(context.WithoutCancel(ctx), opt.Config)
 	if err != nil {

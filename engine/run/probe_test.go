@@ -1,0 +1,106 @@
+package run_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zdu-dev/zdu/engine/enginetest"
+	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/probe"
+	"github.com/zdu-dev/zdu/engine/run"
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+)
+
+// TestProbeObserverCounters runs the probe through a real HAProxy: the
+// load balancer the plan uses has its counters read before and after (a
+// stopped server's 503s show as hrsp_5xx and econ), one whose socket is
+// missing reports an error instead, and one the plan does not use is left
+// alone.
+func TestProbeObserverCounters(t *testing.T) {
+	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	up, err := lbtest.NewBackend("up", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	down, err := lbtest.NewBackend("down", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	h, err := lbtest.StartHAProxy(ctx, lbtest.HAProxyConfig{Backend: "app", Servers: []*lbtest.Backend{up, down}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	missing := filepath.Join(t.TempDir(), "no.sock")
+	plan := `apiVersion: zdu/v1
+name: probed
+phases:
+  - id: roll
+    targets: all
+    steps:
+      - {id: drain, type: lb-drain, with: {lb: web}}
+      - {id: enable, type: lb-enable, with: {lb: web}}
+rollbacks:
+  back:
+    - {id: drain, type: lb-drain, with: {lb: gone}}
+`
+	inv := fmt.Sprintf(`apiVersion: zdu/v1
+kind: Inventory
+defaults: {transport: local}
+nodes: [{name: up}]
+loadBalancers:
+  web: {driver: haproxy, backend: app, instances: [{name: h, socket: %q}]}
+  gone: {driver: haproxy, backend: app, instances: [{name: g, socket: %q}]}
+  unused: {driver: haproxy, backend: app, instances: [{name: u, socket: %q}]}
+`, h.Socket, missing, missing)
+	prog := enginetest.Compile(t, plan, inv)
+	pool := run.NewPool(prog.Binding.Inv, nil)
+	defer pool.Close()
+	zero := int64(0)
+	obs, err := run.StartProbe(ctx, prog, pool, run.ProbeOptions{
+		Config: probe.Config{URL: h.URL + "/", Rate: 100}, Budget: probe.Budget{MaxFailed: &zero}, ExitCode: 81})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Stop()
+	// Take "down" away while the probe runs: HAProxy answers 503 for the
+	// requests it sends there until its (absent) health check would notice.
+	if err := down.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if resp, err := http.Get(h.URL + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	f := obs.Finish(ctx)
+	if f.Kind != journal.KindProbe || f.Err == nil || f.ExitCode != 81 || f.Status != "ERROR_BUDGET_EXCEEDED" {
+		t.Fatalf("finding = %+v, want the budget exceeded (exit 81)", f)
+	}
+	lbs, _ := f.Detail["lb"].([]any)
+	if len(lbs) != 2 {
+		t.Fatalf("lb counters = %v, want web and gone (not unused)", f.Detail["lb"])
+	}
+	gone, web := lbs[0].(map[string]any), lbs[1].(map[string]any)
+	if gone["lb"] != "gone" || !strings.Contains(fmt.Sprint(gone["error"]), "before the run") {
+		t.Errorf("gone = %v, want an error read before the run", gone)
+	}
+	counters, _ := web["counters"].(map[string]any)
+	if web["lb"] != "web" || web["error"] != nil || counters["hrsp_5xx"].(float64) < 5 || counters["econ"].(float64) < 5 {
+		t.Errorf("web = %v, want at least the 5 503s and connection errors to the stopped server", web)
+	}
+	failed, _ := f.Detail["failed"].(float64)
+	if failed == 0 {
+		t.Errorf("the probe saw no failure: %v", f.Detail)
+	}
+}
