@@ -87,6 +87,11 @@ func badUsage(format string, args ...any) error { return usageError{fmt.Sprintf(
 
 // report prints err and returns its exit code.
 func report(stderr io.Writer, cmd string, err error) int {
+	var help helpRequest
+	if errors.As(err, &help) {
+		help.printHelp(stderr)
+		return exitOK
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "zdu %s: %s\n", cmd, ue.msg)

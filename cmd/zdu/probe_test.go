@@ -196,3 +196,13 @@ func TestRehearseWithoutHAProxy(t *testing.T) {
 		t.Errorf("exit %d, want 80 saying how to install HAProxy:\n%s", code, errb.String())
 	}
 }
+
+// TestCommandHelp: -h lists a command's flags and exits 0.
+func TestCommandHelp(t *testing.T) {
+	for _, tc := range []struct{ cmd, want string }{{"rehearse", "-fail"}, {"run", "-probe-budget"}, {"validate", "-format"}} {
+		var out, errb bytes.Buffer
+		if code := dispatch(context.Background(), []string{tc.cmd, "-h"}, &out, &errb); code != exitOK || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("zdu %s -h: exit %d, want 0 listing %s:\n%s", tc.cmd, code, tc.want, errb.String())
+		}
+	}
+}
