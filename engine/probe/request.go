@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Failure reasons that are not a status code or an error text.
@@ -32,6 +33,8 @@ const (
 	userAgent = "zdu-probe/1"
 	// maxIdle bounds the kept-alive connections.
 	maxIdle = 1024
+	// idleTimeout is how long a kept-alive connection may sit unused.
+	idleTimeout = 2 * time.Second
 )
 
 // newClient keeps connections alive like a real API client, with enough idle
@@ -46,6 +49,10 @@ func newClient(maxInFlight int) *http.Client {
 		ForceAttemptHTTP2:   true,
 		MaxIdleConns:        idle,
 		MaxIdleConnsPerHost: idle,
+		// Close idle connections before servers do (Apache's keep-alive
+		// timeout is 5s): one closed by the server just as it is reused is
+		// resent, which counts as a failure the service did not cause.
+		IdleConnTimeout: idleTimeout,
 	}
 	return &http.Client{
 		Transport: tr,
