@@ -52,6 +52,13 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 		if r.WantReply {
 			_ = r.Reply(ok, nil)
 		}
+		if r.Type == "exec" && ok {
+			// Only once the exec reply is out: reap reports the exit and
+			// closes the channel, and a reply after the close is dropped, so
+			// the client's Start would fail with EOF although the command
+			// ran. A fast command on a loaded machine wins that race.
+			go s.reap()
+		}
 	}
 	// The client closed the channel (or the connection died): whatever the
 	// command left running goes with it, as the transport expects.
@@ -65,7 +72,8 @@ func (s *session) started() *exec.Cmd {
 }
 
 // start runs command through /bin/sh -c in a session and process group of
-// its own (as sshd does), wired to the channel.
+// its own (as sshd does), wired to the channel. The caller starts reap once
+// it has answered the exec request.
 func (s *session) start(command string) error {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = s.node.cfg.Root
@@ -94,12 +102,17 @@ func (s *session) start(command string) error {
 		_, _ = io.Copy(stdin, s.ch)
 		stdin.Close()
 	}()
-	go func() {
-		err := cmd.Wait()
-		close(done)
-		s.exit(cmd, err)
-	}()
 	return nil
+}
+
+// reap waits for the started command, then reports how it ended.
+func (s *session) reap() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	err := cmd.Wait()
+	close(done)
+	s.exit(cmd, err)
 }
 
 // exit reports how the command ended and closes the channel.
