@@ -148,7 +148,15 @@ func (t *Transport) session(ctx context.Context) (*conn, *ssh.Session, error) {
 
 // lost explains a connection failure, with the keepalive's reason if any.
 func (t *Transport) lost(c *conn, doing string, err error) error {
-	if !c.alive() {
+	// end records the reason before the connection is marked dead: read it
+	// first, or a keepalive timeout shows as a bare EOF in that gap.
+	c.mu.Lock()
+	why := c.why
+	c.mu.Unlock()
+	switch {
+	case why != nil:
+		err = why
+	case !c.alive():
 		err = c.reason()
 	}
 	return fmt.Errorf("%s: %s: %w: %w", t.label, doing, ErrConnectionLost, err)
