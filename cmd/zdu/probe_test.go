@@ -31,6 +31,19 @@ phases:
         with: {command: "touch ${{ params.flag }}; sleep 0.5; rm ${{ params.flag }}"}
 `
 
+// probeFiles writes probePlan and a one-node local inventory into dir.
+func probeFiles(t *testing.T, dir string) (plan, inv string) {
+	t.Helper()
+	plan, inv = filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "inv.yaml")
+	for path, text := range map[string]string{plan: probePlan,
+		inv: "apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}]\n"} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return plan, inv
+}
+
 // flagServer answers 503 while flag exists, 200 otherwise, on 127.0.0.1.
 func flagServer(t *testing.T, flag string) string {
 	t.Helper()
@@ -56,10 +69,7 @@ func runProbed(t *testing.T, extra ...string) (int, string, summary.Summary) {
 	t.Helper()
 	dir := t.TempDir()
 	flag := filepath.Join(dir, "down")
-	plan := filepath.Join(dir, "plan.yaml")
-	inv := filepath.Join(dir, "inv.yaml")
-	os.WriteFile(plan, []byte(probePlan), 0o600)
-	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}]\n"), 0o600)
+	plan, inv := probeFiles(t, dir)
 	url := flagServer(t, flag)
 	args := append([]string{"run", plan, "-i", inv, "--set", "flag=" + flag, "--run-dir", filepath.Join(dir, "run"),
 		"--log-format", "json", "--probe", url, "--probe-rate", "100"}, extra...)
@@ -116,10 +126,7 @@ func TestRunProbeSeesOutage(t *testing.T) {
 // message naming the flag, before anything starts.
 func TestProbeAndRehearseBadInput(t *testing.T) {
 	dir := t.TempDir()
-	plan := filepath.Join(dir, "plan.yaml")
-	inv := filepath.Join(dir, "inv.yaml")
-	os.WriteFile(plan, []byte(probePlan), 0o600)
-	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}]\n"), 0o600)
+	plan, inv := probeFiles(t, dir)
 	broken := filepath.Join(dir, "broken.yaml")
 	os.WriteFile(broken, []byte(strings.Replace(probePlan, "maxFailed: 0", "maxFailed: -1", 1)), 0o600)
 	nova := filepath.Join("..", "..", "plans", "nova-api.yaml")
@@ -162,10 +169,7 @@ func TestProbeAndRehearseBadInput(t *testing.T) {
 // stops zdu before anything changes, naming the URL.
 func TestRunProbeURLMustAnswer(t *testing.T) {
 	dir := t.TempDir()
-	plan := filepath.Join(dir, "plan.yaml")
-	inv := filepath.Join(dir, "inv.yaml")
-	os.WriteFile(plan, []byte(probePlan), 0o600)
-	os.WriteFile(inv, []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: a}]\n"), 0o600)
+	plan, inv := probeFiles(t, dir)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
