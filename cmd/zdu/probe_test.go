@@ -135,7 +135,8 @@ func TestProbeAndRehearseBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "ftp://127.0.0.1/"}, "--probe \"ftp://127.0.0.1/\""},
+		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "ftp://127.0.0.1/"}, `--probe: probe URL "ftp://127.0.0.1/"`},
+		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "ftp://u:s3cret@127.0.0.1/"}, "u:xxxxx@127.0.0.1"},
 		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "http://127.0.0.1/", "--probe-rate", "0"}, "--probe-rate 0"},
 		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "http://127.0.0.1/", "--probe-budget", "maxFailed=x"}, "--probe-budget"},
 		{[]string{"run", plan, "-i", inv, "--set", "flag=x", "--probe", "http://127.0.0.1/", "--probe-budget", "nope=1"}, "nope"},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"net/url"
 	"strings"
 	"time"
 
@@ -43,9 +42,8 @@ func (p *probeFlags) resolve(plan *load.Plan) (run.ProbeOptions, error) {
 	opt := run.ProbeOptions{Config: probe.Config{URL: p.url, Rate: p.rate, Timeout: p.timeout},
 		Budget: plan.ErrorBudget, ExitCode: plan.BudgetExitCode}
 	if p.url != "" {
-		u, err := url.Parse(p.url)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return opt, badUsage("--probe %q: want an http:// or https:// URL", p.url)
+		if err := (probe.Config{URL: p.url}).Validate(); err != nil {
+			return opt, badUsage("--probe: %v", err)
 		}
 	}
 	if p.rateFlag == "probe-rate" && p.url == "" {

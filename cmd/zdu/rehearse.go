@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +73,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbox.Config, *load.Plan, int) {
 	for _, set := range f.sets {
 		name, _, _ := strings.Cut(set, "=")
-		if contains(sandbox.OwnVars, strings.TrimSpace(name)) {
+		if slices.Contains(sandbox.OwnVars, strings.TrimSpace(name)) {
 			return sandbox.Config{}, nil, report(stderr, "rehearse", badUsage(
 				"--set %s: the sandbox sets %s itself (its own paths and ports on this machine); drop the flag", set, name))
 		}
@@ -94,7 +95,7 @@ func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbo
 	}
 	for _, s := range f.fails {
 		fl, err := sandbox.ParseFailure(s)
-		if err == nil && !contains(names, fl.Node) {
+		if err == nil && !slices.Contains(names, fl.Node) {
 			err = fmt.Errorf("--fail %s: the sandbox has no node %q (it has %s)%s", s, fl.Node, strings.Join(names, ", "), didYouMean(fl.Node, names))
 		}
 		if err != nil {
@@ -242,13 +243,4 @@ func versionList(s *sandbox.Sandbox) string {
 		parts = append(parts, n.Spec.Name+" "+v[n.Spec.Name])
 	}
 	return strings.Join(parts, ", ")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -102,6 +102,13 @@ func Start(ctx context.Context, cfg Config) (*Probe, error) {
 
 // withDefaults validates c and fills in the defaults. Its errors show the URL
 // redacted: it may carry a password.
+// Validate checks c as Start would, without starting anything: errors name
+// the URL with its password masked.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c Config) withDefaults() (Config, error) {
 	shown := redact(c.URL)
 	u, err := url.Parse(c.URL)

@@ -36,10 +36,7 @@ func (c *stepContext) Transport() transport.Transport {
 }
 func (c *stepContext) Control() transport.Transport { return local.New() }
 func (c *stepContext) TransportFor(node string) (transport.Transport, error) {
-	if node == "" {
-		return local.New(), nil
-	}
-	return c.r.Transports.Get(node)
+	return c.r.Transports.TransportFor(node)
 }
 func (c *stepContext) LoadBalancer(name string) (step.LoadBalancer, error) {
 	lb, ok := c.r.Prog.Binding.Inv.LBs[name]
@@ -99,6 +96,14 @@ func (p *Pool) Get(name string) (transport.Transport, error) {
 		e.t, e.err = p.dial(n)
 	})
 	return e.t, e.err
+}
+
+// TransportFor reaches a node by name; "" is the control node (local).
+func (p *Pool) TransportFor(node string) (transport.Transport, error) {
+	if node == "" {
+		return local.New(), nil
+	}
+	return p.Get(node)
 }
 
 // Put installs an already open transport (e.g. from a preflight).

@@ -12,7 +12,6 @@ import (
 	"github.com/zdu-dev/zdu/steps/lb"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
-	"github.com/zdu-dev/zdu/steps/transport/local"
 )
 
 // ProbeOptions shape a run's availability probe.
@@ -50,12 +49,7 @@ const counterTimeout = 10 * time.Second
 // probe itself runs until Finish or Stop, through a graceful stop too (the
 // first SIGINT ends ctx).
 func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt ProbeOptions) (*ProbeObserver, error) {
-	o := &ProbeObserver{opt: opt, tf: func(node string) (transport.Transport, error) {
-		if node == "" {
-			return local.New(), nil
-		}
-		return pool.Get(node)
-	}}
+	o := &ProbeObserver{opt: opt, tf: pool.TransportFor}
 	for _, n := range prog.Binding.Plan.LoadBalancers() {
 		l, ok := prog.Binding.Inv.LBs[n]
 		if !ok {

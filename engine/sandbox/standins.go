@@ -56,7 +56,8 @@ func (l Layout) RunDir() string { return filepath.Join(l.State, "run") }
 func (l Layout) Log() string { return filepath.Join(l.State, "standins.log") }
 
 // Failure keys each stand-in checks before doing anything (any one present
-// fails it): rehearse's --fail NODE:KEY writes one.
+// fails it): rehearse's --fail NODE:KEY writes one. FailureKeys (failkeys.go)
+// lists them for --fail's check; keep the two in step.
 //
 //	sysupgrade SUB       SUB, sysupgrade-SUB  (export, upgrade, pre-apply, apply, post-apply)
 //	startinstance -d|-k  startinstance, startinstance-d / startinstance-k
