@@ -34,6 +34,9 @@ type Expr struct {
 	base int
 	// at is where the expression's text starts, for errors about its value.
 	at int
+	// refs and tests are what the expression reads and tests for; see Refs.
+	refs  []Ref
+	tests []string
 }
 
 var _ step.Expr = (*Expr)(nil)
@@ -104,6 +107,7 @@ func compile(src string, sc Scope, full string, base int, w want) (*Expr, error)
 	if p := checkTree(tree.Node, sc); p != nil {
 		return nil, errorAt(full, base+p.at, "%s", p.msg)
 	}
+	refs, tests := collectRefs(tree.Node).resolve(full, base)
 	typ, err := checker.Check(tree, cfg)
 	if err != nil {
 		return nil, fromExpr(full, base, err)
@@ -115,7 +119,7 @@ func compile(src string, sc Scope, full string, base int, w want) (*Expr, error)
 	if err != nil {
 		return nil, fromExpr(full, base, err)
 	}
-	return &Expr{src: src, prog: prog, cond: w == wantBool, full: full, base: base, at: start}, nil
+	return &Expr{src: src, prog: prog, cond: w == wantBool, full: full, base: base, at: start, refs: refs, tests: tests}, nil
 }
 
 // typeProblem says why a statically known result type does not fit; an
@@ -157,6 +161,25 @@ func typeName(t reflect.Type) string {
 
 // Source is the expression as written.
 func (e *Expr) Source() string { return e.src }
+
+// Refs lists the params, vars and results the expression reads, in the
+// order they appear, positioned in its source text.
+func (e *Expr) Refs() []Ref {
+	if e == nil {
+		return nil
+	}
+	return e.refs
+}
+
+// Tests lists the names ("vars.x") the expression tests for presence ("x"
+// in vars, vars.x != nil). A condition that tests a name guards the
+// references to it in the step or phase it belongs to.
+func (e *Expr) Tests() []string {
+	if e == nil {
+		return nil
+	}
+	return e.tests
+}
 
 // Eval evaluates the expression against env, which must be an *Env (or one
 // derived from it by With). Errors are *Error positioned in the source.

@@ -28,6 +28,9 @@ func (t *Template) write(b *strings.Builder, v any, raw bool) error {
 			if _, nested := asList(el); nested {
 				return fmt.Errorf("cannot insert a list of lists")
 			}
+			if el == nil {
+				return &nilValue{elem: i}
+			}
 			if err := t.writeScalar(b, el, raw); err != nil {
 				return err
 			}
@@ -36,6 +39,13 @@ func (t *Template) write(b *strings.Builder, v any, raw bool) error {
 	}
 	return t.writeScalar(b, v, raw)
 }
+
+// nilValue is a value that is not there: an undefined var, a param without
+// a value, a missing field. It is never written as an empty string. elem is
+// the list element that is nil, or -1.
+type nilValue struct{ elem int }
+
+func (e *nilValue) Error() string { return "no value (nil)" }
 
 func (t *Template) writeScalar(b *strings.Builder, v any, raw bool) error {
 	s, quote, err := scalarText(v)
@@ -57,11 +67,11 @@ func (t *Template) writeScalar(b *strings.Builder, v any, raw bool) error {
 }
 
 // scalarText formats a scalar; quote says whether a shell needs it quoted
-// (strings and nil do; numbers, bools and durations are plain words).
+// (strings do; numbers, bools and durations are plain words). nil is a *nilValue.
 func scalarText(v any) (s string, quote bool, err error) {
 	switch v := v.(type) {
 	case nil:
-		return "", true, nil
+		return "", false, &nilValue{elem: -1}
 	case string:
 		return v, true, nil
 	case bool:

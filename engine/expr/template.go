@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/zdu-dev/zdu/steps/step"
@@ -85,6 +87,20 @@ func (t *Template) Source() string {
 	return t.src
 }
 
+// Refs lists what the template's expressions read, positioned in its source.
+func (t *Template) Refs() []Ref {
+	if t == nil {
+		return nil
+	}
+	var out []Ref
+	for _, p := range t.parts {
+		if p.expr != nil {
+			out = append(out, p.expr.refs...)
+		}
+	}
+	return out
+}
+
 // IsZero reports whether the key was absent.
 func (t *Template) IsZero() bool { return t == nil || !t.present }
 
@@ -111,7 +127,17 @@ func (t *Template) Render(env step.Env) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := t.write(&b, v, p.raw); err != nil {
+		var nv *nilValue
+		if err := t.write(&b, v, p.raw); errors.As(err, &nv) {
+			// Never an empty string in its place: a misspelt or missing
+			// value would turn `rm -rf ${{ vars.dir }}/old` into rm -rf /old.
+			what := ""
+			if nv.elem >= 0 {
+				what = fmt.Sprintf(" in list element %d", nv.elem)
+			}
+			return "", errorAt(t.src, p.expr.at, "${{ %s }} has no value for this node (nil%s); give it one, or a default with ??",
+				strings.TrimSpace(p.expr.src), what)
+		} else if err != nil {
 			return "", errorAt(t.src, p.expr.at, "%s", err.Error())
 		}
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestRender(t *testing.T) {
-	env := testEnv().With("stat", map[string]any{"lines": []string{"x", "y"}, "nul": "a\x00b", "nested": []any{[]any{"a"}}, "m": map[string]any{}})
+	env := testEnv().With("stat", map[string]any{"lines": []string{"x", "y"}, "nul": "a\x00b", "nested": []any{[]any{"a"}}, "m": map[string]any{}, "empty": ""})
 	tests := []struct {
 		name string
 		src  string
@@ -26,7 +26,8 @@ func TestRender(t *testing.T) {
 		{"int", "-p ${{ params.port }}", Shell, "-p 8080"},
 		{"bool", "${{ params.enabled }}", Shell, "true"},
 		{"duration", "timeout ${{ params.startup }}", Shell, "timeout 30s"},
-		{"nil is empty word", "x ${{ stat.missing }}", Shell, "x ''"},
+		{"empty string is an empty word", "x ${{ stat.empty }}", Shell, "x ''"},
+		{"nil with a default", "x ${{ stat.missing ?? '' }}", Shell, "x ''"},
 		{"escape", "echo '$${{ not an expr }}'", Shell, "echo '${{ not an expr }}'"},
 		{"escape and expr", "$${{ x }} ${{ node.name }}", Shell, "${{ x }} 'Node-A'"},
 		{"braces inside", "${{ {'a': {'b': 'c'}}.a.b }}", Text, "c"},
@@ -112,6 +113,10 @@ func TestRenderErrors(t *testing.T) {
 		{"map at run time", "x ${{ stat.m }}", Text, 1, 7, "cannot insert a map"},
 		{"list of lists", "x ${{ stat.nested }}", Shell, 1, 7, "list of lists"},
 		{"eval error", "x ${{ int('q') }}", Shell, 1, 7, "invalid operation"},
+		{"nil", "rm -rf ${{ stat.missing }}/old", Shell, 1, 12, "${{ stat.missing }} has no value for this node (nil)"},
+		{"nil raw", "rm -rf ${{ raw stat.missing }}/old", Shell, 1, 16, "has no value"},
+		{"nil in text", "http://${{ stat.missing }}/", Text, 1, 12, "has no value"},
+		{"nil in list", "x ${{ ['a', stat.missing] }}", Shell, 1, 7, "nil in list element 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
