@@ -24,6 +24,9 @@ type args struct {
 	src   *source
 	probs *Problems
 	lbs   []ref
+	nodes []ref
+	// uses receives what the compiled expressions read.
+	uses *[]use
 }
 
 var _ step.Args = (*args)(nil)
@@ -76,38 +79,46 @@ func (a *args) Shell(key string, required bool) step.Template {
 func (a *args) Text(key string, required bool) step.Template { return a.tmpl(key, required, expr.Text) }
 
 func (a *args) tmpl(key string, required bool, mode expr.Mode) step.Template {
-	k, v, ok := a.scalar(key, required)
+	_, v, ok := a.scalar(key, required)
 	if !ok {
 		return expr.Zero()
 	}
-	return a.compile(k, v, a.at(key), mode)
+	return a.compile(v, a.at(key), mode)
 }
 
-func (a *args) compile(k, v *yaml.Node, path string, mode expr.Mode) step.Template {
+func (a *args) compile(v *yaml.Node, path string, mode expr.Mode) step.Template {
 	t, err := expr.CompileTemplate(v.Value, mode, a.scope)
 	if err != nil {
-		a.exprProblem(k, v, path, err)
+		a.exprProblem(v, path, err)
 		return expr.Constant(v.Value)
 	}
+	a.record(v, path, t.Refs())
 	return t
 }
 
-func (a *args) exprProblem(k, v *yaml.Node, path string, err error) {
+// record keeps what an expression in v reads, positioned in the file.
+func (a *args) record(v *yaml.Node, path string, refs []expr.Ref) {
+	for _, r := range refs {
+		*a.uses = append(*a.uses, use{Ref: r, Pos: a.src.inner(v, r.Line, r.Col), Path: path})
+	}
+}
+
+func (a *args) exprProblem(v *yaml.Node, path string, err error) {
 	var ee *expr.Error
 	if errors.As(err, &ee) {
-		a.probs.At(a.src.inner(k, v, ee.Line, ee.Col), path, "%s", ee.Msg)
+		a.probs.At(a.src.inner(v, ee.Line, ee.Col), path, "%s", ee.Msg)
 		return
 	}
 	a.probs.At(spec.PosOf(v), path, "%v", err)
 }
 
 func (a *args) Texts(key string) []step.Template {
-	k, v := a.lookup(key)
+	_, v := a.lookup(key)
 	if v == nil {
 		return nil
 	}
 	if v.Kind == yaml.ScalarNode {
-		return []step.Template{a.compile(k, v, a.at(key), expr.Text)}
+		return []step.Template{a.compile(v, a.at(key), expr.Text)}
 	}
 	if v.Kind != yaml.SequenceNode {
 		a.Errorf(key, "must be a string or a list of strings")
@@ -115,13 +126,13 @@ func (a *args) Texts(key string) []step.Template {
 	}
 	out := make([]step.Template, 0, len(v.Content))
 	for i, item := range v.Content {
-		out = append(out, a.compile(item, item, fmt.Sprintf("%s[%d]", a.at(key), i), expr.Text))
+		out = append(out, a.compile(item, fmt.Sprintf("%s[%d]", a.at(key), i), expr.Text))
 	}
 	return out
 }
 
 func (a *args) Expr(key string, extra ...string) step.Expr {
-	k, v, ok := a.scalar(key, false)
+	_, v, ok := a.scalar(key, false)
 	if !ok {
 		return nil
 	}
@@ -129,9 +140,10 @@ func (a *args) Expr(key string, extra ...string) step.Expr {
 	sc.Extra = append(append([]string(nil), sc.Extra...), extra...)
 	e, err := expr.CompileValue(v.Value, sc)
 	if err != nil {
-		a.exprProblem(k, v, a.at(key), err)
+		a.exprProblem(v, a.at(key), err)
 		return nil
 	}
+	a.record(v, a.at(key), e.Refs())
 	return e
 }
 
@@ -189,15 +201,38 @@ func (a *args) Enum(key string, allowed ...string) string {
 }
 
 func (a *args) LB(key string, required bool) string {
+	name := a.literal(key, required, "a load balancer name")
+	if name != "" {
+		_, v := a.lookup(key)
+		a.lbs = append(a.lbs, ref{Name: name, Pos: spec.PosOf(v), Path: a.at(key)})
+	}
+	return name
+}
+
+func (a *args) Node(key string) string {
+	name := a.literal(key, false, "a node name")
+	if name != "" {
+		_, v := a.lookup(key)
+		a.nodes = append(a.nodes, ref{Name: name, Pos: spec.PosOf(v), Path: a.at(key)})
+	}
+	return name
+}
+
+func (a *args) Literal(key string, required bool) string {
+	return a.literal(key, required, "this value")
+}
+
+// literal reads a value that names something and so must be written out:
+// an interpolation there is refused rather than taken as text.
+func (a *args) literal(key string, required bool, what string) string {
 	_, v, ok := a.scalar(key, required)
 	if !ok {
 		return ""
 	}
 	if strings.Contains(v.Value, "${{") {
-		a.Errorf(key, "a load balancer name must be written out, not interpolated")
+		a.Errorf(key, "%s must be written out, not interpolated", what)
 		return ""
 	}
-	a.lbs = append(a.lbs, ref{Name: v.Value, Pos: spec.PosOf(v), Path: a.at(key)})
 	return v.Value
 }
 

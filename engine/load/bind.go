@@ -3,7 +3,6 @@ package load
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/spec"
@@ -42,14 +41,13 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 	sets := parseSets(p, opt.Sets, fp)
 	for i, ph := range p.Phases {
 		b.Targets = append(b.Targets, selectNodes(inv, ph, fmt.Sprintf("phases[%d].targets", i), pp))
-		for j, st := range ph.Steps {
-			checkLBs(inv, st, pp)
-			_ = j
+		for _, st := range ph.Steps {
+			checkNames(inv, st, pp)
 		}
 	}
-	for _, steps := range p.Rollbacks {
-		for _, st := range steps {
-			checkLBs(inv, st, pp)
+	for _, name := range p.RollbackOrder {
+		for _, st := range p.Rollbacks[name] {
+			checkNames(inv, st, pp)
 		}
 	}
 	targeted := map[string]bool{}
@@ -58,10 +56,26 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 			targeted[n.Name] = true
 		}
 	}
+	missing := map[string][]*Node{} // required param -> targeted nodes without a value
 	for _, n := range inv.Nodes {
+		vals := resolveParams(p, n, sets, ip)
+		b.Params[n.Name] = vals
 		// Only nodes the plan runs on need every required param.
-		b.Params[n.Name] = resolveParams(p, n, sets, pp, ip, opt.RequireParams && targeted[n.Name])
+		if !opt.RequireParams || !targeted[n.Name] {
+			continue
+		}
+		for _, pr := range p.Params {
+			if pr.Required && vals[pr.Name] == nil {
+				missing[pr.Name] = append(missing[pr.Name], n)
+			}
+		}
 	}
+	reportMissing(p, inv, missing, len(targeted), pp)
+	skip := map[string]bool{}
+	for name := range missing {
+		skip[name] = true
+	}
+	b.checkUses(pp, opt.RequireParams, skip)
 	b.Secrets = secretValues(p, b.Params)
 	all := append(append(pp.List, ip.List...), fp.List...)
 	if len(all) > 0 {
@@ -113,7 +127,7 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 	groups := make([]string, 0, len(inv.Groups)+1)
 	groups = append(groups, "all")
 	groups = append(groups, sortedKeys(inv.Groups)...)
-	for _, t := range ph.Targets {
+	for i, t := range ph.Targets {
 		name, neg := strings.CutPrefix(t, "!")
 		var nodes []*Node
 		if name == "all" {
@@ -123,7 +137,11 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 		} else if n, ok := inv.ByName[name]; ok {
 			nodes = []*Node{n}
 		} else {
-			pp.At(ph.TargetsPos, path, "no group or node named %q in %s%s", name, inv.File, suggest(name, groups))
+			pos := ph.TargetsPos
+			if i < len(ph.TargetPos) {
+				pos = ph.TargetPos[i]
+			}
+			pp.At(pos, path, "no group or node named %q in %s%s", name, inv.File, suggest(name, append(groups, nodeNames(inv)...)))
 			continue
 		}
 		for _, n := range nodes {
@@ -143,23 +161,31 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 	return sel
 }
 
-func checkLBs(inv *Inventory, st *Step, pp *Problems) {
+// checkNames checks the load balancers and nodes a step names.
+func checkNames(inv *Inventory, st *Step, pp *Problems) {
 	for _, r := range st.LBs {
 		if _, ok := inv.LBs[r.Name]; !ok {
 			pp.At(r.Pos, r.Path, "no load balancer named %q in %s%s", r.Name, inv.File, suggest(r.Name, sortedKeys(inv.LBs)))
 		}
 	}
+	for _, r := range st.Nodes {
+		if _, ok := inv.ByName[r.Name]; !ok {
+			pp.At(r.Pos, r.Path, "no node named %q in %s%s", r.Name, inv.File, suggest(r.Name, nodeNames(inv)))
+		}
+	}
 }
 
-// resolveParams applies precedence: default < inventory/group/node vars < --set.
-func resolveParams(p *Plan, n *Node, sets map[string]any, pp, ip *Problems, require bool) map[string]any {
+// resolveParams applies precedence: default < inventory/group/node vars <
+// --set. A param with none of them has no value (it is absent, never an
+// empty string); a var written with no value (null) counts as none.
+func resolveParams(p *Plan, n *Node, sets map[string]any, ip *Problems) map[string]any {
 	out := make(map[string]any, len(p.Params))
 	for _, pr := range p.Params {
 		if v, ok := sets[pr.Name]; ok {
 			out[pr.Name] = v
 			continue
 		}
-		if raw, ok := n.Vars[pr.Name]; ok {
+		if raw, ok := n.Vars[pr.Name]; ok && raw != nil {
 			v, err := coerce(pr, raw)
 			if err != nil {
 				ip.At(n.VarPos[pr.Name], "vars."+pr.Name, "node %s: %v", n.Name, err)
@@ -170,15 +196,40 @@ func resolveParams(p *Plan, n *Node, sets map[string]any, pp, ip *Problems, requ
 		}
 		if pr.Default != nil {
 			out[pr.Name] = pr.Default
-			continue
 		}
-		if require && pr.Required {
-			pp.At(pr.Pos, "params."+pr.Name, "param %q is required: give it with --set %s=VALUE or as a var of node %s", pr.Name, pr.Name, n.Name)
-			continue
-		}
-		out[pr.Name] = zeroOf(pr.Kind)
 	}
 	return out
+}
+
+// reportMissing reports every required param without a value in one
+// problem, at the first one's declaration, saying how to give them.
+func reportMissing(p *Plan, inv *Inventory, missing map[string][]*Node, targeted int, pp *Problems) {
+	if len(missing) == 0 {
+		return
+	}
+	var first *Param
+	var names, parts []string
+	for i, pr := range p.Params {
+		nodes, ok := missing[pr.Name]
+		if !ok {
+			continue
+		}
+		if first == nil {
+			first = &p.Params[i]
+		}
+		names = append(names, pr.Name)
+		part := pr.Name
+		if len(nodes) < targeted {
+			part += " (no value on " + nodeList(nodes) + ")"
+		}
+		parts = append(parts, part)
+	}
+	word := "param"
+	if len(names) > 1 {
+		word = "params"
+	}
+	pp.At(first.Pos, "params", "missing required %s %s: give each with --set NAME=VALUE (--set %s=...), or as a var in %s",
+		word, strings.Join(parts, ", "), names[0], inv.File)
 }
 
 func coerce(p Param, v any) (any, error) {
@@ -198,24 +249,8 @@ func coerce(p Param, v any) (any, error) {
 		if p.Kind == expr.KindBool {
 			return x, nil
 		}
-	case nil:
-		return zeroOf(p.Kind), nil
 	}
 	return ParseParam(p, fmt.Sprint(v))
-}
-
-func zeroOf(k expr.Kind) any {
-	switch k {
-	case expr.KindInt:
-		return 0
-	case expr.KindBool:
-		return false
-	case expr.KindDuration:
-		return time.Duration(0)
-	case expr.KindList:
-		return []any{}
-	}
-	return ""
 }
 
 func secretValues(p *Plan, params map[string]map[string]any) []string {
@@ -226,7 +261,11 @@ func secretValues(p *Plan, params map[string]map[string]any) []string {
 			continue
 		}
 		for _, vals := range params {
-			s := fmt.Sprint(vals[pr.Name])
+			v, ok := vals[pr.Name]
+			if !ok || v == nil {
+				continue
+			}
+			s := fmt.Sprint(v)
 			if s != "" && !seen[s] {
 				seen[s] = true
 				out = append(out, s)

@@ -61,7 +61,7 @@ func TestBindProblems(t *testing.T) {
 		RequireParams: true,
 	})
 	checkProblems(t, "testdata/bind/plan.yaml", filterFile(probs, "testdata/bind/plan.yaml"), [][]string{
-		{"", "8", "14", `phases[0].targets: no group or node named "Gatway" in testdata/bind/good-inventory.yaml (did you mean "Gateway"?)`},
+		{"", "8", "15", `phases[0].targets: no group or node named "Gatway" in testdata/bind/good-inventory.yaml (did you mean "Gateway"?)`},
 		{"", "12", "20", `phases[0].steps[0].with.lb: no load balancer named "gateway-lb" in testdata/bind/good-inventory.yaml (did you mean "gateway"?)`},
 	})
 	flags := filterFile(probs, "--set")

@@ -59,6 +59,10 @@ type Phase struct {
 	Steps       []*Step
 	Pos         spec.Pos
 	TargetsPos  spec.Pos
+	// TargetPos is where each of Targets is written.
+	TargetPos []spec.Pos
+	// uses are the names the phase's when reads.
+	uses []use
 }
 
 // Step is one built step.
@@ -80,6 +84,10 @@ type Step struct {
 	Rollback *RollbackRule
 	// LBs lists the load balancers the step names, for the inventory check.
 	LBs []ref
+	// Nodes lists the inventory nodes the step names (e.g. a socket's via).
+	Nodes []ref
+	// uses are the params, vars and results the step's expressions read.
+	uses []use
 }
 
 // Retries says how a failed step is tried again.
@@ -99,6 +107,15 @@ type RollbackRule struct {
 // ref is a name used at a position, checked once the other file is known.
 type ref struct {
 	Name string
+	Pos  spec.Pos
+	Path string
+}
+
+// use is a params/vars/results name an expression reads, at its place in
+// the plan. Whether it has a value depends on the node, so it is checked
+// when the plan is bound to an inventory (see checkUses).
+type use struct {
+	expr.Ref
 	Pos  spec.Pos
 	Path string
 }

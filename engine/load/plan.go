@@ -77,6 +77,11 @@ type planBuilder struct {
 	kinds map[string]expr.Kind
 	// registered is every register name seen so far, in plan order.
 	registered map[string]bool
+	// uses receives what the expressions being compiled read (the current
+	// phase's or step's list).
+	uses *[]use
+	// phaseTests are the names the current phase's when tests for.
+	phaseTests []string
 }
 
 func (b *planBuilder) build() *Plan {
@@ -144,6 +149,17 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 		ID: sph.ID.V, Title: sph.Title.V, Targets: sph.Targets.Strings(), Strategy: sph.Strategy,
 		ExitCode: 1, MaxFailures: sph.MaxFailures, Pos: sph.Pos, TargetsPos: sph.Targets.Pos,
 	}
+	for _, t := range sph.Targets.Items {
+		// The position of the name itself: past a quote and a "!".
+		pos := t.Pos
+		if t.Style == yaml.DoubleQuotedStyle || t.Style == yaml.SingleQuotedStyle {
+			pos.Col++
+		}
+		if strings.HasPrefix(t.V, "!") {
+			pos.Col++
+		}
+		ph.TargetPos = append(ph.TargetPos, pos)
+	}
 	if ph.Title == "" {
 		ph.Title = strings.ToUpper(strings.ReplaceAll(ph.ID, "_", "-"))
 	}
@@ -160,8 +176,11 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 		ph.ExitCode = sph.ExitCode.V
 		b.checkExitCode(sph.ExitCode, path+".exitCode")
 	}
+	b.uses = &ph.uses
 	ph.When = b.cond(sph.When, path+".when", false)
+	b.phaseTests = ph.When.Tests()
 	ph.Steps = b.steps(path+".steps", sph.Steps, true)
+	b.phaseTests = nil
 	return ph
 }
 
@@ -213,16 +232,20 @@ func (b *planBuilder) cond(v spec.Value[string], path string, failure bool) *exp
 		b.exprProblem(v, path, err)
 		return nil
 	}
+	b.record(v, path, e.Refs())
 	return e
+}
+
+// record keeps what an expression in v reads, positioned in the file.
+func (b *planBuilder) record(v spec.Value[string], path string, refs []expr.Ref) {
+	for _, r := range refs {
+		*b.uses = append(*b.uses, use{Ref: r, Pos: b.src.innerAt(v.Pos, v.Style, r.Line, r.Col), Path: path})
+	}
 }
 
 func (b *planBuilder) exprProblem(v spec.Value[string], path string, err error) {
 	if ee, ok := err.(*expr.Error); ok {
-		pos := spec.Pos{Line: v.Pos.Line + ee.Line - 1, Col: v.Pos.Col + ee.Col - 1}
-		if ee.Line > 1 {
-			pos.Col = b.src.indent(pos.Line) + ee.Col
-		}
-		b.probs.At(pos, path, "%s", ee.Msg)
+		b.probs.At(b.src.innerAt(v.Pos, v.Style, ee.Line, ee.Col), path, "%s", ee.Msg)
 		return
 	}
 	b.probs.At(v.Pos, path, "%v", err)
@@ -265,11 +288,14 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	if st.Name == "" {
 		st.Name = st.ID
 	}
+	b.uses = &st.uses
 	if strings.Contains(ss.Timeout.V, "${{") {
 		// A duration param: resolved per node when the step runs.
 		t, err := expr.CompileTemplate(ss.Timeout.V, expr.Text, b.scope(false))
 		if err != nil {
 			b.exprProblem(ss.Timeout, path+".timeout", err)
+		} else {
+			b.record(ss.Timeout, path+".timeout", t.Refs())
 		}
 		st.TimeoutFrom = t
 	} else {
@@ -296,9 +322,10 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	}
 	// A rollback-on rule's `when` looks at the failure; other steps' at the node.
 	st.When = b.cond(ss.When, path+".when", isRollback)
-	a := &args{with: ss.With.Node, pos: ss.Pos, path: path + ".with", scope: b.scope(false), src: b.src, probs: b.probs}
+	a := &args{with: ss.With.Node, pos: ss.Pos, path: path + ".with", scope: b.scope(false), src: b.src, probs: b.probs, uses: b.uses}
 	st.Action = def.Build(a)
-	st.LBs = a.lbs
+	st.LBs, st.Nodes = a.lbs, a.nodes
+	guard(st.uses, b.phaseTests, st.When.Tests())
 	if r, ok := st.Action.(RollbackRuler); ok && isRollback {
 		name, scope := r.RollbackRule()
 		st.Rollback = &RollbackRule{Rollback: name, Scope: scope, When: st.When}
@@ -309,6 +336,21 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 		b.registered[st.Register] = true
 	}
 	return st
+}
+
+// guard marks the uses of names that a condition over them tests for (a
+// step's or its phase's when: '"x" in vars', 'vars.x != nil'): the step
+// runs only where the name has a value.
+func guard(uses []use, tests ...[]string) {
+	for _, list := range tests {
+		for _, t := range list {
+			for i := range uses {
+				if uses[i].Key() == t {
+					uses[i].Guarded = true
+				}
+			}
+		}
+	}
 }
 
 // checkNeeds resolves `needs` within one list and reports cycles.

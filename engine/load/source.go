@@ -17,28 +17,34 @@ type source struct {
 func newSource(data []byte) *source { return &source{lines: bytes.Split(data, []byte("\n"))} }
 
 // inner maps (line, col), 1-based inside the scalar v's value, to the file.
-func (s *source) inner(k, v *yaml.Node, line, col int) spec.Pos {
+func (s *source) inner(v *yaml.Node, line, col int) spec.Pos {
+	return s.innerAt(spec.PosOf(v), v.Style, line, col)
+}
+
+// innerAt maps (line, col), 1-based inside a scalar of the given style that
+// starts at at, to the file.
+func (s *source) innerAt(at spec.Pos, style yaml.Style, line, col int) spec.Pos {
 	if line < 1 {
 		line = 1
 	}
 	if col < 1 {
 		col = 1
 	}
-	switch v.Style {
+	switch style {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// Block content starts on the line after the indicator, indented.
-		l := v.Line + line
+		l := at.Line + line
 		return spec.Pos{Line: l, Col: s.indent(l) + col}
 	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
 		if line == 1 {
-			return spec.Pos{Line: v.Line, Col: v.Column + col}
+			return spec.Pos{Line: at.Line, Col: at.Col + col}
 		}
 	default:
 		if line == 1 {
-			return spec.Pos{Line: v.Line, Col: v.Column + col - 1}
+			return spec.Pos{Line: at.Line, Col: at.Col + col - 1}
 		}
 	}
-	l := v.Line + line - 1
+	l := at.Line + line - 1
 	return spec.Pos{Line: l, Col: s.indent(l) + col}
 }
 

@@ -47,10 +47,12 @@ type DryStep struct {
 	Actions []string `json:"actions"`
 }
 
-// DryRollback is a rollback's steps as they would run on the first node that
-// armed a rule for it.
+// DryRollback is a rollback's steps as they would run on Node, the first
+// node a rule for it may arm on (none: no rollback-on rule names it, so it
+// never runs and no steps are shown).
 type DryRollback struct {
 	Name  string    `json:"name"`
+	Node  string    `json:"node,omitempty"`
 	Steps []DryStep `json:"steps"`
 }
 
@@ -90,20 +92,22 @@ func Explain(p *compile.Program, mask *Masker) (*DryPlan, error) {
 		}
 		out.Phases = append(out.Phases, dp)
 	}
-	if len(b.Inv.Nodes) > 0 {
-		n := b.Inv.Nodes[0]
-		for _, name := range b.Plan.RollbackOrder {
-			dr := DryRollback{Name: name}
+	for _, name := range b.Plan.RollbackOrder {
+		dr := DryRollback{Name: name, Steps: []DryStep{}}
+		nodes := b.RollbackNodes(name)
+		if len(nodes) > 0 {
+			n := nodes[0]
+			dr.Node = n.Name
 			env := dryEnv(b, n, "", registered).WithFailure(expr.FailureData{Node: n.Name, Message: "<failure>"})
 			for _, s := range b.Plan.Rollbacks[name] {
 				ds, err := explainStep(b, n, s, env, mask)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("rollback %s, step %s: %w", name, s.ID, err))
+					errs = append(errs, fmt.Errorf("rollback %s, node %s, step %s: %w", name, n.Name, s.ID, err))
 				}
 				dr.Steps = append(dr.Steps, ds)
 			}
-			out.Rollbacks = append(out.Rollbacks, dr)
 		}
+		out.Rollbacks = append(out.Rollbacks, dr)
 	}
 	return out, errors.Join(errs...)
 }

@@ -26,16 +26,18 @@ func PosOf(n *yaml.Node) Pos {
 func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 
 // Value is a scalar from the file with its position. Set is false when the
-// key was absent.
+// key was absent. Style is the scalar's YAML style (plain, quoted, block),
+// which says where a position inside the value lies in the file.
 type Value[T any] struct {
-	V   T
-	Pos Pos
-	Set bool
+	V     T
+	Pos   Pos
+	Set   bool
+	Style yaml.Style
 }
 
 // UnmarshalYAML records the node's position and decodes the value.
 func (v *Value[T]) UnmarshalYAML(n *yaml.Node) error {
-	v.Pos, v.Set = PosOf(n), true
+	v.Pos, v.Set, v.Style = PosOf(n), true, n.Style
 	return n.Decode(&v.V)
 }
 

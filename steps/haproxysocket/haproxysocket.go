@@ -64,7 +64,7 @@ var _ step.Action = (*socketStep)(nil)
 func build(a step.Args) step.Action {
 	s := &socketStep{
 		lb: a.LB("lb", false), socket: a.Text("socket", false), address: a.Text("address", false),
-		via: a.Text("via", false).Source(), commands: a.Texts("commands"),
+		via: a.Node("via"), commands: a.Texts("commands"),
 		interval: a.Duration("interval", time.Second), timeout: a.Duration("timeout", time.Minute),
 		level: a.Enum("level", "admin", "operator", "user"),
 	}

@@ -30,7 +30,7 @@ func buildEnable(a step.Args) step.Action {
 		healthFrom:   a.Enum("healthFrom", "control", "node"),
 		healthWait:   a.Duration("healthTimeout", DefaultHealthWait),
 		o: lb.EnableOptions{
-			Weight:   a.Text("weight", false).Source(),
+			Weight:   a.Literal("weight", false),
 			WaitUp:   a.Bool("waitUp", true),
 			Interval: a.Duration("interval", DefaultInterval),
 			Timeout:  a.Duration("timeout", DefaultUpTimeout),

@@ -23,7 +23,7 @@ func init() {
   }
 }`),
 		Build: func(a step.Args) step.Action {
-			return &rule{rollback: a.Text("rollback", true).Source(), scope: a.Enum("scope", "node", "changed")}
+			return &rule{rollback: a.Literal("rollback", true), scope: a.Enum("scope", "node", "changed")}
 		},
 	})
 }

@@ -118,6 +118,12 @@ type Args interface {
 	// LB returns the name of a load balancer from the inventory (a constant,
 	// not a template), which the loader checks exists. Empty when absent.
 	LB(key string, required bool) string
+	// Node returns the name of an inventory node (a constant), which the
+	// loader checks exists. Empty when absent.
+	Node(key string) string
+	// Literal returns a value that must be written out, not interpolated
+	// (a rollback's name, a weight). Empty when absent.
+	Literal(key string, required bool) string
 	// Has reports whether the key is present.
 	Has(key string) bool
 	// Errorf records a problem at key's position (or the block's, if absent).

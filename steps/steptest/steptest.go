@@ -152,6 +152,19 @@ func (a *Args) LB(key string, required bool) string {
 	return v
 }
 
+func (a *Args) Node(key string) string { v, _ := a.M[key].(string); return v }
+
+func (a *Args) Literal(key string, required bool) string {
+	v, ok := a.M[key]
+	if !ok {
+		if required {
+			a.Errorf(key, "missing required key")
+		}
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
 func (a *Args) Has(key string) bool { _, ok := a.M[key]; return ok }
 
 func (a *Args) Errorf(key, format string, args ...any) {
