@@ -8,13 +8,15 @@ import (
 // Problem is one thing wrong in a plan or inventory file, at the place the
 // operator must edit.
 type Problem struct {
-	File string
-	// Line and Col are 1-based.
-	Line, Col int
+	File string `json:"file"`
+	// Line and Col are 1-based; 0 when the problem has no place in a file
+	// (a command-line flag, an unreadable file).
+	Line int `json:"line"`
+	Col  int `json:"col"`
 	// Path names the value in the document the way a person reads it,
 	// e.g. phases[0].steps[2].with.command; empty for the document itself.
-	Path string
-	Msg  string
+	Path string `json:"path"`
+	Msg  string `json:"msg"`
 }
 
 // String renders the problem as FILE:LINE:COL: PATH: MSG, the form editors and

@@ -26,7 +26,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, helpRequest{fs}
 			}
-			return nil, badUsage("%v", err)
+			return nil, flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -35,6 +35,25 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// flagError words a parse error of fs for the operator: an unknown flag
+// gets a did-you-mean among the command's flags.
+func flagError(fs *flag.FlagSet, err error) error {
+	const unknown = "flag provided but not defined: "
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, unknown); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		bare := strings.TrimLeft(name, "-")
+		hint := didYouMean(bare, names)
+		if hint != "" {
+			m := schema.Suggest(bare, names)
+			hint = fmt.Sprintf(" (did you mean --%s?)", m)
+		}
+		return badUsage("unknown flag %s%s; zdu %s -h lists the flags", name, hint, fs.Name())
+	}
+	return badUsage("%s", msg)
 }
 
 // oneOf checks a flag's value against its allowed values.
@@ -59,9 +78,21 @@ type helpRequest struct{ fs *flag.FlagSet }
 
 func (h helpRequest) Error() string { return "help requested" }
 
-// printHelp writes the command's flags to w.
+// printHelp writes the command's usage line and flags to w.
 func (h helpRequest) printHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage of zdu %s (flags may come before or after the plan file):\n", h.fs.Name())
+	name := h.fs.Name()
+	fmt.Fprintln(w, "Usage:")
+	for _, l := range strings.Split(usage, "\n") {
+		if strings.HasPrefix(l, "  zdu "+name+" ") || l == "  zdu "+name {
+			fmt.Fprintln(w, l)
+		}
+	}
+	n := 0
+	h.fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Flags (before or after the arguments; -NAME and --NAME are the same):")
 	h.fs.SetOutput(w)
 	h.fs.PrintDefaults()
 	h.fs.SetOutput(io.Discard)

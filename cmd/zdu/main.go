@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	_ "github.com/zdu-dev/zdu/steps/all"
@@ -29,10 +30,12 @@ const usage = `zdu: declarative zero-downtime upgrades
 Usage:
   zdu validate PLAN [-i INVENTORY] [--set k=v ...] [--format text|json]
   zdu plan PLAN -i INVENTORY [--set k=v ...] [--format text|json]
-  zdu graph PLAN -i INVENTORY [--format dot|mermaid]
+  zdu graph PLAN -i INVENTORY [--set k=v ...] [--format dot|mermaid]
   zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR] [--probe URL [--probe-rate RPS]]
   zdu rehearse PLAN [-i INVENTORY | --nodes N] [--fail NODE:STEP ...] [--rate RPS] [--run-dir DIR]
   zdu schema plan|inventory
+  zdu version                    (or zdu --version)
+  zdu help [COMMAND]             (or zdu COMMAND -h: the command's flags)
 
 Exit codes: 0 success, 2 bad input, 80 fatal error, else the failing phase's exitCode.
 `
@@ -50,6 +53,7 @@ func commands() []command {
 		{"graph", cmdGraph},
 		{"run", cmdRun},
 		{"rehearse", cmdRehearse},
+		{"version", cmdVersion},
 	}
 }
 
@@ -60,19 +64,34 @@ func main() {
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return exitBadInput
-		}
-		return exitOK
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadInput
 	}
-	names := []string{}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
+	case "help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		// zdu help run is zdu run -h.
+		args = []string{args[1], "-h"}
+	}
+	names := []string{"help"}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
 		names = append(names, c.name)
+	}
+	if strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "zdu: %s: a flag must follow a command%s\n%s", args[0], didYouMean(strings.TrimLeft(args[0], "-"), names), usage)
+		return exitBadInput
 	}
 	fmt.Fprintf(stderr, "zdu: unknown command %q%s\n%s", args[0], didYouMean(args[0], names), usage)
 	return exitBadInput
@@ -85,11 +104,12 @@ func (e usageError) Error() string { return e.msg }
 
 func badUsage(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// report prints err and returns its exit code.
-func report(stderr io.Writer, cmd string, err error) int {
+// report prints err and returns its exit code. A help request (-h) is not
+// an error: the command's flags go to stdout, exit 0.
+func report(stdout, stderr io.Writer, cmd string, err error) int {
 	var help helpRequest
 	if errors.As(err, &help) {
-		help.printHelp(stderr)
+		help.printHelp(stdout)
 		return exitOK
 	}
 	var ue usageError

@@ -22,12 +22,17 @@ type planFlags struct {
 	format *string
 }
 
+// newPlanFlags registers the shared flags; --format only when the command
+// has formats to choose from (defFormat not empty).
 func newPlanFlags(name, defFormat, formatHelp string) *planFlags {
 	f := &planFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	f.inv = f.fs.String("i", "", "inventory file")
 	f.fs.StringVar(f.inv, "inventory", "", "inventory file")
 	f.fs.Var(&f.sets, "set", "param value name=value (repeatable)")
-	f.format = f.fs.String("format", defFormat, formatHelp)
+	f.format = &defFormat
+	if defFormat != "" {
+		f.format = f.fs.String("format", defFormat, formatHelp)
+	}
 	return f
 }
 
@@ -40,7 +45,7 @@ func (f *planFlags) compileFrom(args []string, stdout io.Writer, formats ...stri
 	if err == nil && *f.inv == "" {
 		err = badUsage("missing -i INVENTORY")
 	}
-	if err == nil {
+	if err == nil && len(formats) > 0 {
 		err = oneOf("format", *f.format, formats...)
 	}
 	if err != nil {
@@ -64,11 +69,11 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newPlanFlags("plan", "text", "output format: text or json")
 	prog, _, err := f.compileFrom(args, stdout, "text", "json")
 	if err != nil {
-		return report(stderr, "plan", err)
+		return report(stdout, stderr, "plan", err)
 	}
 	dry, err := run.Explain(prog, run.NewMasker(prog.Binding.Secrets))
 	if err != nil {
-		return report(stderr, "plan", badUsage("%v", err))
+		return report(stdout, stderr, "plan", badUsage("%v", err))
 	}
 	if *f.format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -93,7 +98,11 @@ func printDry(w io.Writer, d *run.DryPlan) {
 		}
 	}
 	for _, rb := range d.Rollbacks {
-		fmt.Fprintf(w, "\nrollback %s (shown for the first node)\n", rb.Name)
+		if rb.Node == "" {
+			fmt.Fprintf(w, "\nrollback %s: never runs (no rollback-on rule names it)\n", rb.Name)
+			continue
+		}
+		fmt.Fprintf(w, "\nrollback %s (shown for node %s, the first that can run it)\n", rb.Name, rb.Node)
 		printDrySteps(w, rb.Steps)
 	}
 }
@@ -125,7 +134,7 @@ func cmdGraph(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	f := newPlanFlags("graph", "dot", "output format: dot or mermaid")
 	prog, _, err := f.compileFrom(args, stdout, "dot", "mermaid")
 	if err != nil {
-		return report(stderr, "graph", err)
+		return report(stdout, stderr, "graph", err)
 	}
 	g := prog.Graph()
 	if *f.format == "mermaid" {

@@ -206,7 +206,7 @@ func TestRehearseWithoutHAProxy(t *testing.T) {
 func TestCommandHelp(t *testing.T) {
 	for _, tc := range []struct{ cmd, want string }{{"rehearse", "-fail"}, {"run", "-probe-budget"}, {"validate", "-format"}} {
 		var out, errb bytes.Buffer
-		if code := dispatch(context.Background(), []string{tc.cmd, "-h"}, &out, &errb); code != exitOK || !strings.Contains(errb.String(), tc.want) {
+		if code := dispatch(context.Background(), []string{tc.cmd, "-h"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), tc.want) {
 			t.Errorf("zdu %s -h: exit %d, want 0 listing %s:\n%s", tc.cmd, code, tc.want, errb.String())
 		}
 	}

@@ -56,14 +56,14 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		err = oneOf("log-format", f.run.logFormat, "auto", "console", "json")
 	}
 	if err != nil {
-		return report(stderr, "rehearse", err)
+		return report(stdout, stderr, "rehearse", err)
 	}
 	cfg, plan, code := f.shape(pos[0], stdout, stderr)
 	if code != exitOK {
 		return code
 	}
 	if f.run.probeOpt, err = f.run.probe.resolve(plan); err != nil {
-		return report(stderr, "rehearse", err)
+		return report(stdout, stderr, "rehearse", err)
 	}
 	return f.rehearse(ctx, pos[0], cfg, stdout, stderr)
 }
@@ -74,7 +74,7 @@ func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbo
 	for _, set := range f.sets {
 		name, _, _ := strings.Cut(set, "=")
 		if slices.Contains(sandbox.OwnVars, strings.TrimSpace(name)) {
-			return sandbox.Config{}, nil, report(stderr, "rehearse", badUsage(
+			return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage(
 				"--set %s: the sandbox sets %s itself (its own paths and ports on this machine); drop the flag", set, name))
 		}
 	}
@@ -83,11 +83,11 @@ func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbo
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())
 		}
-		return sandbox.Config{}, nil, report(stderr, "rehearse", badUsage("%d problem(s) in the plan, inventory or flags", len(probs)))
+		return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage("%d problem(s) in the plan, inventory or flags", len(probs)))
 	}
 	cfg, err := sandbox.Shape(in.Plan, sandbox.ShapeOptions{Inventory: in.Inv, Nodes: f.nodes})
 	if err != nil {
-		return cfg, nil, report(stderr, "rehearse", badUsage("%v", err))
+		return cfg, nil, report(stdout, stderr, "rehearse", badUsage("%v", err))
 	}
 	names := make([]string, len(cfg.Nodes))
 	for i, n := range cfg.Nodes {
@@ -99,12 +99,12 @@ func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbo
 			err = fmt.Errorf("--fail %s: the sandbox has no node %q (it has %s)%s", s, fl.Node, strings.Join(names, ", "), didYouMean(fl.Node, names))
 		}
 		if err != nil {
-			return cfg, nil, report(stderr, "rehearse", badUsage("%v", err))
+			return cfg, nil, report(stdout, stderr, "rehearse", badUsage("%v", err))
 		}
 		cfg.Fail = append(cfg.Fail, fl)
 	}
 	if f.startup < 0 {
-		return cfg, nil, report(stderr, "rehearse", badUsage("--startup %s: must not be negative", f.startup))
+		return cfg, nil, report(stdout, stderr, "rehearse", badUsage("--startup %s: must not be negative", f.startup))
 	}
 	cfg.Startup = f.startup
 	if f.startup == 0 {
@@ -130,7 +130,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
 			return exitFatal
 		}
-		return report(stderr, "rehearse", fmt.Errorf("starting the sandbox: %w", err))
+		return report(stdout, stderr, "rehearse", fmt.Errorf("starting the sandbox: %w", err))
 	}
 	defer func() {
 		if err := s.Close(); err != nil {
@@ -139,7 +139,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	}()
 	prog, err := f.compile(planFile, s.Inventory, stdout)
 	if err != nil {
-		return report(stderr, "rehearse", err)
+		return report(stdout, stderr, "rehearse", err)
 	}
 	opt := f.run
 	if s.URL == "" {

@@ -32,13 +32,13 @@ type runOptions struct {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newPlanFlags("run", "text", "unused")
+	f := newPlanFlags("run", "", "")
 	var opt runOptions
 	f.fs.StringVar(&opt.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
-	prog, _, err := f.compileFrom(args, stdout, "text")
+	prog, _, err := f.compileFrom(args, stdout)
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
 	}
@@ -46,7 +46,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opt.probeOpt, err = opt.probe.resolve(prog.Binding.Plan)
 	}
 	if err != nil {
-		return report(stderr, "run", err)
+		return report(stdout, stderr, "run", err)
 	}
 	if opt.probeOpt.URL == "" && !prog.Binding.Plan.ErrorBudget.IsZero() {
 		fmt.Fprintln(stderr, "zdu run: note: the plan's errorBudget is not checked without --probe URL")
@@ -91,24 +91,24 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 		dir = filepath.Join("zdu-runs", id)
 	}
 	if err := prepareRunDir(dir); err != nil {
-		return report(stderr, "run", badUsage("--run-dir %s: %v", dir, err)), ""
+		return report(stdout, stderr, "run", badUsage("--run-dir %s: %v", dir, err)), ""
 	}
 	mask := run.NewMasker(prog.Binding.Secrets)
 	logs, err := run.NewNodeLogs(filepath.Join(dir, "nodes"), mask)
 	if err != nil {
-		return report(stderr, "run", err), dir
+		return report(stdout, stderr, "run", err), dir
 	}
 	defer logs.Close()
 	runLog, err := os.Create(filepath.Join(dir, "run.log"))
 	if err != nil {
-		return report(stderr, "run", err), dir
+		return report(stdout, stderr, "run", err), dir
 	}
 	defer runLog.Close()
 	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
 	j, err := journal.Create(filepath.Join(dir, "journal.jsonl"), id, mask.Mask,
 		logs, run.NewLogSink(runLog, true, false, zerolog.DebugLevel), run.NewLogSink(stderr, console, console, zerolog.InfoLevel))
 	if err != nil {
-		return report(stderr, "run", err), dir
+		return report(stdout, stderr, "run", err), dir
 	}
 	defer j.Close()
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
@@ -10,20 +11,25 @@ import (
 )
 
 func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		return report(stderr, "schema", badUsage("expected plan or inventory"))
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	args, err := parseInterleaved(fs, args)
+	if err == nil && len(args) != 1 {
+		err = badUsage("expected plan or inventory")
+	}
+	if err != nil {
+		return report(stdout, stderr, "schema", err)
 	}
 	switch args[0] {
 	case "plan":
 		b, err := load.PlanSchema()
 		if err != nil {
-			return report(stderr, "schema", err)
+			return report(stdout, stderr, "schema", err)
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	case "inventory":
 		fmt.Fprintf(stdout, "%s\n", schema.InventorySchema())
 	default:
-		return report(stderr, "schema", badUsage("unknown schema %q: expected plan or inventory%s", args[0], didYouMean(args[0], []string{"plan", "inventory"})))
+		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan or inventory%s", args[0], didYouMean(args[0], []string{"plan", "inventory"})))
 	}
 	return exitOK
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/schema"
@@ -27,14 +28,15 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		err = oneOf("format", *format, "text", "json")
 	}
 	if err != nil {
-		return report(stderr, "validate", err)
+		return report(stdout, stderr, "validate", err)
 	}
 	in, probs := loadAll(pos[0], *inv, load.BindOptions{Sets: sets})
+	var unchecked []string
+	if *inv == "" {
+		unchecked = needsInventory
+	}
 	if *format == "json" {
-		out := struct {
-			Valid    bool             `json:"valid"`
-			Problems []schema.Problem `json:"problems"`
-		}{len(probs) == 0, probs}
+		out := validateJSON{Valid: len(probs) == 0, Problems: probs, Unchecked: unchecked}
 		if out.Problems == nil {
 			out.Problems = []schema.Problem{}
 		}
@@ -50,11 +52,30 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		} else {
 			fmt.Fprintf(stderr, "zdu validate: %d problem(s)\n", len(probs))
 		}
+		if len(unchecked) > 0 {
+			fmt.Fprintf(stdout, "not checked without -i INVENTORY: %s\n", strings.Join(unchecked, "; "))
+		}
 	}
 	if len(probs) > 0 {
 		return exitBadInput
 	}
 	return exitOK
+}
+
+// validateJSON is validate's --format json output (documented in docs/cli.md).
+type validateJSON struct {
+	Valid    bool             `json:"valid"`
+	Problems []schema.Problem `json:"problems"`
+	// Unchecked lists the checks that need an inventory, when none was given.
+	Unchecked []string `json:"unchecked,omitempty"`
+}
+
+// needsInventory are the checks validate can only make with -i.
+var needsInventory = []string{
+	"vars.NAME references (defined on every node the step runs on)",
+	"targets (groups and nodes)",
+	"load balancer and node names in steps",
+	"results registered on every node that reads them",
 }
 
 // loaded is what loadAll read; Binding is nil without an inventory.

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+// version is set by a release build (-ldflags "-X main.version=v1.2.3");
+// otherwise the module version from the build info is shown.
+var version string
+
+// buildVersion describes this binary: its version, the VCS revision it was
+// built from (with "modified" when the tree had uncommitted changes) and
+// the Go toolchain.
+func buildVersion() string {
+	v, rev, when, dirty := version, "", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if v == "" {
+		v = "(unknown)"
+	}
+	out := "zdu " + v
+	if rev != "" {
+		out += " revision " + rev
+		if when != "" {
+			out += " " + when
+		}
+		if dirty {
+			out += " (modified)"
+		}
+	} else {
+		out += " (no VCS revision: not built from a git checkout with go build)"
+	}
+	return fmt.Sprintf("%s %s %s/%s", out, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	args, err := parseInterleaved(fs, args)
+	if err == nil && len(args) > 0 {
+		err = badUsage("takes no arguments, got %q", args[0])
+	}
+	if err != nil {
+		return report(stdout, stderr, "version", err)
+	}
+	fmt.Fprintln(stdout, buildVersion())
+	return exitOK
+}
