@@ -250,11 +250,11 @@ func (c *converter) scalar(n *yaml.Node, ptr string) any {
 			c.problem(n, ptr, "%q is not an integer", n.Value)
 			return n.Value
 		}
-		switch v.(type) {
+		switch v := v.(type) {
 		case int, int64, uint64, uint, int32:
 			return json.Number(fmt.Sprint(v))
 		case float64:
-			return floatValue(v.(float64), n.Value)
+			return floatValue(v, n.Value)
 		}
 		return json.Number(fmt.Sprint(v))
 	case "!!float":

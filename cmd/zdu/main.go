@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"io"
 	"os"
 	"os/signal"
@@ -15,14 +16,13 @@ import (
 	_ "github.com/zdu-dev/zdu/steps/all"
 )
 
-// Exit codes shared by every command; a failing phase exits with its own code.
+// Short names for the exit codes every command shares (engine/exitcode
+// defines them); a failing phase exits with its own code.
 const (
-	exitOK       = 0
-	exitFailed   = 1
-	exitBadInput = 2
-	exitFatal    = 80
-	// exitInterrupted is an operator's SIGINT or SIGTERM (as run.ExitInterrupted).
-	exitInterrupted = 130
+	exitOK          = exitcode.OK
+	exitBadInput    = exitcode.BadInput
+	exitFatal       = exitcode.Fatal
+	exitInterrupted = exitcode.Interrupted
 )
 
 const usage = `zdu: declarative zero-downtime upgrades

@@ -87,7 +87,8 @@ func TestGraphQueries(t *testing.T) {
 
 // sv is a vertex type that == cannot compare.
 type sv struct {
-	id   string
+	id string
+	//lint:ignore U1000 the slice is what makes sv not comparable
 	tags []string
 }
 

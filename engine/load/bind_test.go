@@ -94,7 +94,7 @@ func TestParamPrecedence(t *testing.T) {
 	if len(b.Targets[0]) != 1 || b.Targets[0][0].Name != "Node-A" {
 		t.Errorf("targets [all, !Node-B] = %v, want only Node-A", b.Targets[0])
 	}
-	b, probs = load.Bind(p, inv, load.BindOptions{RequireParams: true})
+	_, probs = load.Bind(p, inv, load.BindOptions{RequireParams: true})
 	if len(probs) != 1 || probs[0].Line != 4 {
 		t.Fatalf("without --set, Node-A lacks old_dir: want one problem at line 4, got %v", probs)
 	}

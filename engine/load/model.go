@@ -32,10 +32,6 @@ type Plan struct {
 	BudgetExitCode int
 }
 
-// DefaultBudgetExitCode is the exit code of a run that exceeded its error
-// budget when the plan names none.
-const DefaultBudgetExitCode = 81
-
 // Param is a declared parameter.
 type Param struct {
 	Name        string

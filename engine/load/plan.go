@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/zdu-dev/zdu/engine/dag"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/schema"
@@ -88,7 +89,7 @@ func (b *planBuilder) build() *Plan {
 	sp := b.sp
 	p := &Plan{
 		File: sp.File, Name: sp.Name.V, Description: sp.Description.V,
-		Rollbacks: map[string][]*Step{}, RollbackExitCode: 1,
+		Rollbacks: map[string][]*Step{}, RollbackExitCode: exitcode.Failed,
 	}
 	if sp.RollbackExitCode.Set {
 		p.RollbackExitCode = sp.RollbackExitCode.V
@@ -147,7 +148,7 @@ func (b *planBuilder) scope(failure bool) expr.Scope {
 func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 	ph := &Phase{
 		ID: sph.ID.V, Title: sph.Title.V, Targets: sph.Targets.Strings(), Strategy: sph.Strategy,
-		ExitCode: 1, MaxFailures: sph.MaxFailures, Pos: sph.Pos, TargetsPos: sph.Targets.Pos,
+		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos, TargetsPos: sph.Targets.Pos,
 	}
 	for _, t := range sph.Targets.Items {
 		// The position of the name itself: past a quote and a "!".
@@ -186,7 +187,7 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 
 // errorBudget reads the plan's errorBudget into p.
 func (b *planBuilder) errorBudget(p *Plan) {
-	p.BudgetExitCode = DefaultBudgetExitCode
+	p.BudgetExitCode = exitcode.ErrorBudget
 	eb := b.sp.ErrorBudget
 	if eb == nil {
 		return
@@ -217,8 +218,10 @@ func (b *planBuilder) checkExitCode(v spec.Value[int], path string) {
 	switch {
 	case v.V < 1 || v.V > 125:
 		b.probs.At(v.Pos, path, "exit code %d is outside 1-125", v.V)
-	case v.V == 2 || v.V == 80:
-		b.probs.At(v.Pos, path, "exit code %d is reserved (2: bad input, 80: fatal error)", v.V)
+	default:
+		if why, ok := exitcode.Reserved(v.V); ok {
+			b.probs.At(v.Pos, path, "exit code %d is reserved (zdu's own for %s)", v.V, why)
+		}
 	}
 }
 

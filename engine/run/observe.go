@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 
 	"github.com/zdu-dev/zdu/engine/journal"
 )
@@ -33,11 +34,11 @@ func (r *Runner) finishObservers(ctx context.Context, res Result) Result {
 		f := o.Finish(ctx)
 		e := journal.Event{Kind: f.Kind, State: journal.Passed, Detail: f.Detail}
 		if f.Err != nil {
-			if f.ExitCode == ExitOK {
-				f.ExitCode = ExitFatal // a failing finding never passes a run
+			if f.ExitCode == exitcode.OK {
+				f.ExitCode = exitcode.Fatal // a failing finding never passes a run
 			}
 			e.State, e.Error, e.ExitCode = journal.Failed, f.Err.Error(), journal.Code(f.ExitCode)
-			if res.ExitCode == ExitOK {
+			if res.ExitCode == exitcode.OK {
 				res = Result{Status: f.Status, ExitCode: f.ExitCode, Err: f.Err}
 			}
 		}

@@ -3,6 +3,7 @@ package run_test
 import (
 	"context"
 	"errors"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -73,7 +74,7 @@ func TestObserver(t *testing.T) {
 		{
 			name:           "a finding without an error leaves a passed run passed",
 			finding:        run.Finding{Kind: journal.KindProbe, Detail: detail},
-			wantExit:       run.ExitOK,
+			wantExit:       exitcode.OK,
 			wantStatus:     "SUCCESS",
 			wantProbeState: journal.Passed,
 		},
@@ -112,7 +113,7 @@ func TestObserver(t *testing.T) {
 			stop: true,
 			finding: run.Finding{Kind: journal.KindProbe, Detail: detail, Err: budgetErr,
 				Status: "ERROR_BUDGET_EXCEEDED", ExitCode: 81},
-			wantExit:       run.ExitInterrupted,
+			wantExit:       exitcode.Interrupted,
 			wantStatus:     "INTERRUPTED",
 			wantErr:        "interrupted",
 			wantProbeState: journal.Failed,
@@ -135,7 +136,7 @@ func TestObserver(t *testing.T) {
 			if tt.wantErr != "" && (r.Result.Err == nil || r.Result.Err.Error() != tt.wantErr) {
 				t.Errorf("run error %v, want %q", r.Result.Err, tt.wantErr)
 			}
-			if tt.wantExit == run.ExitOK && r.Result.Err != nil {
+			if tt.wantExit == exitcode.OK && r.Result.Err != nil {
 				t.Errorf("a passed run has error %v", r.Result.Err)
 			}
 			if tt.wantStatus != tt.finding.Status && errors.Is(r.Result.Err, budgetErr) {
@@ -186,7 +187,7 @@ func TestObserver(t *testing.T) {
 				}
 			}
 			wantRun := journal.Passed
-			if tt.wantExit != run.ExitOK {
+			if tt.wantExit != exitcode.OK {
 				wantRun = journal.Failed
 			}
 			if last.State != wantRun || !sameCode(last.ExitCode, journal.Code(tt.wantExit)) || last.Detail["status"] != tt.wantStatus {

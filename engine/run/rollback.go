@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/compile"
@@ -25,8 +26,8 @@ func (a *armedRule) same(b *armedRule) bool { return a.phase == b.phase && a.ste
 
 // undoEntry is a compensation a step registered for its node.
 type undoEntry struct {
-	key, desc, phase string
-	run              func(ctx context.Context, rc step.Context) error
+	key, desc string
+	run       func(ctx context.Context, rc step.Context) error
 }
 
 func (r *Runner) arm(ph *compile.Phase, n *load.Node, s *load.Step) {
@@ -93,7 +94,7 @@ func (r *Runner) onFailure(f *failure) {
 // first, each followed by its node's compensation, one node at a time.
 func (r *Runner) afterFailure(ph *compile.Phase, f *failure) Result {
 	if f.interrupted {
-		return Result{Status: "INTERRUPTED", ExitCode: ExitInterrupted, Err: fmt.Errorf("interrupted during phase %s", ph.ID)}
+		return Result{Status: "INTERRUPTED", ExitCode: exitcode.Interrupted, Err: fmt.Errorf("interrupted during phase %s", ph.ID)}
 	}
 	failedRollback := f.rollbackFailed
 	if f.pending != nil {

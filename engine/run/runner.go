@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,13 +18,6 @@ import (
 	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
-)
-
-// Exit codes the runner decides; a failed phase exits with its own code.
-const (
-	ExitOK          = 0
-	ExitFatal       = 80
-	ExitInterrupted = 130
 )
 
 // Runner runs one program once.
@@ -123,18 +117,18 @@ func (r *Runner) Run(ctx context.Context) Result {
 	r.mu.Unlock()
 	p := r.Prog
 	r.event(journal.Event{Kind: journal.KindRun, State: journal.Started, Detail: runDetail(p)})
-	res := Result{Status: "SUCCESS", ExitCode: ExitOK}
+	res := Result{Status: "SUCCESS", ExitCode: exitcode.OK}
 	for _, ph := range p.Phases {
 		if r.journalErr() != nil {
 			break
 		}
 		if r.stopping.Load() || ctx.Err() != nil {
-			res = Result{Status: "INTERRUPTED", ExitCode: ExitInterrupted, Err: errors.New("interrupted")}
+			res = Result{Status: "INTERRUPTED", ExitCode: exitcode.Interrupted, Err: errors.New("interrupted")}
 			break
 		}
 		skip, err := r.phaseSkips(ph)
 		if err != nil {
-			res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: err}
+			res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
 			break
 		}
 		if len(ph.Nodes) > 0 && len(skip) == len(ph.Nodes) {
@@ -149,21 +143,21 @@ func (r *Runner) Run(ctx context.Context) Result {
 			break
 		}
 	}
-	if res.ExitCode == ExitOK {
+	if res.ExitCode == exitcode.OK {
 		if t, ok := r.toleratedResult(); ok {
 			res = t
 		}
 	}
-	if err := r.compensateAll(ctx); err != nil && res.ExitCode == ExitOK {
-		res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: err}
+	if err := r.compensateAll(ctx); err != nil && res.ExitCode == exitcode.OK {
+		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
 	}
 	res = r.finishObservers(ctx, res)
 	if err := r.journalErr(); err != nil {
-		res = Result{Status: "FATAL_ERROR", ExitCode: ExitFatal, Err: fmt.Errorf("the run stopped because its journal cannot be written: %w", err)}
+		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: fmt.Errorf("the run stopped because its journal cannot be written: %w", err)}
 	}
 	e := journal.Event{Kind: journal.KindRun, State: journal.Passed, ExitCode: journal.Code(res.ExitCode),
 		Detail: map[string]any{"status": res.Status}}
-	if res.ExitCode != ExitOK {
+	if res.ExitCode != exitcode.OK {
 		e.State = journal.Failed
 	}
 	if res.Err != nil {

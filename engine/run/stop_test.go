@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"fmt"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -69,7 +70,7 @@ func TestStopMidStep(t *testing.T) {
 					}
 				},
 			})
-			if r.Result.ExitCode != run.ExitInterrupted || r.Result.Status != "INTERRUPTED" {
+			if r.Result.ExitCode != exitcode.Interrupted || r.Result.Status != "INTERRUPTED" {
 				t.Errorf("got %s (%d), want INTERRUPTED (130)", r.Result.Status, r.Result.ExitCode)
 			}
 			noProcesses(t, "sleep "+marker)
@@ -113,7 +114,7 @@ func TestStopBeforeRun(t *testing.T) {
 	dir := t.TempDir()
 	prog := enginetest.Compile(t, fmt.Sprintf(stopPlan, "serial"), inventory(2), "dir="+dir, "marker="+uniqueSleep(30))
 	r := enginetest.Execute(t, prog, enginetest.Options{Before: func(r *run.Runner) { r.Stop() }})
-	if r.Result.ExitCode != run.ExitInterrupted {
+	if r.Result.ExitCode != exitcode.Interrupted {
 		t.Errorf("exit %d, want 130", r.Result.ExitCode)
 	}
 	if enginetest.Lines(t, filepath.Join(dir, "lb")) != nil {
@@ -137,7 +138,7 @@ func TestJournalUnwritable(t *testing.T) {
 			}
 		},
 	})
-	if r.Result.ExitCode != run.ExitFatal || !strings.Contains(fmt.Sprint(r.Result.Err), "journal") {
+	if r.Result.ExitCode != exitcode.Fatal || !strings.Contains(fmt.Sprint(r.Result.Err), "journal") {
 		t.Errorf("got %s (%d) %v, want FATAL_ERROR (80) naming the journal", r.Result.Status, r.Result.ExitCode, r.Result.Err)
 	}
 	noProcesses(t, "sleep "+marker)

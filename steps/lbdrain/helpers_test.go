@@ -120,8 +120,3 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// waitStatus waits until HAProxy's health checks report status for server.
-func waitStatus(t *testing.T, h *lbtest.HAProxy, server, status string) {
-	t.Helper()
-	waitFor(t, server+" "+status, func() bool { return row(t, h, server).Status() == status })
-}
