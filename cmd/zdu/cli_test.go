@@ -66,7 +66,7 @@ func TestHelp(t *testing.T) {
 			}
 		}
 	}
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "help"}, {"help", "-h"}} {
 		var out, errb bytes.Buffer
 		if code := dispatch(context.Background(), args, &out, &errb); code != exitOK || !strings.Contains(out.String(), "zdu validate PLAN") {
 			t.Errorf("zdu %v: exit %d:\n%s", args, code, out.String())

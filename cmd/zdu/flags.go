@@ -44,11 +44,13 @@ func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, unknown); ok {
 		var names []string
-		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-		bare := strings.TrimLeft(name, "-")
-		hint := didYouMean(bare, names)
-		if hint != "" {
-			m := schema.Suggest(bare, names)
+		fs.VisitAll(func(f *flag.Flag) {
+			if len(f.Name) > 1 { // -i is no typo's target
+				names = append(names, f.Name)
+			}
+		})
+		hint := ""
+		if m := schema.Suggest(strings.TrimLeft(name, "-"), names); m != "" {
 			hint = fmt.Sprintf(" (did you mean --%s?)", m)
 		}
 		return badUsage("unknown flag %s%s; zdu %s -h lists the flags", name, hint, fs.Name())

@@ -75,9 +75,13 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "-version", "--version":
 		args = append([]string{"version"}, args[1:]...)
 	case "help":
-		if len(args) == 1 {
+		switch {
+		case len(args) == 1 || args[1] == "help" || args[1] == "-h" || args[1] == "--help":
 			fmt.Fprint(stdout, usage)
 			return exitOK
+		case len(args) > 2:
+			fmt.Fprintf(stderr, "zdu help: expected one COMMAND, got %d arguments\n", len(args)-1)
+			return exitBadInput
 		}
 		// zdu help run is zdu run -h.
 		args = []string{args[1], "-h"}

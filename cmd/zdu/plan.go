@@ -16,28 +16,28 @@ import (
 
 // planFlags are the flags every command that needs plan + inventory shares.
 type planFlags struct {
-	fs     *flag.FlagSet
-	inv    *string
-	sets   multi
-	format *string
+	fs      *flag.FlagSet
+	inv     *string
+	sets    multi
+	format  *string // nil without formats
+	formats []string
 }
 
-// newPlanFlags registers the shared flags; --format only when the command
-// has formats to choose from (defFormat not empty).
-func newPlanFlags(name, defFormat, formatHelp string) *planFlags {
-	f := &planFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+// newPlanFlags registers the shared flags, and --format when the command
+// has formats to choose from (the first is the default).
+func newPlanFlags(name string, formats ...string) *planFlags {
+	f := &planFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), formats: formats}
 	f.inv = f.fs.String("i", "", "inventory file")
 	f.fs.StringVar(f.inv, "inventory", "", "inventory file")
 	f.fs.Var(&f.sets, "set", "param value name=value (repeatable)")
-	f.format = &defFormat
-	if defFormat != "" {
-		f.format = f.fs.String("format", defFormat, formatHelp)
+	if len(formats) > 0 {
+		f.format = f.fs.String("format", formats[0], "output format: "+strings.Join(formats, " or "))
 	}
 	return f
 }
 
 // compileFrom parses args, loads and binds plan + inventory, and compiles.
-func (f *planFlags) compileFrom(args []string, stdout io.Writer, formats ...string) (*compile.Program, int, error) {
+func (f *planFlags) compileFrom(args []string, stdout io.Writer) (*compile.Program, int, error) {
 	pos, err := parseInterleaved(f.fs, args)
 	if err == nil && len(pos) != 1 {
 		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
@@ -45,8 +45,8 @@ func (f *planFlags) compileFrom(args []string, stdout io.Writer, formats ...stri
 	if err == nil && *f.inv == "" {
 		err = badUsage("missing -i INVENTORY")
 	}
-	if err == nil && len(formats) > 0 {
-		err = oneOf("format", *f.format, formats...)
+	if err == nil && f.format != nil {
+		err = oneOf("format", *f.format, f.formats...)
 	}
 	if err != nil {
 		return nil, exitBadInput, err
@@ -66,8 +66,8 @@ func (f *planFlags) compileFrom(args []string, stdout io.Writer, formats ...stri
 }
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newPlanFlags("plan", "text", "output format: text or json")
-	prog, _, err := f.compileFrom(args, stdout, "text", "json")
+	f := newPlanFlags("plan", "text", "json")
+	prog, _, err := f.compileFrom(args, stdout)
 	if err != nil {
 		return report(stdout, stderr, "plan", err)
 	}
@@ -93,6 +93,10 @@ func printDry(w io.Writer, d *run.DryPlan) {
 			fmt.Fprintf(w, "  when: %s\n", ph.When)
 		}
 		for _, n := range ph.Nodes {
+			if n.Skipped != "" {
+				fmt.Fprintf(w, "  node %s (batch %d): skipped, %s\n", n.Name, n.Batch, n.Skipped)
+				continue
+			}
 			fmt.Fprintf(w, "  node %s (batch %d)\n", n.Name, n.Batch)
 			printDrySteps(w, n.Steps)
 		}
@@ -123,6 +127,9 @@ func printDrySteps(w io.Writer, steps []run.DryStep) {
 		if len(extra) > 0 {
 			head += " [" + strings.Join(extra, ", ") + "]"
 		}
+		if s.Skipped != "" {
+			head += ": skipped, " + s.Skipped
+		}
 		fmt.Fprintln(w, head)
 		for _, a := range s.Actions {
 			fmt.Fprintf(w, "        %s\n", strings.ReplaceAll(a, "\n", "\n        "))
@@ -131,8 +138,8 @@ func printDrySteps(w io.Writer, steps []run.DryStep) {
 }
 
 func cmdGraph(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newPlanFlags("graph", "dot", "output format: dot or mermaid")
-	prog, _, err := f.compileFrom(args, stdout, "dot", "mermaid")
+	f := newPlanFlags("graph", "dot", "mermaid")
+	prog, _, err := f.compileFrom(args, stdout)
 	if err != nil {
 		return report(stdout, stderr, "graph", err)
 	}

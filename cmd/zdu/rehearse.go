@@ -168,9 +168,10 @@ func (f *rehearseFlags) compile(planFile, inv string, stdout io.Writer) (*compil
 	in, probs := loadAll(planFile, inv, load.BindOptions{Sets: f.sets, RequireParams: true})
 	if len(probs) > 0 {
 		for _, p := range probs {
-			fmt.Fprintln(stdout, p.String())
+			// The generated inventory is gone after the rehearsal: name it.
+			fmt.Fprintln(stdout, strings.ReplaceAll(p.String(), inv, "the sandbox's inventory"))
 		}
-		return nil, badUsage("%d problem(s) binding the plan to the sandbox (a required param the sandbox does not set needs --set)", len(probs))
+		return nil, badUsage("%d problem(s) binding the plan to the sandbox: a required param it does not set needs --set; a var the plan reads needs -i INVENTORY (the sandbox copies its nodes' vars), a default or a test", len(probs))
 	}
 	prog, err := compile.Compile(in.Binding)
 	if err != nil {

@@ -32,7 +32,7 @@ type runOptions struct {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newPlanFlags("run", "", "")
+	f := newPlanFlags("run")
 	var opt runOptions
 	f.fs.StringVar(&opt.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")

@@ -56,6 +56,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--verison"}, exitBadInput, `a flag must follow a command (did you mean "version"?)`},
 		{[]string{"version", "extra"}, exitBadInput, `takes no arguments, got "extra"`},
 		{[]string{}, exitBadInput, "Usage:"},
+		{[]string{"help", "run", "extra"}, exitBadInput, "expected one COMMAND, got 2 arguments"},
+		{[]string{"validate", "p.yaml", "-x"}, exitBadInput, "unknown flag -x; zdu validate -h"},
 		{[]string{"schema", "plna"}, exitBadInput, `did you mean "plan"?`},
 		{[]string{"validate", "/nonexistent/plan.yaml"}, exitBadInput, "/nonexistent/plan.yaml: cannot read plan: no such file or directory"},
 	}

@@ -31,8 +31,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return report(stdout, stderr, "validate", err)
 	}
 	in, probs := loadAll(pos[0], *inv, load.BindOptions{Sets: sets})
+	// What needs the plan bound to an inventory: without -i, or when either
+	// file has problems, those checks were not made.
 	var unchecked []string
-	if *inv == "" {
+	if in.Binding == nil {
 		unchecked = needsInventory
 	}
 	if *format == "json" {
@@ -52,8 +54,12 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		} else {
 			fmt.Fprintf(stderr, "zdu validate: %d problem(s)\n", len(probs))
 		}
-		if len(unchecked) > 0 {
+		switch {
+		case len(unchecked) == 0:
+		case *inv == "":
 			fmt.Fprintf(stdout, "not checked without -i INVENTORY: %s\n", strings.Join(unchecked, "; "))
+		default:
+			fmt.Fprintf(stdout, "not checked until the problems above are fixed: %s\n", strings.Join(unchecked, "; "))
 		}
 	}
 	if len(probs) > 0 {
@@ -66,7 +72,8 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 type validateJSON struct {
 	Valid    bool             `json:"valid"`
 	Problems []schema.Problem `json:"problems"`
-	// Unchecked lists the checks that need an inventory, when none was given.
+	// Unchecked lists the checks that need the plan bound to an inventory,
+	// when there was none or either file had problems.
 	Unchecked []string `json:"unchecked,omitempty"`
 }
 

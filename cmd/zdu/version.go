@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // version is set by a release build (-ldflags "-X main.version=v1.2.3");
@@ -42,11 +43,11 @@ func buildVersion() string {
 		if when != "" {
 			out += " " + when
 		}
-		if dirty {
+		if dirty && !strings.HasSuffix(v, "+dirty") {
 			out += " (modified)"
 		}
 	} else {
-		out += " (no VCS revision: not built from a git checkout with go build)"
+		out += " (no VCS revision stamped: built outside a git checkout, or with -buildvcs=false)"
 	}
 	return fmt.Sprintf("%s %s %s/%s", out, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

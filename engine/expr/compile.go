@@ -36,7 +36,7 @@ type Expr struct {
 	at int
 	// refs and tests are what the expression reads and tests for; see Refs.
 	refs  []Ref
-	tests []string
+	tests []Test
 }
 
 var _ step.Expr = (*Expr)(nil)
@@ -107,7 +107,7 @@ func compile(src string, sc Scope, full string, base int, w want) (*Expr, error)
 	if p := checkTree(tree.Node, sc); p != nil {
 		return nil, errorAt(full, base+p.at, "%s", p.msg)
 	}
-	refs, tests := collectRefs(tree.Node).resolve(full, base)
+	refs, tests := collectRefs(tree.Node).resolve(full, base), whenTrue(tree.Node)
 	typ, err := checker.Check(tree, cfg)
 	if err != nil {
 		return nil, fromExpr(full, base, err)
@@ -171,10 +171,10 @@ func (e *Expr) Refs() []Ref {
 	return e.refs
 }
 
-// Tests lists the names ("vars.x") the expression tests for presence ("x"
-// in vars, vars.x != nil). A condition that tests a name guards the
-// references to it in the step or phase it belongs to.
-func (e *Expr) Tests() []string {
+// Tests lists the names a condition, when true, has found defined ("x" in
+// vars) or not nil (vars.x != nil): a step's or phase's when that tests a
+// name guards the references to it in that step or phase.
+func (e *Expr) Tests() []Test {
 	if e == nil {
 		return nil
 	}

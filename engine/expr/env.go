@@ -48,6 +48,10 @@ func NewEnv(params, vars map[string]any, node NodeData, phase string, results ma
 	if groups == nil {
 		groups = []string{}
 	}
+	var user any = node.User
+	if node.User == "" {
+		user = nil // not set in the inventory: never an empty string
+	}
 	return &Env{top: map[string]any{
 		"params": orEmpty(params),
 		"vars":   orEmpty(vars),
@@ -55,7 +59,7 @@ func NewEnv(params, vars map[string]any, node NodeData, phase string, results ma
 			"name":   node.Name,
 			"host":   node.Host,
 			"port":   node.Port,
-			"user":   node.User,
+			"user":   user,
 			"groups": groups,
 		},
 		"phase":   map[string]any{"id": phase},
@@ -110,7 +114,7 @@ func (e *Env) WithResult(name string, r map[string]any) *Env {
 }
 
 // Result is the registered form of a step's outcome: results.<name>.ok,
-// .exitCode, .stdout, .stderr and .data.
+// .exitCode, .stdout, .stderr and .data (and .skipped, false).
 func Result(o step.Outcome, err error) map[string]any {
 	data := o.Data
 	if data == nil {
@@ -118,11 +122,19 @@ func Result(o step.Outcome, err error) map[string]any {
 	}
 	return map[string]any{
 		"ok":       err == nil,
+		"skipped":  false,
 		"exitCode": o.ExitCode,
 		"stdout":   o.Stdout,
 		"stderr":   o.Stderr,
 		"data":     data,
 	}
+}
+
+// SkippedResult is what a step registers when its when was false: ok and
+// skipped say so, and every other field has no value, so reading one is an
+// error rather than an empty string.
+func SkippedResult() map[string]any {
+	return map[string]any{"ok": false, "skipped": true}
 }
 
 // envOf unwraps the step.Env a step passed back to us.

@@ -77,6 +77,7 @@ var (
 	}
 	resultFields = map[string]types.Type{
 		"ok":       types.Bool,
+		"skipped":  types.Bool,
 		"exitCode": types.Int,
 		"stdout":   types.String,
 		"stderr":   types.String,

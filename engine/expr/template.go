@@ -87,6 +87,39 @@ func (t *Template) Source() string {
 	return t.src
 }
 
+// checkList refuses a list where its words would not be what they seem: in
+// a shell command a list is one word per element, so it must stand as a word
+// of its own (`rm -rf ${{ dirs }}/old` would put /old on the last element
+// only, and on nothing when the list is empty); in text an empty list would
+// be an empty string.
+func (t *Template) checkList(i int, list []any) error {
+	if t.mode != Shell {
+		if len(list) == 0 {
+			return fmt.Errorf("is an empty list, which would insert nothing; give it an element or a default")
+		}
+		return nil
+	}
+	before := i == 0 || (t.parts[i-1].expr == nil && endsWord(t.parts[i-1].lit, false))
+	after := i == len(t.parts)-1 || (t.parts[i+1].expr == nil && endsWord(t.parts[i+1].lit, true))
+	if !before || !after {
+		return fmt.Errorf("is a list, which becomes one word per element: it must stand as a word of its own, not joined to other text (use join() for one word)")
+	}
+	return nil
+}
+
+// endsWord reports whether lit ends (or, with start, starts) at a shell word
+// boundary: white space, an operator, or nothing.
+func endsWord(lit string, start bool) bool {
+	if lit == "" {
+		return true
+	}
+	c := lit[len(lit)-1]
+	if start {
+		c = lit[0]
+	}
+	return strings.IndexByte(" \t\n;|&()<>", c) >= 0
+}
+
 // Refs lists what the template's expressions read, positioned in its source.
 func (t *Template) Refs() []Ref {
 	if t == nil {
@@ -118,7 +151,7 @@ func (t *Template) Render(env step.Env) (string, error) {
 	}
 	var b strings.Builder
 	b.Grow(len(t.src) + 16)
-	for _, p := range t.parts {
+	for i, p := range t.parts {
 		if p.expr == nil {
 			b.WriteString(p.lit)
 			continue
@@ -126,6 +159,11 @@ func (t *Template) Render(env step.Env) (string, error) {
 		v, err := p.expr.Eval(env)
 		if err != nil {
 			return "", err
+		}
+		if list, isList := asList(v); isList {
+			if err := t.checkList(i, list); err != nil {
+				return "", errorAt(t.src, p.expr.at, "${{ %s }} %s", strings.TrimSpace(p.expr.src), err)
+			}
 		}
 		var nv *nilValue
 		if err := t.write(&b, v, p.raw); errors.As(err, &nv) {

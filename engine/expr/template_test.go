@@ -7,7 +7,7 @@ import (
 )
 
 func TestRender(t *testing.T) {
-	env := testEnv().With("stat", map[string]any{"lines": []string{"x", "y"}, "nul": "a\x00b", "nested": []any{[]any{"a"}}, "m": map[string]any{}, "empty": ""})
+	env := testEnv().With("stat", map[string]any{"lines": []string{"x", "y"}, "nul": "a\x00b", "nested": []any{[]any{"a"}}, "m": map[string]any{}, "empty": "", "none": []any{}})
 	tests := []struct {
 		name string
 		src  string
@@ -23,6 +23,8 @@ func TestRender(t *testing.T) {
 		{"empty list", "ls ${{ filter(params.files, false) }}", Shell, "ls "},
 		{"raw", "${{ raw 'a && b' }}", Shell, "a && b"},
 		{"raw list", "x ${{ raw stat.lines }}", Shell, "x x y"},
+		{"empty list is no word", "kill ${{ stat.none }}; echo", Shell, "kill ; echo"},
+		{"list between operators", "for d in ${{ stat.lines }}; do", Shell, "for d in 'x' 'y'; do"},
 		{"int", "-p ${{ params.port }}", Shell, "-p 8080"},
 		{"bool", "${{ params.enabled }}", Shell, "true"},
 		{"duration", "timeout ${{ params.startup }}", Shell, "timeout 30s"},
@@ -99,7 +101,8 @@ func TestTemplateErrors(t *testing.T) {
 }
 
 func TestRenderErrors(t *testing.T) {
-	env := testEnv().With("stat", map[string]any{"nul": "a\x00b", "nested": []any{[]any{"a"}}, "m": map[string]any{"k": 1}})
+	env := testEnv().With("stat", map[string]any{"nul": "a\x00b", "nested": []any{[]any{"a"}}, "m": map[string]any{"k": 1},
+		"lines": []string{"x", "y"}, "none": []any{}})
 	tests := []struct {
 		name      string
 		src       string
@@ -117,6 +120,10 @@ func TestRenderErrors(t *testing.T) {
 		{"nil raw", "rm -rf ${{ raw stat.missing }}/old", Shell, 1, 16, "has no value"},
 		{"nil in text", "http://${{ stat.missing }}/", Text, 1, 12, "has no value"},
 		{"nil in list", "x ${{ ['a', stat.missing] }}", Shell, 1, 7, "nil in list element 1"},
+		{"list glued to text", "rm -rf ${{ stat.lines }}/old", Shell, 1, 12, "must stand as a word of its own"},
+		{"empty list glued to text", "rm -rf ${{ stat.none }}/old", Shell, 1, 12, "must stand as a word of its own"},
+		{"list glued before", "--dir=${{ stat.lines }}", Shell, 1, 11, "must stand as a word of its own"},
+		{"empty list in text", "http://h/${{ stat.none }}", Text, 1, 14, "is an empty list"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,8 +24,8 @@ type args struct {
 	probs *Problems
 	lbs   []ref
 	nodes []ref
-	// uses receives what the compiled expressions read.
-	uses *[]use
+	// uses are what the compiled expressions read.
+	uses []use
 }
 
 var _ step.Args = (*args)(nil)
@@ -89,27 +88,11 @@ func (a *args) tmpl(key string, required bool, mode expr.Mode) step.Template {
 func (a *args) compile(v *yaml.Node, path string, mode expr.Mode) step.Template {
 	t, err := expr.CompileTemplate(v.Value, mode, a.scope)
 	if err != nil {
-		a.exprProblem(v, path, err)
+		a.src.problem(a.probs, scalarOf(v), path, err)
 		return expr.Constant(v.Value)
 	}
-	a.record(v, path, t.Refs())
+	a.uses = append(a.uses, a.src.uses(scalarOf(v), path, t.Refs())...)
 	return t
-}
-
-// record keeps what an expression in v reads, positioned in the file.
-func (a *args) record(v *yaml.Node, path string, refs []expr.Ref) {
-	for _, r := range refs {
-		*a.uses = append(*a.uses, use{Ref: r, Pos: a.src.inner(v, r.Line, r.Col), Path: path})
-	}
-}
-
-func (a *args) exprProblem(v *yaml.Node, path string, err error) {
-	var ee *expr.Error
-	if errors.As(err, &ee) {
-		a.probs.At(a.src.inner(v, ee.Line, ee.Col), path, "%s", ee.Msg)
-		return
-	}
-	a.probs.At(spec.PosOf(v), path, "%v", err)
 }
 
 func (a *args) Texts(key string) []step.Template {
@@ -140,10 +123,10 @@ func (a *args) Expr(key string, extra ...string) step.Expr {
 	sc.Extra = append(append([]string(nil), sc.Extra...), extra...)
 	e, err := expr.CompileValue(v.Value, sc)
 	if err != nil {
-		a.exprProblem(v, a.at(key), err)
+		a.src.problem(a.probs, scalarOf(v), a.at(key), err)
 		return nil
 	}
-	a.record(v, a.at(key), e.Refs())
+	a.uses = append(a.uses, a.src.uses(scalarOf(v), a.at(key), e.Refs())...)
 	return e
 }
 
@@ -204,7 +187,7 @@ func (a *args) LB(key string, required bool) string {
 	name := a.literal(key, required, "a load balancer name")
 	if name != "" {
 		_, v := a.lookup(key)
-		a.lbs = append(a.lbs, ref{Name: name, Pos: spec.PosOf(v), Path: a.at(key)})
+		a.lbs = append(a.lbs, ref{Name: name, Pos: a.src.name(scalarOf(v)), Path: a.at(key)})
 	}
 	return name
 }
@@ -213,7 +196,7 @@ func (a *args) Node(key string) string {
 	name := a.literal(key, false, "a node name")
 	if name != "" {
 		_, v := a.lookup(key)
-		a.nodes = append(a.nodes, ref{Name: name, Pos: spec.PosOf(v), Path: a.at(key)})
+		a.nodes = append(a.nodes, ref{Name: name, Pos: a.src.name(scalarOf(v)), Path: a.at(key)})
 	}
 	return name
 }

@@ -137,11 +137,7 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 		} else if n, ok := inv.ByName[name]; ok {
 			nodes = []*Node{n}
 		} else {
-			pos := ph.TargetsPos
-			if i < len(ph.TargetPos) {
-				pos = ph.TargetPos[i]
-			}
-			pp.At(pos, path, "no group or node named %q in %s%s", name, inv.File, suggest(name, append(groups, nodeNames(inv)...)))
+			pp.At(ph.TargetAt[i], path, "no group or node named %q in %s%s", name, inv.File, suggest(name, append(groups, nodeNames(inv)...)))
 			continue
 		}
 		for _, n := range nodes {

@@ -139,7 +139,11 @@ func buildNode(si *spec.Inventory, sn spec.Node) *Node {
 	}
 	merge := func(v spec.Vars) {
 		for _, k := range v.Names {
-			n.Vars[k.V] = v.Values[k.V]
+			val := v.Values[k.V]
+			if _, set := n.Vars[k.V]; set && val == nil {
+				continue // a var written with no value does not undo a lower level's
+			}
+			n.Vars[k.V] = val
 			n.VarPos[k.V] = k.Pos
 		}
 	}

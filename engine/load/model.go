@@ -54,9 +54,8 @@ type Phase struct {
 	MaxFailures spec.Amount
 	Steps       []*Step
 	Pos         spec.Pos
-	TargetsPos  spec.Pos
-	// TargetPos is where each of Targets is written.
-	TargetPos []spec.Pos
+	// TargetAt is where each of Targets names its group or node.
+	TargetAt []spec.Pos
 	// uses are the names the phase's when reads.
 	uses []use
 }

@@ -16,10 +16,8 @@ import (
 	"github.com/zdu-dev/zdu/steps/step"
 )
 
-// RollbackOnType is the step type that arms rollback rules.
-const RollbackOnType = "rollback-on"
-
-// RollbackRuler is implemented by the rollback-on step's Action.
+// RollbackRuler is the ability of a step type that arms a rollback rule
+// (rollback-on): the loader knows such a step by it, not by its name.
 type RollbackRuler interface {
 	RollbackRule() (rollback, scope string)
 }
@@ -78,11 +76,8 @@ type planBuilder struct {
 	kinds map[string]expr.Kind
 	// registered is every register name seen so far, in plan order.
 	registered map[string]bool
-	// uses receives what the expressions being compiled read (the current
-	// phase's or step's list).
-	uses *[]use
 	// phaseTests are the names the current phase's when tests for.
-	phaseTests []string
+	phaseTests []expr.Test
 }
 
 func (b *planBuilder) build() *Plan {
@@ -148,18 +143,15 @@ func (b *planBuilder) scope(failure bool) expr.Scope {
 func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 	ph := &Phase{
 		ID: sph.ID.V, Title: sph.Title.V, Targets: sph.Targets.Strings(), Strategy: sph.Strategy,
-		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos, TargetsPos: sph.Targets.Pos,
+		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos,
 	}
 	for _, t := range sph.Targets.Items {
-		// The position of the name itself: past a quote and a "!".
-		pos := t.Pos
-		if t.Style == yaml.DoubleQuotedStyle || t.Style == yaml.SingleQuotedStyle {
-			pos.Col++
-		}
+		// Where the name itself is: past a quote and a "!".
+		col := 1
 		if strings.HasPrefix(t.V, "!") {
-			pos.Col++
+			col = 2
 		}
-		ph.TargetPos = append(ph.TargetPos, pos)
+		ph.TargetAt = append(ph.TargetAt, b.src.inner(scalarOfValue(t), 1, col))
 	}
 	if ph.Title == "" {
 		ph.Title = strings.ToUpper(strings.ReplaceAll(ph.ID, "_", "-"))
@@ -177,8 +169,7 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 		ph.ExitCode = sph.ExitCode.V
 		b.checkExitCode(sph.ExitCode, path+".exitCode")
 	}
-	b.uses = &ph.uses
-	ph.When = b.cond(sph.When, path+".when", false)
+	ph.When, ph.uses = b.cond(sph.When, path+".when", false)
 	b.phaseTests = ph.When.Tests()
 	ph.Steps = b.steps(path+".steps", sph.Steps, true)
 	b.phaseTests = nil
@@ -225,33 +216,18 @@ func (b *planBuilder) checkExitCode(v spec.Value[int], path string) {
 	}
 }
 
-// cond compiles a boolean expression, recording a problem at its position.
-func (b *planBuilder) cond(v spec.Value[string], path string, failure bool) *expr.Expr {
+// cond compiles a boolean expression and says what it reads, recording a
+// problem at its position.
+func (b *planBuilder) cond(v spec.Value[string], path string, failure bool) (*expr.Expr, []use) {
 	if !v.Set {
-		return nil
+		return nil, nil
 	}
 	e, err := expr.CompileCond(v.V, b.scope(failure))
 	if err != nil {
-		b.exprProblem(v, path, err)
-		return nil
+		b.src.problem(b.probs, scalarOfValue(v), path, err)
+		return nil, nil
 	}
-	b.record(v, path, e.Refs())
-	return e
-}
-
-// record keeps what an expression in v reads, positioned in the file.
-func (b *planBuilder) record(v spec.Value[string], path string, refs []expr.Ref) {
-	for _, r := range refs {
-		*b.uses = append(*b.uses, use{Ref: r, Pos: b.src.innerAt(v.Pos, v.Style, r.Line, r.Col), Path: path})
-	}
-}
-
-func (b *planBuilder) exprProblem(v spec.Value[string], path string, err error) {
-	if ee, ok := err.(*expr.Error); ok {
-		b.probs.At(b.src.innerAt(v.Pos, v.Style, ee.Line, ee.Col), path, "%s", ee.Msg)
-		return
-	}
-	b.probs.At(v.Pos, path, "%v", err)
+	return e, b.src.uses(scalarOfValue(v), path, e.Refs())
 }
 
 func (b *planBuilder) duration(v spec.Value[string], path string) time.Duration {
@@ -291,14 +267,14 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	if st.Name == "" {
 		st.Name = st.ID
 	}
-	b.uses = &st.uses
+	var uses []use
 	if strings.Contains(ss.Timeout.V, "${{") {
 		// A duration param: resolved per node when the step runs.
 		t, err := expr.CompileTemplate(ss.Timeout.V, expr.Text, b.scope(false))
 		if err != nil {
-			b.exprProblem(ss.Timeout, path+".timeout", err)
+			b.src.problem(b.probs, scalarOfValue(ss.Timeout), path+".timeout", err)
 		} else {
-			b.record(ss.Timeout, path+".timeout", t.Refs())
+			uses = b.src.uses(scalarOfValue(ss.Timeout), path+".timeout", t.Refs())
 		}
 		st.TimeoutFrom = t
 	} else {
@@ -319,20 +295,23 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 		b.probs.At(ss.Type.Pos, path+".type", "unknown step type %q%s", st.Type, suggest(st.Type, step.Types()))
 		return st
 	}
-	isRollback := st.Type == RollbackOnType
-	if isRollback && !inPhase {
-		b.probs.At(ss.Type.Pos, path+".type", "rollback-on belongs in a phase, not in a rollback")
-	}
-	// A rollback-on rule's `when` looks at the failure; other steps' at the node.
-	st.When = b.cond(ss.When, path+".when", isRollback)
-	a := &args{with: ss.With.Node, pos: ss.Pos, path: path + ".with", scope: b.scope(false), src: b.src, probs: b.probs, uses: b.uses}
+	a := &args{with: ss.With.Node, pos: ss.Pos, path: path + ".with", scope: b.scope(false), src: b.src, probs: b.probs}
 	st.Action = def.Build(a)
 	st.LBs, st.Nodes = a.lbs, a.nodes
-	guard(st.uses, b.phaseTests, st.When.Tests())
-	if r, ok := st.Action.(RollbackRuler); ok && isRollback {
-		name, scope := r.RollbackRule()
-		st.Rollback = &RollbackRule{Rollback: name, Scope: scope, When: st.When}
-		st.When = nil
+	uses = append(uses, a.uses...)
+	// A step type that arms rollback rules is known by its ability, not its
+	// name; its `when` looks at the failure, other steps' at the node.
+	rule, isRule := st.Action.(RollbackRuler)
+	if isRule && !inPhase {
+		b.probs.At(ss.Type.Pos, path+".type", "%s arms a rollback rule: it belongs in a phase, not in a rollback", st.Type)
+	}
+	when, whenUses := b.cond(ss.When, path+".when", isRule)
+	st.uses = guard(append(uses, whenUses...), b.phaseTests, when.Tests())
+	if isRule {
+		name, scope := rule.RollbackRule()
+		st.Rollback = &RollbackRule{Rollback: name, Scope: scope, When: when}
+	} else {
+		st.When = when
 	}
 	if ss.Register.Set {
 		st.Register = ss.Register.V
@@ -341,19 +320,20 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	return st
 }
 
-// guard marks the uses of names that a condition over them tests for (a
-// step's or its phase's when: '"x" in vars', 'vars.x != nil'): the step
-// runs only where the name has a value.
-func guard(uses []use, tests ...[]string) {
+// guard strengthens the uses of names that a condition tests for (a step's
+// or its phase's when: '"x" in vars', 'vars.x != nil'): the step runs only
+// where the test holds.
+func guard(uses []use, tests ...[]expr.Test) []use {
 	for _, list := range tests {
 		for _, t := range list {
 			for i := range uses {
-				if uses[i].Key() == t {
-					uses[i].Guarded = true
+				if uses[i].Key() == t.Key {
+					uses[i].Guard = max(uses[i].Guard, t.Guard)
 				}
 			}
 		}
 	}
+	return uses
 }
 
 // checkNeeds resolves `needs` within one list and reports cycles.
@@ -394,8 +374,8 @@ func (b *planBuilder) checkRollbackRefs(p *Plan) {
 	for i, sph := range b.sp.Phases {
 		for j, ss := range sph.Steps {
 			st := p.Phases[i].Steps[j]
-			if st.Rollback == nil {
-				continue
+			if st.Rollback == nil || st.Rollback.Rollback == "" {
+				continue // no rule, or a name already reported as not written out
 			}
 			if _, ok := p.Rollbacks[st.Rollback.Rollback]; !ok {
 				pos := ss.Pos

@@ -4,16 +4,19 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/zdu-dev/zdu/engine/expr"
 )
 
-// checkUses resolves every params/vars/results name the plan's expressions
-// read against the nodes each expression runs on: a phase's when and steps
-// on the phase's targets, a rollback's steps on the targets of the phases
-// whose rollback-on rules name it. A name some of those nodes lack is a
-// problem at the reference, naming the nodes, unless the expression guards
-// it (a ?? default, or a test such as "x" in vars in it or in the step's or
-// phase's when). params are checked only when their values are known
-// (valuesKnown: zdu plan and run, not validate).
+// checkUses resolves every params/vars/results name (and node.user) the
+// plan's expressions read against the nodes each expression runs on: a
+// phase's when and steps on the phase's targets, a rollback's steps on the
+// targets of the phases whose rollback-on rules name it. A name some of those
+// nodes lack is a problem at the reference, naming the nodes, unless the
+// expression guards it (a ?? default, or a test such as "x" in vars in it or
+// in the step's or phase's when); a var no node of the inventory defines is
+// one even where nothing runs. params are checked only when their values are
+// known (valuesKnown: zdu plan and run, not validate).
 func (b *Binding) checkUses(pp *Problems, valuesKnown bool, missingRequired map[string]bool) {
 	c := &useChecker{b: b, pp: pp, valuesKnown: valuesKnown, skipParams: missingRequired}
 	c.index()
@@ -92,23 +95,37 @@ func (b *Binding) RollbackNodes(name string) []*Node {
 
 func (c *useChecker) check(uses []use, nodes []*Node, rs resultScope) {
 	for _, u := range uses {
-		if u.Guarded || len(nodes) == 0 {
-			continue
+		if u.Guard.Covers(true) {
+			continue // a default, or read only where it is not nil
 		}
 		switch u.Root {
 		case "vars":
 			c.checkVar(u, nodes)
 		case "params":
-			if c.valuesKnown && !c.skipParams[u.Name] {
+			if c.valuesKnown && !c.skipParams[u.Name] && len(nodes) > 0 {
 				c.checkParam(u, nodes)
 			}
 		case "results":
-			c.checkResult(u, nodes, rs)
+			if u.Guard == expr.Unguarded && len(nodes) > 0 {
+				c.checkResult(u, nodes, rs)
+			}
+		case "node":
+			if u.Name == "user" && u.Guard == expr.Unguarded {
+				c.checkUser(u, nodes)
+			}
 		}
 	}
 }
 
 func (c *useChecker) checkVar(u use, nodes []*Node) {
+	inv := c.b.Inv.File
+	if len(nodes) == 0 {
+		// Nothing runs it here, but a name no node has is still a typo.
+		if u.Guard == expr.Unguarded && !definedAnywhere(c.b.Inv, u.Name) {
+			c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, suggest(u.Name, varNames(c.b.Inv.Nodes)))
+		}
+		return
+	}
 	var lacking, null []*Node
 	for _, n := range nodes {
 		v, ok := n.Vars[u.Name]
@@ -119,10 +136,12 @@ func (c *useChecker) checkVar(u use, nodes []*Node) {
 			null = append(null, n)
 		}
 	}
-	inv := c.b.Inv.File
 	if len(null) > 0 {
-		c.pp.At(u.Pos, u.Path, "var %q is null on %s in %s (written with no value); write %s: \"\" for an empty value",
-			u.Name, nodeList(null), inv, u.Name)
+		c.pp.At(u.Pos, u.Path, "var %q is null on %s in %s (written with no value); write %s: \"\" for an empty value, or test it with %s != nil",
+			u.Name, nodeList(null), inv, u.Name, u.Key())
+	}
+	if u.Guard != expr.Unguarded {
+		return // read only where a test found it defined
 	}
 	switch {
 	case len(lacking) == 0:
@@ -139,6 +158,21 @@ func (c *useChecker) checkVar(u use, nodes []*Node) {
 
 func (c *useChecker) howToGuard(u use) string {
 	return fmt.Sprintf(": define it there, give a default (%s ?? VALUE) or test for it (%q in %s)", u.Key(), u.Name, u.Root)
+}
+
+// checkUser: node.user is empty where the inventory sets no user (the SSH
+// user then comes from ~/.ssh/config or the account running zdu).
+func (c *useChecker) checkUser(u use, nodes []*Node) {
+	var lacking []*Node
+	for _, n := range nodes {
+		if n.User == "" {
+			lacking = append(lacking, n)
+		}
+	}
+	if len(lacking) > 0 {
+		c.pp.At(u.Pos, u.Path, "node.user is not set for %s in %s (SSH then takes the user from ~/.ssh/config or the account running zdu): set user in its defaults or on the node, or write node.user ?? NAME",
+			nodeList(lacking), c.b.Inv.File)
+	}
 }
 
 func (c *useChecker) checkParam(u use, nodes []*Node) {
@@ -183,7 +217,7 @@ func (c *useChecker) checkResult(u use, nodes []*Node, rs resultScope) {
 	for _, k := range c.regs[u.Name] {
 		phases = append(phases, c.b.Plan.Phases[k].ID)
 	}
-	c.pp.At(u.Pos, u.Path, "result %q is never registered on %s before this: the phase(s) registering it (%s) do not run there; give a default (results.%s?.stdout ?? VALUE) or target those nodes",
+	c.pp.At(u.Pos, u.Path, "result %q is never registered on %s before this: the phase(s) registering it (%s) do not run there; target those nodes there, or test for it (%q in results)",
 		u.Name, nodeList(lacking), strings.Join(phases, ", "), u.Name)
 }
 

@@ -1,6 +1,9 @@
 package load_test
 
 import (
+	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -157,5 +160,45 @@ func TestNodeListIsBounded(t *testing.T) {
 	_, probs := bindText(t, plan, inv.String(), load.BindOptions{})
 	if len(probs) != 1 || !strings.Contains(probs[0], "not defined on nodes nb, nc, nd, ne, nf and 7 more in inv.yaml (1 of the 13 nodes") {
 		t.Fatalf("got %q", probs)
+	}
+}
+
+// TestReferencePositions: a problem about a reference points at the name in
+// the file whatever the scalar's YAML style: quoted with escapes, multi-line
+// flow, folded, plain over several lines, literal with deeper indentation,
+// with an indentation indicator.
+func TestReferencePositions(t *testing.T) {
+	const file = "testdata/positions/plan.yaml"
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, probs := load.ParsePlan(file, text)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	inv, probs := load.ParseInventory("inv.yaml", []byte("apiVersion: zdu/v1\nkind: Inventory\nnodes:\n  - {name: a}\n"))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	_, probs = load.Bind(p, inv, load.BindOptions{})
+	lines := strings.Split(string(text), "\n")
+	nameRE := regexp.MustCompile(`"([^"]+)"`)
+	seen := map[string]bool{}
+	for _, pr := range probs {
+		name := nameRE.FindStringSubmatch(pr.Msg)[1]
+		seen[name] = true
+		line := lines[pr.Line-1]
+		if col := []rune(line); pr.Col-1 > len(col) || !strings.HasPrefix(string(col[pr.Col-1:]), name) {
+			t.Errorf("%s:%d:%d does not point at %q: %q", file, pr.Line, pr.Col, name, line)
+		}
+	}
+	for i := 1; i <= 13; i++ {
+		if name := fmt.Sprintf("nope%d", i); !seen[name] {
+			t.Errorf("no problem about %s: %v", name, strs(probs))
+		}
+	}
+	if !seen["gateway-lb"] {
+		t.Errorf("no problem about the load balancer: %v", strs(probs))
 	}
 }

@@ -32,20 +32,28 @@ type DryPhase struct {
 
 // DryNode is one node's steps in a phase.
 type DryNode struct {
-	Name  string    `json:"name"`
-	Batch int       `json:"batch"`
-	Steps []DryStep `json:"steps"`
+	Name  string `json:"name"`
+	Batch int    `json:"batch"`
+	// Skipped says why the node sits the phase out (its when is false there).
+	Skipped string    `json:"skipped,omitempty"`
+	Steps   []DryStep `json:"steps"`
 }
 
 // DryStep is one step: its type, condition, and what it would do.
 type DryStep struct {
-	ID      string   `json:"id"`
-	Type    string   `json:"type"`
-	When    string   `json:"when,omitempty"`
-	Timeout string   `json:"timeout,omitempty"`
-	Retries int      `json:"retries,omitempty"`
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	When    string `json:"when,omitempty"`
+	Timeout string `json:"timeout,omitempty"`
+	Retries int    `json:"retries,omitempty"`
+	// Skipped says why the step does not run on this node (its when is
+	// false); Actions is then empty.
+	Skipped string   `json:"skipped,omitempty"`
 	Actions []string `json:"actions"`
 }
+
+// whenFalse is why a dry-run step or node is skipped.
+const whenFalse = "its when is false on this node"
 
 // DryRollback is a rollback's steps as they would run on Node, the first
 // node a rule for it may arm on (none: no rollback-on rule names it, so it
@@ -56,20 +64,14 @@ type DryRollback struct {
 	Steps []DryStep `json:"steps"`
 }
 
-// Explain builds the dry run. Registered results are shown as placeholders:
-// their values only exist at run time.
+// Explain builds the dry run. Conditions are decided per node as the run
+// decides them, except those that read registered results: those values
+// only exist at run time, so their steps are shown with placeholders
+// (<stdout of NAME>).
 func Explain(p *compile.Program, mask *Masker) (*DryPlan, error) {
 	b := p.Binding
 	out := &DryPlan{Plan: b.Plan.Name}
-	// Every registered result gets a placeholder: its value exists only at run time.
-	registered := map[string]bool{}
-	for _, ph := range p.Phases {
-		for _, s := range ph.Order {
-			if s.Register != "" {
-				registered[s.Register] = true
-			}
-		}
-	}
+	registered := registeredNames(b.Plan)
 	var errs []error
 	for _, ph := range p.Phases {
 		dp := DryPhase{ID: ph.ID, Title: ph.Title, Strategy: strategyText(ph), ExitCode: ph.ExitCode}
@@ -79,11 +81,19 @@ func Explain(p *compile.Program, mask *Masker) (*DryPlan, error) {
 		for bi, batch := range ph.Batches {
 			for _, n := range batch {
 				env := dryEnv(b, n, ph.ID, registered)
-				dn := DryNode{Name: n.Name, Batch: bi + 1}
+				dn := DryNode{Name: n.Name, Batch: bi + 1, Steps: []DryStep{}}
+				where := fmt.Sprintf("phase %s, node %s", ph.ID, n.Name)
+				if run, err := dryDecide(ph.When, env); err != nil {
+					errs = append(errs, fmt.Errorf("%s: when: %w", where, err))
+				} else if !run {
+					dn.Skipped = whenFalse
+					dp.Nodes = append(dp.Nodes, dn)
+					continue
+				}
 				for _, s := range ph.Order {
 					ds, err := explainStep(b, n, s, env, mask)
 					if err != nil {
-						errs = append(errs, fmt.Errorf("phase %s, node %s, step %s: %w", ph.ID, n.Name, s.ID, err))
+						errs = append(errs, fmt.Errorf("%s, step %s: %w", where, s.ID, err))
 					}
 					dn.Steps = append(dn.Steps, ds)
 				}
@@ -94,11 +104,9 @@ func Explain(p *compile.Program, mask *Masker) (*DryPlan, error) {
 	}
 	for _, name := range b.Plan.RollbackOrder {
 		dr := DryRollback{Name: name, Steps: []DryStep{}}
-		nodes := b.RollbackNodes(name)
-		if len(nodes) > 0 {
-			n := nodes[0]
+		if n, phase := rollbackExample(p, name); n != nil {
 			dr.Node = n.Name
-			env := dryEnv(b, n, "", registered).WithFailure(expr.FailureData{Node: n.Name, Message: "<failure>"})
+			env := dryEnv(b, n, phase, registered).WithFailure(expr.FailureData{Phase: phase, Node: n.Name, Message: "<failure>"})
 			for _, s := range b.Plan.Rollbacks[name] {
 				ds, err := explainStep(b, n, s, env, mask)
 				if err != nil {
@@ -112,23 +120,77 @@ func Explain(p *compile.Program, mask *Masker) (*DryPlan, error) {
 	return out, errors.Join(errs...)
 }
 
+// registeredNames are the register names of every step, in phases and in
+// rollbacks: the dry run shows each as a placeholder.
+func registeredNames(p *load.Plan) map[string]bool {
+	out := map[string]bool{}
+	add := func(steps []*load.Step) {
+		for _, s := range steps {
+			if s.Register != "" {
+				out[s.Register] = true
+			}
+		}
+	}
+	for _, ph := range p.Phases {
+		add(ph.Steps)
+	}
+	for _, steps := range p.Rollbacks {
+		add(steps)
+	}
+	return out
+}
+
+// rollbackExample is the node and phase a rollback is shown for: the first
+// target of the first phase whose rollback-on rule names it.
+func rollbackExample(p *compile.Program, name string) (*load.Node, string) {
+	for _, ph := range p.Phases {
+		for _, s := range ph.Steps {
+			if s.Rollback != nil && s.Rollback.Rollback == name && len(ph.Nodes) > 0 {
+				return ph.Nodes[0], ph.ID
+			}
+		}
+	}
+	return nil, ""
+}
+
+// dryDecide evaluates a condition for the dry run: true when there is none,
+// or when it reads registered results, whose values only the run has.
+func dryDecide(when *expr.Expr, env *expr.Env) (bool, error) {
+	if when == nil {
+		return true, nil
+	}
+	for _, r := range when.Refs() {
+		if r.Root == "results" {
+			return true, nil
+		}
+	}
+	return when.Bool(env)
+}
+
 func explainStep(b *load.Binding, n *load.Node, s *load.Step, env *expr.Env, mask *Masker) (DryStep, error) {
-	ds := DryStep{ID: s.ID, Type: s.Type, Retries: s.Retries.Count}
+	ds := DryStep{ID: s.ID, Type: s.Type, Retries: s.Retries.Count, Actions: []string{}}
 	if s.When != nil {
 		ds.When = s.When.Source()
 	}
 	if s.Rollback != nil && s.Rollback.When != nil {
 		ds.When = s.Rollback.When.Source()
 	}
-	if d, err := s.StepTimeout(env); err == nil && d > 0 {
+	if run, err := dryDecide(s.When, env); err != nil {
+		return ds, fmt.Errorf("when: %w", err)
+	} else if !run {
+		ds.Skipped = whenFalse
+		return ds, nil
+	}
+	d, err := s.StepTimeout(env)
+	if err != nil {
+		return ds, err
+	}
+	if d > 0 {
 		ds.Timeout = d.String()
 	}
 	lines, err := s.Action.Explain(&dryContext{b: b, node: n, env: env})
 	for _, l := range lines {
 		ds.Actions = append(ds.Actions, mask.Mask(l))
-	}
-	if ds.Actions == nil {
-		ds.Actions = []string{}
 	}
 	return ds, err
 }

@@ -46,6 +46,12 @@ func (r *Runner) runNode(ph *compile.Phase, n *load.Node) *failure {
 			}
 			if !ok {
 				r.event(journal.Event{Kind: journal.KindStep, State: journal.Skipped, Phase: ph.ID, Node: n.Name, Step: s.ID})
+				if s.Register != "" {
+					res := expr.SkippedResult()
+					st.results[s.Register] = res
+					env = env.WithResult(s.Register, res)
+					st.env = st.env.WithResult(s.Register, res)
+				}
 				continue
 			}
 		}
@@ -121,7 +127,8 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 			return out, nil
 		}
 		e.ExitCode, e.Error = journal.Code(out.ExitCode), err.Error()
-		if attempt > s.Retries.Count || r.stopping.Load() || r.stepsCtx.Err() != nil {
+		var ee *expr.Error // a value that cannot render never will: no retry
+		if attempt > s.Retries.Count || r.stopping.Load() || r.stepsCtx.Err() != nil || errors.As(err, &ee) {
 			e.State = journal.Failed
 			if r.stepsCtx.Err() != nil {
 				// Killed by Stop's grace running out or a second SIGINT:

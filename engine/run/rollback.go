@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/steps/step"
@@ -157,10 +158,16 @@ func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node) bool {
 				if err != nil {
 					return r.rollbackDone(base, false, -1, err)
 				}
+				if s.Register != "" {
+					env = env.WithResult(s.Register, expr.SkippedResult())
+				}
 				continue
 			}
 		}
 		out, err := r.runStep(f.phase.ID, n, s, env, journal.KindRollback, a.rule.Rollback)
+		if s.Register != "" {
+			env = env.WithResult(s.Register, expr.Result(out, err))
+		}
 		r.track(st, out, err == nil)
 		if err != nil && !s.ContinueOnError {
 			return r.rollbackDone(base, false, out.ExitCode, err)

@@ -121,3 +121,74 @@ func TestRollbackOn(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackRegisters: a rollback's step can read what an earlier step of
+// the same rollback registered, and a skipped step registers no value (a
+// later read of its output fails that step instead of reading "").
+func TestRollbackRegisters(t *testing.T) {
+	const plan = `apiVersion: zdu/v1
+name: rollback-register
+params:
+  dir: {type: string, required: true}
+phases:
+  - id: apply
+    targets: all
+    steps:
+      - {id: arm, type: rollback-on, with: {rollback: restore}}
+      - {id: boom, type: ssh-exec, with: {command: "false"}}
+rollbacks:
+  restore:
+    - id: read
+      type: ssh-exec
+      register: old
+      with: {command: "echo v1"}
+    - id: use
+      type: ssh-exec
+      with: {command: "echo restored ${{ trim(results.old.stdout) }} in ${{ phase.id }} >> ${{ params.dir }}/ran"}
+    - id: never
+      type: ssh-exec
+      when: "false"
+      register: skipped
+      with: {command: "true"}
+    - id: after
+      type: ssh-exec
+      with: {command: "echo ${{ results.skipped.ok }} ${{ results.skipped.skipped }} >> ${{ params.dir }}/ran"}
+`
+	dir := t.TempDir()
+	r := enginetest.Execute(t, enginetest.Compile(t, plan, inventory(1), "dir="+dir), enginetest.Options{})
+	if got, want := enginetest.Lines(t, filepath.Join(dir, "ran")), []string{"restored v1 in apply", "false true"}; !slices.Equal(got, want) {
+		t.Errorf("ran %q, want %q\n%s", got, want, r.Table)
+	}
+	if got := r.Summary.Nodes[0].Rollback.String(); got != "PASSED (0)" {
+		t.Errorf("ROLLBACK %s:\n%s", got, r.Table)
+	}
+}
+
+// TestNilValueFailsOnceWithoutRetry: reading the output of a step that was
+// skipped has no value; the step fails naming the expression, at its first
+// attempt, whatever its retries (a value that cannot render never will).
+func TestNilValueFailsOnceWithoutRetry(t *testing.T) {
+	const plan = `apiVersion: zdu/v1
+name: nil-no-retry
+phases:
+  - id: apply
+    targets: all
+    exitCode: 73
+    steps:
+      - {id: maybe, type: ssh-exec, when: "false", register: out, with: {command: "echo v2"}}
+      - {id: use, type: ssh-exec, retries: {count: 3, delay: 10ms}, with: {command: "echo ${{ results.out.stdout }}"}}
+`
+	r := enginetest.Execute(t, enginetest.Compile(t, plan, inventory(1)), enginetest.Options{})
+	if r.Result.ExitCode != 73 || !strings.Contains(r.Result.Err.Error(), "${{ results.out.stdout }} has no value") {
+		t.Fatalf("got %d: %v", r.Result.ExitCode, r.Result.Err)
+	}
+	attempts := 0
+	for _, e := range r.Events {
+		if e.Step == "use" && e.State == "started" {
+			attempts++
+		}
+	}
+	if attempts != 1 {
+		t.Errorf("%d attempts, want 1", attempts)
+	}
+}
