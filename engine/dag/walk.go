@@ -8,17 +8,37 @@ import (
 
 // WalkFunc runs one vertex. It is called at most once per vertex, on its own
 // goroutine, only after every upstream vertex has finished without Failing
-// or being Blocked. It should honour ctx and return promptly once ctx is done.
+// or being Blocked (a Barrier: after every upstream vertex has finished). It
+// should honour ctx and return promptly once ctx is done.
 type WalkFunc func(ctx context.Context, v Vertex) Status
+
+// Barrier is an optional ability: a vertex whose Barrier returns true runs
+// once every vertex it depends on has finished, whatever their status —
+// a failure upstream does not block it. It decides itself, in fn, what the
+// failures mean for what comes after it (a phase's failure budget), and
+// blocks its downstream by returning Failed or Blocked.
+type Barrier interface {
+	Barrier() bool
+}
+
+// Slotted is an optional ability for limits that span several vertices:
+// every vertex with the same holder (e.g. one node's steps in one phase)
+// runs under one slot of pool, and at most limit holders of a pool hold a
+// slot at once. A holder takes its slot when its first vertex is about to
+// start, and gives it back when all of its vertices have finished (run or
+// blocked). A vertex waiting for a slot is neither started nor blocked.
+// A holder's vertices may depend on vertices outside it only through the
+// ones that take the slot, or the walk can wait on itself (it then blocks
+// what is waiting and says so in Result.Err).
+type Slotted interface {
+	Slot() (pool string, limit int, holder string)
+}
 
 // WalkOptions tune a walk. The zero value runs everything it can: a failure
 // blocks only what depends on it.
 //
-// The walker has no parallelism limit of its own: every ready vertex gets a
-// goroutine at once. Limits such as a phase's serial/batch/parallel strategy
-// belong to the caller, which wraps fn with a semaphore per phase (as
-// Terraform does around its walker); that keeps the limit next to the rule
-// that sets it, and lets rollback share the same bound.
+// The walk owns concurrency: every ready vertex gets a goroutine at once,
+// except where a Slotted vertex's pool is full (a phase's parallel limit).
 type WalkOptions struct {
 	// StopOnFailure stops starting new vertices after the first Failed one:
 	// vertices that have not started yet become Blocked (Stopped), running
@@ -70,6 +90,7 @@ func (o WalkOptions) Walk(ctx context.Context, g *Graph, fn WalkFunc) *Result {
 		pending:  make([]int, n),
 		poisoned: make([]bool, n),
 		done:     make(chan completion, n),
+		slots:    newSlots(g),
 	}
 	for i := range n {
 		w.pending[i] = len(g.up[i])
@@ -96,6 +117,7 @@ type walker struct {
 	running  int
 	failed   bool
 	done     chan completion // buffered for every vertex: senders never wait
+	slots    *slots
 }
 
 type completion struct {
@@ -112,6 +134,15 @@ func (w *walker) run(ctx context.Context, fn WalkFunc) {
 			w.decide(ctx, v, fn)
 		}
 		if w.running == 0 {
+			if stuck := w.slots.drain(); len(stuck) > 0 {
+				// Only a holder depending on another waiting holder gets here.
+				w.r.Err = fmt.Errorf("walking graph: %d vertices waited for a slot that never came free (first: %q)",
+					len(stuck), w.g.verts[stuck[0]].ID())
+				for _, v := range stuck {
+					w.blockAndFinish(v, Stopped)
+				}
+				continue
+			}
 			return
 		}
 		c := <-w.done
@@ -136,7 +167,7 @@ func (w *walker) run(ctx context.Context, fn WalkFunc) {
 // which outranks a policy stop.
 func (w *walker) decide(ctx context.Context, v int, fn WalkFunc) {
 	switch {
-	case w.poisoned[v]:
+	case w.poisoned[v] && !isBarrier(w.g.verts[v]):
 		w.blockAndFinish(v, Upstream)
 	case ctx.Err() != nil:
 		w.r.Cancelled = true
@@ -145,6 +176,8 @@ func (w *walker) decide(ctx context.Context, v int, fn WalkFunc) {
 		w.blockAndFinish(v, Stopped)
 	case w.o.Stop != nil && w.o.Stop(w.g.verts[v]):
 		w.blockAndFinish(v, Stopped)
+	case !w.slots.take(v):
+		// Decided again when a slot of its pool comes free.
 	default:
 		w.running++
 		w.r.Started = append(w.r.Started, w.g.verts[v].ID())
@@ -170,6 +203,11 @@ func (w *walker) exec(ctx context.Context, v int, fn WalkFunc) {
 	}
 }
 
+func isBarrier(v Vertex) bool {
+	b, ok := v.(Barrier)
+	return ok && b.Barrier()
+}
+
 func (w *walker) blockAndFinish(v int, why Reason) {
 	w.o.block(w.r, v, why)
 	w.finish(v, Blocked)
@@ -182,9 +220,11 @@ func (o WalkOptions) block(r *Result, v int, why Reason) {
 	}
 }
 
-// finish records v's status and releases the vertices waiting on it.
+// finish records v's status and releases the vertices waiting on it (and,
+// when it was its holder's last, those waiting for the holder's slot).
 func (w *walker) finish(v int, s Status) {
 	w.r.status[v] = s
+	w.ready = append(w.ready, w.slots.release(v)...)
 	for _, d := range w.g.down[v] {
 		if s.blocks() {
 			w.poisoned[d] = true
