@@ -21,7 +21,8 @@ type Plan struct {
 	Description string
 	Params      []Param
 	Phases      []*Phase
-	Rollbacks   map[string][]*Step
+	// Rollbacks holds each rollback's steps in execution order.
+	Rollbacks map[string][]*Step
 	// RollbackOrder is the rollbacks' names in file order.
 	RollbackOrder []string
 	// RollbackExitCode is the exit code when a rollback fails (Axway: 75).
@@ -52,8 +53,11 @@ type Phase struct {
 	When        *expr.Expr
 	ExitCode    int
 	MaxFailures spec.Amount
-	Steps       []*Step
-	Pos         spec.Pos
+	// Steps are in file order; Order is the same steps in execution order
+	// (needs resolved).
+	Steps []*Step
+	Order []*Step
+	Pos   spec.Pos
 	// TargetAt is where each of Targets names its group or node.
 	TargetAt []spec.Pos
 	// uses are the names the phase's when reads.

@@ -2,7 +2,6 @@ package load
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -105,8 +104,8 @@ func (b *planBuilder) build() *Plan {
 	// Rollbacks see every result the plan registers: they run after a failure,
 	// and a missing result is a run-time error for the step that reads it.
 	for i, name := range sp.Rollbacks.Keys {
-		steps := b.steps(fmt.Sprintf("rollbacks.%s", name.V), sp.Rollbacks.Values[i], false)
-		p.Rollbacks[name.V] = steps
+		_, order := b.steps(fmt.Sprintf("rollbacks.%s", name.V), sp.Rollbacks.Values[i], false)
+		p.Rollbacks[name.V] = order
 		p.RollbackOrder = append(p.RollbackOrder, name.V)
 	}
 	b.checkRollbackRefs(p)
@@ -171,7 +170,7 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 	}
 	ph.When, ph.uses = b.cond(sph.When, path+".when", false)
 	b.phaseTests = ph.When.Tests()
-	ph.Steps = b.steps(path+".steps", sph.Steps, true)
+	ph.Steps, ph.Order = b.steps(path+".steps", sph.Steps, true)
 	b.phaseTests = nil
 	return ph
 }
@@ -244,19 +243,26 @@ func (b *planBuilder) duration(v spec.Value[string], path string) time.Duration 
 
 // steps builds one list of steps (a phase's or a rollback's) and checks ids,
 // needs and their cycles.
-func (b *planBuilder) steps(path string, list []spec.Step, inPhase bool) []*Step {
-	out := make([]*Step, 0, len(list))
-	ids := map[string]spec.Pos{}
+// steps builds one list of steps (a phase's or a rollback's) and returns
+// it in file order and in execution order: file order, except where needs
+// require a step to come later. The steps are built in execution order, so
+// an expression sees the results registered by the steps that run before it.
+func (b *planBuilder) steps(path string, list []spec.Step, inPhase bool) (file, order []*Step) {
+	ids := map[string]int{}
 	for i, ss := range list {
-		spath := fmt.Sprintf("%s[%d]", path, i)
 		if prev, dup := ids[ss.ID.V]; dup {
-			b.probs.At(ss.ID.Pos, spath+".id", "step id %q is already used at line %d", ss.ID.V, prev.Line)
+			b.probs.At(ss.ID.Pos, fmt.Sprintf("%s[%d].id", path, i), "step id %q is already used at line %d", ss.ID.V, list[prev].ID.Pos.Line)
+			continue
 		}
-		ids[ss.ID.V] = ss.ID.Pos
-		out = append(out, b.step(spath, ss, inPhase))
+		ids[ss.ID.V] = i
 	}
-	b.checkNeeds(path, list, ids)
-	return out
+	file = make([]*Step, len(list))
+	order = make([]*Step, 0, len(list))
+	for _, i := range b.order(path, list, ids) {
+		file[i] = b.step(fmt.Sprintf("%s[%d]", path, i), list[i], inPhase)
+		order = append(order, file[i])
+	}
+	return file, order
 }
 
 func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
@@ -336,37 +342,63 @@ func guard(uses []use, tests ...[]expr.Test) []use {
 	return uses
 }
 
-// checkNeeds resolves `needs` within one list and reports cycles.
-func (b *planBuilder) checkNeeds(path string, list []spec.Step, ids map[string]spec.Pos) {
+// order resolves `needs` within one list, the only place the needs graph
+// is built, and returns the list's indices in execution order: a step
+// without needs follows the one before it in the file; `needs: [a, b]`
+// makes it follow a and b instead (`needs: []`, nothing). A cycle (through
+// needs or the implicit order) is a problem, and the file order is kept.
+func (b *planBuilder) order(path string, list []spec.Step, ids map[string]int) []int {
 	g := new(dag.Graph)
 	for _, ss := range list {
-		g.Add(vertex(ss.ID.V))
+		g.Add(vertex(ss.ID.V)) // a repeated id is refused here and reported above
 	}
+	prev := -1
 	for i, ss := range list {
+		if ids[ss.ID.V] != i {
+			continue // a repeated id, reported above
+		}
+		if !ss.Needs.Set {
+			if prev >= 0 {
+				g.Connect(list[prev].ID.V, ss.ID.V)
+			}
+			prev = i
+			continue
+		}
+		prev = i
 		for _, n := range ss.Needs.Items {
-			if _, ok := ids[n.V]; !ok {
-				names := make([]string, 0, len(ids))
-				for id := range ids {
-					names = append(names, id)
-				}
-				sort.Strings(names)
-				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "needs %q, which is not a step here%s", n.V, suggest(n.V, names))
-				continue
-			}
-			if n.V == ss.ID.V {
+			switch _, ok := ids[n.V]; {
+			case !ok:
+				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "needs %q, which is not a step here%s", n.V, suggest(n.V, sortedKeys(ids)))
+			case n.V == ss.ID.V:
 				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "step %q needs itself", n.V)
-				continue
+			default:
+				g.Connect(n.V, ss.ID.V)
 			}
-			g.Connect(n.V, ss.ID.V)
 		}
 	}
-	for _, cyc := range g.Cycles() {
-		names := make([]string, len(cyc))
-		for i, v := range cyc {
-			names[i] = v.ID()
-		}
-		b.probs.At(ids[names[0]], path, "needs form a cycle: %s -> %s", strings.Join(names, " -> "), names[0])
+	fileOrder := make([]int, len(list))
+	for i := range list {
+		fileOrder[i] = i
 	}
+	if cycles := g.Cycles(); len(cycles) > 0 {
+		for _, cyc := range cycles {
+			names := make([]string, len(cyc))
+			for i, v := range cyc {
+				names[i] = v.ID()
+			}
+			b.probs.At(list[ids[names[0]]].ID.Pos, path, "needs form a cycle: %s -> %s", strings.Join(names, " -> "), names[0])
+		}
+		return fileOrder
+	}
+	topo := g.TopoOrder()
+	if len(topo) != len(list) {
+		return fileOrder // repeated ids, already reported
+	}
+	out := make([]int, len(topo))
+	for k, v := range topo {
+		out[k] = ids[v.ID()]
+	}
+	return out
 }
 
 // checkRollbackRefs makes sure every rollback-on rule names a rollback.

@@ -23,7 +23,7 @@ func (b *Binding) checkUses(pp *Problems, valuesKnown bool, missingRequired map[
 	for i, ph := range b.Plan.Phases {
 		nodes := b.Targets[i]
 		c.check(ph.uses, nodes, resultScope{phase: i, step: -1})
-		for j, st := range ph.Steps {
+		for j, st := range ph.Order {
 			c.check(st.uses, nodes, resultScope{phase: i, step: j})
 		}
 	}
@@ -36,12 +36,13 @@ func (b *Binding) checkUses(pp *Problems, valuesKnown bool, missingRequired map[
 }
 
 // resultScope says which registered results a use can see: those of
-// earlier phases on the same node and of earlier steps in its own list
-// (phase, or rollback: every phase's, since a rollback runs after them).
+// earlier phases on the same node and of the steps that run before it in
+// its own list (phase, or rollback: every phase's, since a rollback runs
+// after them).
 type resultScope struct {
 	phase    int // -1 for a rollback
 	rollback string
-	step     int // index in the list; -1 for a phase's when
+	step     int // index in the list's execution order; -1 for a phase's when
 }
 
 type useChecker struct {
@@ -226,7 +227,7 @@ func (c *useChecker) checkResult(u use, nodes []*Node, rs resultScope) {
 func (c *useChecker) registeredEarlierInList(name string, rs resultScope) bool {
 	var list []*Step
 	if rs.phase >= 0 {
-		list = c.b.Plan.Phases[rs.phase].Steps
+		list = c.b.Plan.Phases[rs.phase].Order
 	} else {
 		list = c.b.Plan.Rollbacks[rs.rollback]
 	}
