@@ -21,21 +21,6 @@ type StepSchema struct {
 
 var stepTypeRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
-// rollbackOn describes the rollback-on step type for callers that do not
-// register it themselves (tests, tools printing the bare language); a
-// registered rollback-on replaces it.
-var rollbackOn = StepSchema{
-	Type:    "rollback-on",
-	Summary: "arm a rollback rule for the node: on a later failure matching when, run a rollback",
-	Schema: json.RawMessage(`{
-  "type": "object", "additionalProperties": false, "required": ["rollback"],
-  "properties": {
-    "rollback": {"type": "string", "minLength": 1, "description": "Name of the rollback (a key of the plan's rollbacks) to run."},
-    "scope": {"type": "string", "enum": ["node", "changed"], "default": "node", "description": "node: the failing node only; changed: every node that armed this rule, newest first."}
-  }
-}`),
-}
-
 // PlanSchema returns the plan schema composed with the step types: `type`
 // becomes an enum of the registered types (their summaries as descriptions),
 // and each type's `with` is checked against its own schema, kept under
@@ -110,10 +95,6 @@ func stepList(steps []StepSchema) ([]StepSchema, error) {
 			return nil, fmt.Errorf("step type %q is given twice", s.Type)
 		}
 		seen[s.Type] = true
-	}
-	if !seen[rollbackOn.Type] {
-		list = append(list, rollbackOn)
-		sort.Slice(list, func(i, j int) bool { return list[i].Type < list[j].Type })
 	}
 	return list, nil
 }

@@ -112,17 +112,6 @@ func TestPlanSchemaComposition(t *testing.T) {
 	}
 }
 
-func TestPlanSchemaRegisteredRollbackOnWins(t *testing.T) {
-	own := StepSchema{Type: "rollback-on", Summary: "custom", Schema: json.RawMessage(`{"type": "object", "properties": {"mine": {"type": "string"}}}`)}
-	out, err := PlanSchema([]StepSchema{own})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(out, []byte(`"mine"`)) || bytes.Contains(out, []byte(`"changed"`)) {
-		t.Error("the registered rollback-on schema did not replace the built-in one")
-	}
-}
-
 func TestPlanSchemaRejectsProgrammerErrors(t *testing.T) {
 	ok := json.RawMessage(`{"type": "object"}`)
 	cases := []struct {

@@ -5,6 +5,10 @@ import "encoding/json"
 // fakeSteps stand in for the registered step types: the schema package must
 // work with whatever `with` schemas it is given.
 var fakeSteps = []StepSchema{
+	{Type: "rollback-on", Summary: "arm a rollback rule", Schema: json.RawMessage(`{
+  "type": "object", "additionalProperties": false, "required": ["rollback"],
+  "properties": {"rollback": {"type": "string"}, "scope": {"enum": ["node", "changed"]}}
+}`)},
 	{Type: "ssh-exec", Summary: "run a shell command on the node", Schema: json.RawMessage(`{
   "type": "object", "additionalProperties": false, "required": ["command"],
   "properties": {

@@ -18,7 +18,7 @@ func init() {
 		Schema: []byte(`{
   "type": "object", "additionalProperties": false, "required": ["rollback"],
   "properties": {
-    "rollback": {"type": "string", "description": "Name of the rollback (a key of the plan's rollbacks) to run."},
+    "rollback": {"type": "string", "minLength": 1, "description": "Name of the rollback (a key of the plan's rollbacks) to run."},
     "scope": {"enum": ["node", "changed"], "default": "node", "description": "node: the failing node only; changed: every node that armed this rule, newest first."}
   }
 }`),
