@@ -11,6 +11,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/dag"
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/engine/run"
 )
 
@@ -71,7 +72,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stdout, stderr, "plan", err)
 	}
-	dry, err := run.Explain(prog, run.NewMasker(prog.Binding.Secrets))
+	dry, err := run.Explain(prog, mask.New(prog.Binding.Secrets))
 	if err != nil {
 		return report(stdout, stderr, "plan", badUsage("%v", err))
 	}
@@ -143,7 +144,7 @@ func cmdGraph(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return report(stdout, stderr, "graph", err)
 	}
-	g := prog.Graph()
+	g := prog.Graph
 	if *f.format == "mermaid" {
 		fmt.Fprint(stdout, dag.Mermaid(g))
 	} else {

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +15,9 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/engine/run"
-	"github.com/zdu-dev/zdu/engine/summary"
+	"github.com/zdu-dev/zdu/engine/rundir"
 )
 
 type runOptions struct {
@@ -67,7 +65,7 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	defer signal.Stop(sigs)
 	// Reach every node first: an unreachable one stops the run before
 	// anything, even the run directory, is written.
-	pool := run.NewPool(prog.Binding.Inv, dialer(prog.Binding.Inv))
+	pool := run.NewPool(prog.Binding.Inv, run.SSHDialer(prog.Binding.Inv))
 	defer pool.Close()
 	err := preflight(ctx, prog, pool)
 	var obs *run.ProbeObserver
@@ -85,34 +83,20 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
 		return exitFatal, ""
 	}
-	id := runID(prog.Binding.Plan.Name)
+	id := rundir.NewID(prog.Binding.Plan.Name)
 	dir := opt.runDir
 	if dir == "" {
-		dir = filepath.Join("zdu-runs", id)
+		dir = filepath.Join(rundir.DefaultParent, id)
 	}
-	if err := prepareRunDir(dir); err != nil {
+	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
+	rd, err := rundir.Create(dir, rundir.Options{ID: id, Mask: mask.New(prog.Binding.Secrets),
+		Sinks: []journal.Sink{rundir.NewLogSink(stderr, console, console, zerolog.InfoLevel)}})
+	if err != nil {
 		return report(stdout, stderr, "run", badUsage("--run-dir %s: %v", dir, err)), ""
 	}
-	mask := run.NewMasker(prog.Binding.Secrets)
-	logs, err := run.NewNodeLogs(filepath.Join(dir, "nodes"), mask)
-	if err != nil {
-		return report(stdout, stderr, "run", err), dir
-	}
-	defer logs.Close()
-	runLog, err := os.Create(filepath.Join(dir, "run.log"))
-	if err != nil {
-		return report(stdout, stderr, "run", err), dir
-	}
-	defer runLog.Close()
-	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
-	j, err := journal.Create(filepath.Join(dir, "journal.jsonl"), id, mask.Mask,
-		logs, run.NewLogSink(runLog, true, false, zerolog.DebugLevel), run.NewLogSink(stderr, console, console, zerolog.InfoLevel))
-	if err != nil {
-		return report(stdout, stderr, "run", err), dir
-	}
-	defer j.Close()
+	defer rd.Close()
 
-	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.stopGrace}
+	r := &run.Runner{Prog: prog, Journal: rd.Journal, Transports: pool, Logs: rd.Logs, StopGrace: opt.stopGrace}
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
 	}
@@ -130,7 +114,7 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 		}
 	}()
 	res := r.Run(hard)
-	if err := writeSummary(dir, stdout); err != nil {
+	if err := rd.WriteSummary(stdout); err != nil {
 		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)
 		if res.ExitCode == 0 {
 			return exitFatal, dir
@@ -138,48 +122,6 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	}
 	fmt.Fprintf(stdout, "run directory: %s\n", dir)
 	return res.ExitCode, dir
-}
-
-func runID(plan string) string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + plan + "-" + hex.EncodeToString(b)
-}
-
-// prepareRunDir creates dir, refusing one that already holds a run.
-func prepareRunDir(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err == nil {
-		return fmt.Errorf("already holds a run (journal.jsonl); choose another directory")
-	}
-	return os.MkdirAll(dir, 0o755)
-}
-
-// writeSummary derives the summary from the journal on disk, writes
-// summary.txt and summary.json, and prints the table.
-func writeSummary(dir string, stdout io.Writer) error {
-	f, err := os.Open(filepath.Join(dir, "journal.jsonl"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	events, err := journal.Read(f)
-	if err != nil {
-		return err
-	}
-	s := summary.FromEvents(events)
-	table := s.Table()
-	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(table), 0o644); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, table)
-	return nil
 }
 
 func isTerminal(w io.Writer) bool {

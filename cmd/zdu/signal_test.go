@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/summary"
+	"github.com/zdu-dev/zdu/steps/transport/ssh/sshtest"
 )
 
 const signalPlan = `apiVersion: zdu/v1
@@ -188,5 +189,76 @@ loadBalancers:
 		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
 			t.Errorf("%s exists: something ran before the run", p)
 		}
+	}
+}
+
+// TestSIGINTDuringDial: the context that a SIGINT ends reaches the SSH
+// dial: a node whose port accepts and never speaks SSH (its connect timeout
+// is a minute) no longer holds zdu until then; the run ends with 130 and
+// nothing changed, well before the timeout.
+func TestSIGINTDuringDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	inv := filepath.Join(dir, "inv.yaml")
+	os.WriteFile(plan, []byte(`apiVersion: zdu/v1
+name: dial
+phases:
+  - id: roll
+    targets: all
+    steps:
+      - {id: mark, type: ssh-exec, with: {command: "touch `+dir+`/ran"}}
+`), 0o600)
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	key, err := sshtest.GenerateKey(dir, "id", sshtest.ED25519, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(inv, []byte(`apiVersion: zdu/v1
+kind: Inventory
+ssh: {connectTimeout: 60s, trustOnFirstUse: true, knownHosts: [`+filepath.Join(dir, "kh")+`], identityFiles: [`+key.Path+`], config: none}
+nodes: [{name: a, host: `+host+`, port: `+port+`, user: nobody}]
+`), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"run", plan, "-i", inv, "--run-dir", filepath.Join(dir, "run"), "--log-format", "json"}, &out, &errb)
+	}()
+	select {
+	case <-accepted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("zdu never dialled the node")
+	}
+	cancel() // what main's signal context does at the first SIGINT
+	select {
+	case code := <-done:
+		if code != 130 || !strings.Contains(errb.String(), "interrupted before the run started") {
+			t.Errorf("exit %d, want 130 and nothing changed:\n%s%s", code, out.String(), errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("zdu run went on dialling after its context ended (the connect timeout is 60s)")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run")); err == nil {
+		t.Error("a run directory was made")
 	}
 }

@@ -38,7 +38,7 @@ func preflight(ctx context.Context, prog *compile.Program, pool *run.Pool) error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := pool.Get(n.Name); err != nil {
+			if _, err := pool.Get(ctx, n.Name); err != nil {
 				errs[i] = fmt.Errorf("  %s (%s:%d): %w", n.Name, n.Host, n.Port, err)
 			}
 		}()

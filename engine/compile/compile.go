@@ -1,22 +1,27 @@
-// Package compile turns a bound plan into a Program: for each phase, its nodes
-// grouped by the strategy into batches with a concurrency limit, and the order
-// of its steps. The same structure renders as a graph of (phase, node, step)
-// vertices for `zdu graph`. Compilation is deterministic: same input, same
-// program, same graph.
+// Package compile turns a bound plan into the one graph zdu draws, shows and
+// runs: a vertex for each (phase, node, step) and a barrier after each batch
+// of a phase, with the phase's strategy as structure (barriers between
+// batches) and as walk policy (a slot per node, at most the strategy's limit
+// at once). `zdu graph` renders it, `zdu plan` explains its vertices and the
+// runner walks it. Compilation is deterministic: same input, same graph,
+// same vertex ids.
 package compile
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/zdu-dev/zdu/engine/dag"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/engine/spec"
 )
 
-// Program is what the runner walks.
+// Program is a bound plan compiled: its phases with their nodes grouped by
+// strategy, and the graph of every vertex the run goes through.
 type Program struct {
 	Binding *load.Binding
 	Phases  []*Phase
+	Graph   *dag.Graph
 }
 
 // Phase is one phase, compiled.
@@ -31,24 +36,71 @@ type Phase struct {
 	Limit int
 	// Budget is how many nodes may fail before the phase stops.
 	Budget int
-	// Order is the steps in execution order (the same for every node).
-	Order []*load.Step
+	// Done is the phase's last vertex: the barrier after its last batch.
+	Done *Barrier
 }
 
-// Compile builds the program.
+// Compile builds the program and its graph.
 func Compile(b *load.Binding) (*Program, error) {
-	p := &Program{Binding: b}
+	p := &Program{Binding: b, Graph: new(dag.Graph)}
+	var prev dag.Vertex // what the next phase's first vertices wait for
 	for i, ph := range b.Plan.Phases {
-		order, err := StepOrder(ph.Steps)
-		if err != nil {
-			return nil, fmt.Errorf("phase %s: %w", ph.ID, err)
-		}
-		cp := &Phase{Phase: ph, Index: i, Nodes: b.Targets[i], Order: order}
+		cp := &Phase{Phase: ph, Index: i, Nodes: b.Targets[i]}
 		cp.Batches, cp.Limit = batches(ph.Strategy, cp.Nodes)
 		cp.Budget = ph.MaxFailures.Of(len(cp.Nodes))
+		var err error
+		if prev, err = p.addPhase(cp, prev); err != nil {
+			return nil, fmt.Errorf("phase %s: %w", ph.ID, err)
+		}
 		p.Phases = append(p.Phases, cp)
 	}
 	return p, nil
+}
+
+// addPhase adds a phase's vertices after prev and returns its last one.
+func (p *Program) addPhase(ph *Phase, prev dag.Vertex) (dag.Vertex, error) {
+	g := p.Graph
+	for bi, batch := range ph.Batches {
+		bar := &Barrier{Phase: ph, Batch: bi + 1, Last: bi == len(ph.Batches)-1}
+		if err := g.Add(bar); err != nil {
+			return nil, err
+		}
+		steps := false
+		for _, n := range batch {
+			last := prev
+			for si, s := range ph.Order {
+				v := &StepVertex{Phase: ph, Node: n, Step: s, Batch: bi + 1, First: si == 0, Last: si == len(ph.Order)-1}
+				if err := g.Add(v); err != nil {
+					return nil, err
+				}
+				if last != nil {
+					g.Connect(last.ID(), v.ID())
+				}
+				last, steps = v, true
+			}
+			if last != nil && last != prev {
+				g.Connect(last.ID(), bar.ID())
+			}
+		}
+		if prev != nil && !steps {
+			g.Connect(prev.ID(), bar.ID()) // a phase without steps still keeps its place
+		}
+		if bar.Last {
+			ph.Done = bar
+		}
+		prev = bar
+	}
+	if ph.Done == nil {
+		// No target node: the phase is only its end.
+		ph.Done = &Barrier{Phase: ph, Batch: 1, Last: true}
+		if err := g.Add(ph.Done); err != nil {
+			return nil, err
+		}
+		if prev != nil {
+			g.Connect(prev.ID(), ph.Done.ID())
+		}
+	}
+	return ph.Done, nil
 }
 
 // batches groups nodes by strategy and says how many run at once.
@@ -79,34 +131,11 @@ func batches(s spec.Strategy, nodes []*load.Node) ([][]*load.Node, int) {
 	return out, 1
 }
 
-type stepVertex struct{ s *load.Step }
+// escape keeps a name from splitting a vertex id: "/" separates its parts.
+var escape = strings.NewReplacer("%", "%25", "/", "%2F")
 
-func (v stepVertex) ID() string { return v.s.ID }
-
-// StepOrder orders a list of steps: file order, except where needs require a
-// step to come later. Without needs a step depends on the one before it.
-func StepOrder(steps []*load.Step) ([]*load.Step, error) {
-	g := new(dag.Graph)
-	for _, s := range steps {
-		g.Add(stepVertex{s})
-	}
-	for i, s := range steps {
-		switch {
-		case s.NeedsSet:
-			for _, n := range s.Needs {
-				g.Connect(n, s.ID)
-			}
-		case i > 0:
-			g.Connect(steps[i-1].ID, s.ID)
-		}
-	}
-	if err := g.Validate(); err != nil {
-		return nil, err
-	}
-	vs := g.TopoOrder()
-	out := make([]*load.Step, len(vs))
-	for i, v := range vs {
-		out[i] = v.(stepVertex).s
-	}
-	return out, nil
+// StepVertexID is the stable id of a (phase, node, step) vertex:
+// PHASE/NODE/STEP, with "/" and "%" in a node's name escaped.
+func StepVertexID(phase, node, step string) string {
+	return phase + "/" + escape.Replace(node) + "/" + step
 }

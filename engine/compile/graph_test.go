@@ -56,9 +56,9 @@ func TestGraphGolden(t *testing.T) {
 		{"graph.golden.mmd", dag.Mermaid},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
-			got := tt.render(enginetest.Compile(t, graphPlan, graphInventory).Graph())
+			got := tt.render(enginetest.Compile(t, graphPlan, graphInventory).Graph)
 			for range 5 {
-				if again := tt.render(enginetest.Compile(t, graphPlan, graphInventory).Graph()); again != got {
+				if again := tt.render(enginetest.Compile(t, graphPlan, graphInventory).Graph); again != got {
 					t.Fatalf("two compilations render differently:\n%s\n---\n%s", got, again)
 				}
 			}

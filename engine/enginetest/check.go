@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/zdu-dev/zdu/engine/dag"
 	"github.com/zdu-dev/zdu/engine/journal"
 )
 
 // CheckJournal checks what a resumed run and the summary rely on: sequence
 // numbers strictly increasing from 1; the run started first and ended last,
 // once; every started phase, node, step attempt, rollback and compensation
-// ended exactly once, after it started; the run's end carries the result's
-// exit code; and the summary rebuilt from journal.jsonl equals the one built
-// live from the same events.
+// ended exactly once, after it started; every vertex of the program's graph
+// has exactly one terminal event (see CheckVertices); the run's end carries
+// the result's exit code; and the summary rebuilt from journal.jsonl equals
+// the one built live from the same events.
 func CheckJournal(tb testing.TB, r *Run) {
 	tb.Helper()
 	ev := r.Events
@@ -56,10 +58,17 @@ func CheckJournal(tb testing.TB, r *Run) {
 				tb.Errorf("seq %d: %s %s without a start", e.Seq, k, e.State)
 			}
 			delete(open, k)
+		case journal.Skipped, journal.Blocked:
+			// Decided without running (a when, an earlier failure): there
+			// may be no start, but one that was open is closed.
+			delete(open, k)
 		}
 	}
 	for k, s := range open {
 		tb.Errorf("%s started at seq %d never ended", k, s)
+	}
+	if r.Prog != nil {
+		CheckVertices(tb, r.Prog.Graph, ev)
 	}
 	live, _ := json.Marshal(r.Live)
 	disk, _ := json.Marshal(r.Summary)
@@ -77,9 +86,56 @@ func key(e journal.Event) string {
 		e.Kind, e.Phase, e.Node, e.Step, e.Rollback, e.Attempt)
 }
 
-// endWithoutStart: outcomes decided without running anything (a node's
-// phase blocked by an earlier failure, a rollback whose steps cannot be
-// ordered) have no start event.
+// endWithoutStart: outcomes decided without running anything have no start
+// event: a batch's barrier (it only decides), a phase that never began (an
+// earlier one failed, or the run stopped before it), a rollback whose steps
+// cannot be ordered.
 func endWithoutStart(e journal.Event) bool {
-	return e.Kind == journal.KindRollback && e.Step == "" && e.State == journal.Failed
+	switch e.Kind {
+	case journal.KindBatch:
+		return true
+	case journal.KindPhase:
+		return e.State == journal.Blocked || e.State == journal.Cancelled
+	case journal.KindRollback:
+		return e.Step == "" && e.State == journal.Failed
+	}
+	return false
+}
+
+// terminal are the states that end a vertex.
+var terminal = map[string]bool{journal.Passed: true, journal.Failed: true, journal.Skipped: true,
+	journal.Blocked: true, journal.Cancelled: true}
+
+// VertexEnds returns each vertex's terminal events, by vertex id: the step
+// event of a (phase, node, step) vertex, the batch event of a batch's
+// barrier, the phase event of a phase's last barrier.
+func VertexEnds(events []journal.Event) map[string][]journal.Event {
+	out := map[string][]journal.Event{}
+	for _, e := range events {
+		if e.Vertex == "" || !terminal[e.State] {
+			continue
+		}
+		switch e.Kind {
+		case journal.KindStep, journal.KindBatch, journal.KindPhase:
+			out[e.Vertex] = append(out[e.Vertex], e)
+		}
+	}
+	return out
+}
+
+// CheckVertices checks that every vertex of g has exactly one terminal
+// event, and that no event names a vertex g does not have.
+func CheckVertices(tb testing.TB, g *dag.Graph, events []journal.Event) {
+	tb.Helper()
+	ends := VertexEnds(events)
+	for _, v := range g.Vertices() {
+		if n := len(ends[v.ID()]); n != 1 {
+			tb.Errorf("vertex %s has %d terminal events, want 1: %v", v.ID(), n, ends[v.ID()])
+		}
+	}
+	for _, e := range events {
+		if e.Vertex != "" && !g.Has(e.Vertex) {
+			tb.Errorf("seq %d: %s %s names vertex %q, which the graph does not have", e.Seq, e.Kind, e.State, e.Vertex)
+		}
+	}
 }

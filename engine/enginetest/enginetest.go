@@ -17,7 +17,9 @@ import (
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/engine/run"
+	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/summary"
 )
 
@@ -59,11 +61,15 @@ type Options struct {
 	Ctx context.Context
 	// NoCheck skips the journal invariants (tests that break the journal).
 	NoCheck bool
+	// Dial reaches nodes whose transport is not local (e.g. run.SSHDialer
+	// for a sandbox's nodes); nil: local nodes only.
+	Dial run.Dialer
 }
 
 // Run is a finished run, as an operator would find it.
 type Run struct {
 	Dir    string
+	Prog   *compile.Program
 	Result run.Result
 	// Events is journal.jsonl read back from disk.
 	Events []journal.Event
@@ -88,8 +94,8 @@ func (c *collector) Event(e journal.Event) {
 	c.mu.Unlock()
 }
 
-// Execute runs prog with the local transport into a run directory laid out
-// as `zdu run` lays it out (journal.jsonl, nodes/NODE.log), and reads it back.
+// Execute runs prog (with the local transport, or opt.Dial) into a run
+// directory set up as `zdu run` sets it up, and reads it back.
 func Execute(tb testing.TB, prog *compile.Program, opt Options) *Run {
 	tb.Helper()
 	dir := opt.Dir
@@ -102,18 +108,13 @@ func Execute(tb testing.TB, prog *compile.Program, opt Options) *Run {
 	if opt.StopGrace == 0 {
 		opt.StopGrace = 5 * time.Second
 	}
-	mask := run.NewMasker(prog.Binding.Secrets)
-	logs, err := run.NewNodeLogs(filepath.Join(dir, "nodes"), mask)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	live := &collector{}
-	j, err := journal.Create(filepath.Join(dir, "journal.jsonl"), "test-run", mask.Mask, logs, live)
+	rd, err := rundir.Create(dir, rundir.Options{ID: "test-run", Mask: mask.New(prog.Binding.Secrets), Sinks: []journal.Sink{live}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pool := run.NewPool(prog.Binding.Inv, nil)
-	r := &run.Runner{Prog: prog, Journal: j, Transports: pool, Logs: logs, StopGrace: opt.StopGrace}
+	pool := run.NewPool(prog.Binding.Inv, opt.Dial)
+	r := &run.Runner{Prog: prog, Journal: rd.Journal, Transports: pool, Logs: rd.Logs, StopGrace: opt.StopGrace}
 	var wg sync.WaitGroup
 	if opt.Start != nil {
 		wg.Add(1)
@@ -127,18 +128,17 @@ func Execute(tb testing.TB, prog *compile.Program, opt Options) *Run {
 	}
 	res := r.Run(opt.Ctx)
 	wg.Wait()
-	_ = j.Close()
-	_ = logs.Close()
+	_ = rd.Close()
 	_ = pool.Close()
 
-	out := &Run{Dir: dir, Result: res, Logs: map[string]string{}}
-	out.Events = ReadJournal(tb, filepath.Join(dir, "journal.jsonl"))
+	out := &Run{Dir: dir, Prog: prog, Result: res, Logs: map[string]string{}}
+	out.Events = ReadJournal(tb, filepath.Join(dir, rundir.JournalFile))
 	live.mu.Lock()
 	out.Live = summary.FromEvents(live.events)
 	live.mu.Unlock()
 	out.Summary = summary.FromEvents(out.Events)
 	out.Table = out.Summary.Table()
-	files, _ := filepath.Glob(filepath.Join(dir, "nodes", "*.log"))
+	files, _ := filepath.Glob(filepath.Join(dir, rundir.NodesDir, "*.log"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {

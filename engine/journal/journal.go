@@ -1,13 +1,17 @@
 // Package journal is the run's record: every state change (run, phase, node,
-// step, rollback, compensation) as one JSON line in journal.jsonl, synced to
-// disk before the runner takes its next action. The summary, the node logs'
-// frames and the live output are derived from these events, and a resumed run
-// reads them back.
+// step, rollback, compensation) as one JSON line in journal.jsonl. An event
+// that announces an action (a step, a rollback step or a compensation
+// starting) is synced to disk before the action; the events between two
+// such (a step's end, a node's, a barrier's) go to disk with the next one,
+// or when the journal is closed. The summary, the node logs' frames and the
+// live output are derived from these events, and a resumed run reads them
+// back.
 package journal
 
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +28,7 @@ const (
 	KindRollback = "rollback" // a rollback's step on a node
 	KindUndo     = "undo"     // a compensation (e.g. re-enabling a drained node)
 	KindRule     = "rule"     // a rollback-on rule armed on a node
+	KindBatch    = "batch"    // the barrier after a batch of a phase's nodes
 	KindProbe    = "probe"    // an observer's finding, e.g. the availability probe's figures
 )
 
@@ -51,9 +56,12 @@ type Event struct {
 	Node     string    `json:"node,omitempty"`
 	Step     string    `json:"step,omitempty"`
 	Rollback string    `json:"rollback,omitempty"`
-	Attempt  int       `json:"attempt,omitempty"`
-	ExitCode *int      `json:"exitCode,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	// Vertex is the id of the graph vertex whose run wrote the event (see
+	// zdu graph); empty for the run's own events.
+	Vertex   string `json:"vertex,omitempty"`
+	Attempt  int    `json:"attempt,omitempty"`
+	ExitCode *int   `json:"exitCode,omitempty"`
+	Error    string `json:"error,omitempty"`
 	// Detail carries kind-specific data: the plan and its phases for a run
 	// start, a phase's title and nodes, an undo's description.
 	Detail map[string]any `json:"detail,omitempty"`
@@ -90,8 +98,9 @@ func Create(path, run string, mask func(string) string, sinks ...Sink) (*Journal
 	return &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}, nil
 }
 
-// Append writes e, syncs the file, then passes e to the sinks. An error means
-// the record is not durable; the runner treats it as fatal.
+// Append writes e, syncs the file when e announces an action (see Syncs),
+// then passes e to the sinks. An error means the record is not durable; the
+// runner treats it as fatal.
 func (j *Journal) Append(e Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -106,8 +115,10 @@ func (j *Journal) Append(e Event) error {
 	if _, err := j.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("writing journal: %w", err)
 	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("syncing journal: %w", err)
+	if Syncs(e) {
+		if err := j.f.Sync(); err != nil {
+			return fmt.Errorf("syncing journal: %w", err)
+		}
 	}
 	for _, s := range j.sinks {
 		s.Event(e)
@@ -115,11 +126,25 @@ func (j *Journal) Append(e Event) error {
 	return nil
 }
 
-// Close closes the file.
+// Syncs reports whether e announces an action, and so must be on disk
+// before the action starts: a step attempt, a rollback step or a
+// compensation starting. What happened before it is synced with it.
+func Syncs(e Event) bool {
+	if e.State != Started {
+		return false
+	}
+	switch e.Kind {
+	case KindStep, KindRollback, KindUndo:
+		return true
+	}
+	return false
+}
+
+// Close syncs and closes the file.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.f.Close()
+	return errors.Join(j.f.Sync(), j.f.Close())
 }
 
 // Read parses a journal. A torn last line (a crash mid-write) is ignored;

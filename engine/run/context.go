@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sync"
@@ -13,11 +14,14 @@ import (
 )
 
 // stepContext is what a running step sees: its node, its data, transports.
+// ctx is the step's attempt's context: opening a node's transport for it
+// (a first use, a reconnect) ends with it.
 type stepContext struct {
 	r    *Runner
 	node *load.Node
 	env  *expr.Env
 	log  io.Writer
+	ctx  context.Context
 }
 
 var _ step.Context = (*stepContext)(nil)
@@ -28,15 +32,23 @@ func (c *stepContext) Node() step.Node {
 }
 func (c *stepContext) Env() step.Env { return c.env }
 func (c *stepContext) Transport() transport.Transport {
-	t, err := c.r.Transports.Get(c.node.Name)
+	t, err := c.r.Transports.Get(c.context(), c.node.Name)
 	if err != nil {
 		return failing{err}
 	}
 	return t
 }
+
+// context is the step's context, for opening a transport on its behalf.
+func (c *stepContext) context() context.Context {
+	if c.ctx == nil {
+		return c.r.stepsCtx
+	}
+	return c.ctx
+}
 func (c *stepContext) Control() transport.Transport { return local.New() }
 func (c *stepContext) TransportFor(node string) (transport.Transport, error) {
-	return c.r.Transports.TransportFor(node)
+	return c.r.Transports.TransportFor(c.context(), node)
 }
 func (c *stepContext) LoadBalancer(name string) (step.LoadBalancer, error) {
 	lb, ok := c.r.Prog.Binding.Inv.LBs[name]
@@ -47,8 +59,9 @@ func (c *stepContext) LoadBalancer(name string) (step.LoadBalancer, error) {
 }
 func (c *stepContext) Log() io.Writer { return c.log }
 
-// Dialer opens a node's transport.
-type Dialer func(n *load.Node) (transport.Transport, error)
+// Dialer opens a node's transport; ctx bounds the dial and the handshake
+// (an operator's interrupt ends it at once).
+type Dialer func(ctx context.Context, n *load.Node) (transport.Transport, error)
 
 // Pool holds one transport per node, opened on first use and reused by every
 // step on that node.
@@ -71,8 +84,8 @@ func NewPool(inv *load.Inventory, dial Dialer) *Pool {
 	return &Pool{inv: inv, dial: dial, open: map[string]*poolEntry{}}
 }
 
-// Get returns the node's transport, opening it once.
-func (p *Pool) Get(name string) (transport.Transport, error) {
+// Get returns the node's transport, opening it once, within ctx.
+func (p *Pool) Get(ctx context.Context, name string) (transport.Transport, error) {
 	n, ok := p.inv.ByName[name]
 	if !ok {
 		return nil, fmt.Errorf("no node named %q in the inventory", name)
@@ -93,17 +106,18 @@ func (p *Pool) Get(name string) (transport.Transport, error) {
 			e.err = fmt.Errorf("node %s: no %s transport available", name, n.Transport)
 			return
 		}
-		e.t, e.err = p.dial(n)
+		e.t, e.err = p.dial(ctx, n)
 	})
 	return e.t, e.err
 }
 
-// TransportFor reaches a node by name; "" is the control node (local).
-func (p *Pool) TransportFor(node string) (transport.Transport, error) {
+// TransportFor reaches a node by name, within ctx; "" is the control node
+// (local).
+func (p *Pool) TransportFor(ctx context.Context, node string) (transport.Transport, error) {
 	if node == "" {
 		return local.New(), nil
 	}
-	return p.Get(node)
+	return p.Get(ctx, node)
 }
 
 // Put installs an already open transport (e.g. from a preflight).

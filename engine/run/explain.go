@@ -8,6 +8,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
 )
@@ -64,43 +65,52 @@ type DryRollback struct {
 	Steps []DryStep `json:"steps"`
 }
 
-// Explain builds the dry run. Conditions are decided per node as the run
-// decides them, except those that read registered results: those values
-// only exist at run time, so their steps are shown with placeholders
-// (<stdout of NAME>).
-func Explain(p *compile.Program, mask *Masker) (*DryPlan, error) {
+// Explain builds the dry run from the program's graph: each (phase, node,
+// step) vertex in the graph's order, grouped by phase and node. Conditions
+// are decided per node as the run decides them, except those that read
+// registered results: those values only exist at run time, so their steps
+// are shown with placeholders (<stdout of NAME>).
+func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 	b := p.Binding
 	out := &DryPlan{Plan: b.Plan.Name}
 	registered := registeredNames(b.Plan)
-	var errs []error
 	for _, ph := range p.Phases {
-		dp := DryPhase{ID: ph.ID, Title: ph.Title, Strategy: strategyText(ph), ExitCode: ph.ExitCode}
+		dp := DryPhase{ID: ph.ID, Title: ph.Title, Strategy: strategyText(ph), ExitCode: ph.ExitCode, Nodes: []DryNode{}}
 		if ph.When != nil {
 			dp.When = ph.When.Source()
 		}
-		for bi, batch := range ph.Batches {
-			for _, n := range batch {
-				env := dryEnv(b, n, ph.ID, registered)
-				dn := DryNode{Name: n.Name, Batch: bi + 1, Steps: []DryStep{}}
-				where := fmt.Sprintf("phase %s, node %s", ph.ID, n.Name)
-				if run, err := dryDecide(ph.When, env); err != nil {
-					errs = append(errs, fmt.Errorf("%s: when: %w", where, err))
-				} else if !run {
-					dn.Skipped = whenFalse
-					dp.Nodes = append(dp.Nodes, dn)
-					continue
-				}
-				for _, s := range ph.Order {
-					ds, err := explainStep(b, n, s, env, mask)
-					if err != nil {
-						errs = append(errs, fmt.Errorf("%s, step %s: %w", where, s.ID, err))
-					}
-					dn.Steps = append(dn.Steps, ds)
-				}
-				dp.Nodes = append(dp.Nodes, dn)
+		out.Phases = append(out.Phases, dp)
+	}
+	var (
+		errs []error
+		dn   *DryNode
+		env  *expr.Env
+	)
+	for _, vx := range p.Graph.Vertices() {
+		v, ok := vx.(*compile.StepVertex)
+		if !ok {
+			continue // barriers do nothing to explain
+		}
+		n, where := v.Node, fmt.Sprintf("phase %s, node %s", v.Phase.ID, v.Node.Name)
+		if v.First {
+			dp := &out.Phases[v.Phase.Index]
+			dp.Nodes = append(dp.Nodes, DryNode{Name: n.Name, Batch: v.Batch, Steps: []DryStep{}})
+			dn = &dp.Nodes[len(dp.Nodes)-1]
+			env = dryEnv(b, n, v.Phase.ID, registered)
+			if run, err := dryDecide(v.Phase.When, env); err != nil {
+				errs = append(errs, fmt.Errorf("%s: when: %w", where, err))
+			} else if !run {
+				dn.Skipped = whenFalse
 			}
 		}
-		out.Phases = append(out.Phases, dp)
+		if dn.Skipped != "" {
+			continue
+		}
+		ds, err := explainStep(b, n, v.Step, env, mask)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s, step %s: %w", where, v.Step.ID, err))
+		}
+		dn.Steps = append(dn.Steps, ds)
 	}
 	for _, name := range b.Plan.RollbackOrder {
 		dr := DryRollback{Name: name, Steps: []DryStep{}}
@@ -167,7 +177,7 @@ func dryDecide(when *expr.Expr, env *expr.Env) (bool, error) {
 	return when.Bool(env)
 }
 
-func explainStep(b *load.Binding, n *load.Node, s *load.Step, env *expr.Env, mask *Masker) (DryStep, error) {
+func explainStep(b *load.Binding, n *load.Node, s *load.Step, env *expr.Env, mask *mask.Masker) (DryStep, error) {
 	ds := DryStep{ID: s.ID, Type: s.Type, Retries: s.Retries.Count, Actions: []string{}}
 	if s.When != nil {
 		ds.When = s.When.Source()

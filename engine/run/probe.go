@@ -29,8 +29,13 @@ type ProbeOptions struct {
 type ProbeObserver struct {
 	p     *probe.Probe
 	opt   ProbeOptions
-	tf    func(node string) (transport.Transport, error)
+	pool  *Pool
 	count []*lbCount
+}
+
+// transports reaches the load balancers' hosts within ctx.
+func (o *ProbeObserver) transports(ctx context.Context) func(node string) (transport.Transport, error) {
+	return func(node string) (transport.Transport, error) { return o.pool.TransportFor(ctx, node) }
 }
 
 type lbCount struct {
@@ -49,7 +54,7 @@ const counterTimeout = 10 * time.Second
 // probe itself runs until Finish or Stop, through a graceful stop too (the
 // first SIGINT ends ctx).
 func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt ProbeOptions) (*ProbeObserver, error) {
-	o := &ProbeObserver{opt: opt, tf: pool.TransportFor}
+	o := &ProbeObserver{opt: opt, pool: pool}
 	for _, n := range prog.Binding.Plan.LoadBalancers() {
 		l, ok := prog.Binding.Inv.LBs[n]
 		if !ok {
@@ -62,7 +67,7 @@ func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt Prob
 		if c, ok := d.(lb.Counterer); ok {
 			lc := &lbCount{lb: l, c: c}
 			cctx, cancel := context.WithTimeout(ctx, counterTimeout)
-			lc.before, lc.err = c.Counters(cctx, o.tf, l)
+			lc.before, lc.err = c.Counters(cctx, o.transports(cctx), l)
 			cancel()
 			o.count = append(o.count, lc)
 		}
@@ -86,7 +91,7 @@ func (o *ProbeObserver) Stop() { o.p.Stop() }
 func (o *ProbeObserver) Finish(ctx context.Context) Finding {
 	res := o.p.Stop()
 	for _, lc := range o.count {
-		res.LB = append(res.LB, lc.finish(ctx, o.tf))
+		res.LB = append(res.LB, lc.finish(ctx, o))
 	}
 	if !o.opt.Budget.IsZero() {
 		b := o.opt.Budget
@@ -101,7 +106,7 @@ func (o *ProbeObserver) Finish(ctx context.Context) Finding {
 	return f
 }
 
-func (lc *lbCount) finish(ctx context.Context, tf func(string) (transport.Transport, error)) probe.LBCounters {
+func (lc *lbCount) finish(ctx context.Context, o *ProbeObserver) probe.LBCounters {
 	out := probe.LBCounters{LB: lc.lb.Name, Driver: lc.lb.Driver, Backend: lc.lb.Backend}
 	if lc.err != nil {
 		out.Error = "before the run: " + lc.err.Error()
@@ -110,7 +115,7 @@ func (lc *lbCount) finish(ctx context.Context, tf func(string) (transport.Transp
 	// The run's context may be over (an abort); the counters are still worth reading.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), counterTimeout)
 	defer cancel()
-	after, err := lc.c.Counters(cctx, tf, lc.lb)
+	after, err := lc.c.Counters(cctx, o.transports(cctx), lc.lb)
 	if err != nil {
 		out.Error = "after the run: " + err.Error()
 		return out

@@ -21,6 +21,7 @@ type armedRule struct {
 	phase, stepID string
 	node          *load.Node
 	rule          *load.RollbackRule
+	vertex        string
 }
 
 func (a *armedRule) same(b *armedRule) bool { return a.phase == b.phase && a.stepID == b.stepID }
@@ -31,12 +32,13 @@ type undoEntry struct {
 	run       func(ctx context.Context, rc step.Context) error
 }
 
-func (r *Runner) arm(ph *compile.Phase, n *load.Node, s *load.Step) {
+func (r *Runner) arm(v *compile.StepVertex) {
+	s := v.Step
 	r.mu.Lock()
-	r.rules = append(r.rules, &armedRule{phase: ph.ID, stepID: s.ID, node: n, rule: s.Rollback})
+	r.rules = append(r.rules, &armedRule{phase: v.Phase.ID, stepID: s.ID, node: v.Node, rule: s.Rollback, vertex: v.ID()})
 	r.mu.Unlock()
-	r.event(journal.Event{Kind: journal.KindRule, State: journal.Armed, Phase: ph.ID, Node: n.Name, Step: s.ID,
-		Detail: map[string]any{"rollback": s.Rollback.Rollback, "scope": s.Rollback.Scope}})
+	r.event(journal.Event{Kind: journal.KindRule, State: journal.Armed, Phase: v.Phase.ID, Node: v.Node.Name, Step: s.ID,
+		Vertex: v.ID(), Detail: map[string]any{"rollback": s.Rollback.Rollback, "scope": s.Rollback.Scope}})
 }
 
 // track keeps a node's compensations up to date after a step.
@@ -73,7 +75,7 @@ func (r *Runner) onFailure(f *failure) {
 			ok, err := a.rule.When.Bool(env)
 			if err != nil {
 				r.event(journal.Event{Kind: journal.KindRule, State: journal.Failed, Phase: a.phase, Node: f.node.Name,
-					Step: a.stepID, Error: fmt.Sprintf("when: %v", err)})
+					Step: a.stepID, Vertex: f.vertex, Error: fmt.Sprintf("when: %v", err)})
 				continue
 			}
 			if !ok {
@@ -84,16 +86,17 @@ func (r *Runner) onFailure(f *failure) {
 			f.haltsPhase, f.pending = true, a
 			return
 		}
-		if !r.rollback(a, f, f.node) {
+		if !r.rollback(a, f, f.node, f.vertex) {
 			f.rollbackFailed = true
 		}
 		return
 	}
 }
 
-// afterFailure ends a failed phase: pending changed-scope rollbacks, newest
-// first, each followed by its node's compensation, one node at a time.
-func (r *Runner) afterFailure(ph *compile.Phase, f *failure) Result {
+// afterFailure ends a failed phase, in its last barrier (vertex): pending
+// changed-scope rollbacks, newest first, each followed by its node's
+// compensation, one node at a time.
+func (r *Runner) afterFailure(ph *compile.Phase, f *failure, vertex string) Result {
 	if f.interrupted {
 		return Result{Status: "INTERRUPTED", ExitCode: exitcode.Interrupted, Err: fmt.Errorf("interrupted during phase %s", ph.ID)}
 	}
@@ -113,10 +116,10 @@ func (r *Runner) afterFailure(ph *compile.Phase, f *failure) Result {
 		}
 		r.mu.Unlock()
 		for _, n := range order {
-			if !r.rollback(f.pending, f, n) {
+			if !r.rollback(f.pending, f, n, vertex) {
 				failedRollback = true
 			}
-			r.compensate(context.Background(), r.state(n))
+			r.compensate(context.Background(), r.state(n), vertex)
 		}
 	}
 	res := Result{
@@ -130,16 +133,11 @@ func (r *Runner) afterFailure(ph *compile.Phase, f *failure) Result {
 	return res
 }
 
-// rollback runs a rule's rollback steps on node n. It reports success.
-func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node) bool {
-	steps, err := compile.StepOrder(r.Prog.Binding.Plan.Rollbacks[a.rule.Rollback])
-	base := journal.Event{Kind: journal.KindRollback, Phase: f.phase.ID, Node: n.Name, Rollback: a.rule.Rollback}
-	if err != nil {
-		e := base
-		e.State, e.Error = journal.Failed, err.Error()
-		r.event(e)
-		return false
-	}
+// rollback runs a rule's rollback steps on node n, within vertex. It
+// reports success.
+func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node, vertex string) bool {
+	steps := r.Prog.Binding.Plan.Rollbacks[a.rule.Rollback]
+	base := journal.Event{Kind: journal.KindRollback, Phase: f.phase.ID, Node: n.Name, Rollback: a.rule.Rollback, Vertex: vertex}
 	st := r.state(n)
 	env := st.env.WithPhase(f.phase.ID).WithFailure(f.data())
 	e := base
@@ -164,7 +162,7 @@ func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node) bool {
 				continue
 			}
 		}
-		out, err := r.runStep(f.phase.ID, n, s, env, journal.KindRollback, a.rule.Rollback)
+		out, err := r.runStep(f.phase.ID, n, s, env, journal.KindRollback, a.rule.Rollback, vertex)
 		if s.Register != "" {
 			env = env.WithResult(s.Register, expr.Result(out, err))
 		}
@@ -191,17 +189,19 @@ func (r *Runner) rollbackDone(base journal.Event, ok bool, code int, err error) 
 	return ok
 }
 
-// compensate runs a node's pending compensations, newest first.
-func (r *Runner) compensate(parent context.Context, st *nodeState) error {
+// compensate runs a node's pending compensations, newest first, within
+// vertex ("" at the run's end).
+func (r *Runner) compensate(parent context.Context, st *nodeState, vertex string) error {
 	var firstErr error
 	for i := len(st.undo) - 1; i >= 0; i-- {
 		u := st.undo[i]
-		base := journal.Event{Kind: journal.KindUndo, Node: st.node.Name, Step: u.key, Detail: map[string]any{"description": u.desc}}
+		base := journal.Event{Kind: journal.KindUndo, Node: st.node.Name, Step: u.key, Vertex: vertex,
+			Detail: map[string]any{"description": u.desc}}
 		e := base
 		e.State = journal.Started
 		r.event(e)
 		ctx, cancel := context.WithTimeout(parent, CompensationTimeout)
-		rc := &stepContext{r: r, node: st.node, env: st.env, log: r.Logs.Writer(st.node.Name)}
+		rc := &stepContext{r: r, node: st.node, env: st.env, log: r.Logs.Writer(st.node.Name), ctx: ctx}
 		err := u.run(ctx, rc)
 		cancel()
 		e = base
@@ -231,7 +231,7 @@ func (r *Runner) compensateAll(ctx context.Context) error {
 	r.mu.Unlock()
 	var firstErr error
 	for _, st := range states {
-		if err := r.compensate(context.WithoutCancel(ctx), st); err != nil && firstErr == nil {
+		if err := r.compensate(context.WithoutCancel(ctx), st, ""); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}

@@ -1,20 +1,24 @@
-// Package run walks a compiled program: phases in order, each phase's nodes
-// under its strategy's limit, each node's steps in order, with timeouts,
-// retries, rollback-on rules and compensation. Every state change is a
-// journal event, written and synced before the next action.
+// Package run walks a compiled program's graph: each (phase, node, step)
+// vertex runs one step with its timeout and retries, each barrier decides
+// whether its phase may go on (failure budget, rollback-on rules), and the
+// walk itself keeps every phase within its strategy's limit. Failures run
+// rollback-on rules and compensation. Every state change is a journal event
+// naming the vertex it belongs to, on disk before the action it announces.
 package run
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zdu-dev/zdu/engine/exitcode"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/dag"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
@@ -27,7 +31,7 @@ type Runner struct {
 	// Transports reaches nodes; Close it after the run.
 	Transports *Pool
 	// Logs gives each node's log writer (already masking secrets).
-	Logs *NodeLogs
+	Logs Logs
 	// StopGrace is how long a running step may go on after Stop before it is
 	// cancelled. Zero means 30s.
 	StopGrace time.Duration
@@ -41,9 +45,16 @@ type Runner struct {
 
 	mu        sync.Mutex
 	nodes     map[string]*nodeState
+	phases    []*phaseState
 	rules     []*armedRule // in arming order
 	tolerated []*failure   // failures a phase's budget allowed, in order
+	result    *Result      // set by the first phase that ends the run
 	jerr      error        // first journal error: the run cannot go on without its record
+}
+
+// Logs gives each node's log.
+type Logs interface {
+	Writer(node string) io.Writer
 }
 
 // Result is how a run ended.
@@ -56,10 +67,19 @@ type Result struct {
 // nodeState is what the runner keeps per node across phases.
 type nodeState struct {
 	node    *load.Node
-	failed  bool // failed in an earlier phase: later phases skip it
+	failed  bool // failed in an earlier phase: later phases block it
 	env     *expr.Env
 	results map[string]map[string]any
 	undo    []undoEntry // newest last
+	// in is the phase the node is in (its steps there), nil between phases.
+	in *nodePhase
+}
+
+// nodePhase is one node's passage through one phase.
+type nodePhase struct {
+	env     *expr.Env
+	skipped bool // the phase's when is false here
+	ended   bool // the node's end is journaled
 }
 
 // Stop asks the run to stop gracefully: no new node or step starts, running
@@ -103,8 +123,9 @@ func (r *Runner) cancelAfterStop(cancel context.CancelFunc, done <-chan struct{}
 	}
 }
 
-// Run runs the program. ctx is the hard limit: when it ends, running steps
-// are killed at once (a second SIGINT).
+// Run walks the program's graph. ctx is the hard limit: when it ends,
+// running steps are killed at once and nothing new starts (a second SIGINT);
+// compensation still runs.
 func (r *Runner) Run(ctx context.Context) Result {
 	stepsCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -114,40 +135,15 @@ func (r *Runner) Run(ctx context.Context) Result {
 	go r.cancelAfterStop(cancel, done)
 	r.mu.Lock()
 	r.nodes = map[string]*nodeState{}
+	r.phases = make([]*phaseState, len(r.Prog.Phases))
+	for i, ph := range r.Prog.Phases {
+		r.phases[i] = &phaseState{ph: ph}
+	}
 	r.mu.Unlock()
-	p := r.Prog
-	r.event(journal.Event{Kind: journal.KindRun, State: journal.Started, Detail: runDetail(p)})
-	res := Result{Status: "SUCCESS", ExitCode: exitcode.OK}
-	for _, ph := range p.Phases {
-		if r.journalErr() != nil {
-			break
-		}
-		if r.stopping.Load() || ctx.Err() != nil {
-			res = Result{Status: "INTERRUPTED", ExitCode: exitcode.Interrupted, Err: errors.New("interrupted")}
-			break
-		}
-		skip, err := r.phaseSkips(ph)
-		if err != nil {
-			res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
-			break
-		}
-		if len(ph.Nodes) > 0 && len(skip) == len(ph.Nodes) {
-			r.event(journal.Event{Kind: journal.KindPhase, State: journal.Skipped, Phase: ph.ID})
-			for _, n := range ph.Nodes {
-				r.event(journal.Event{Kind: journal.KindNode, State: journal.Skipped, Phase: ph.ID, Node: n.Name})
-			}
-			continue
-		}
-		if failed := r.runPhase(ph, skip); failed != nil {
-			res = r.afterFailure(ph, failed)
-			break
-		}
-	}
-	if res.ExitCode == exitcode.OK {
-		if t, ok := r.toleratedResult(); ok {
-			res = t
-		}
-	}
+	r.event(journal.Event{Kind: journal.KindRun, State: journal.Started, Detail: runDetail(r.Prog)})
+	walk := dag.WalkOptions{Stop: r.holdBack, OnBlocked: r.blocked}
+	w := walk.Walk(ctx, r.Prog.Graph, r.vertex)
+	res := r.outcome(ctx, w)
 	if err := r.compensateAll(ctx); err != nil && res.ExitCode == exitcode.OK {
 		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
 	}
@@ -165,6 +161,49 @@ func (r *Runner) Run(ctx context.Context) Result {
 	}
 	r.event(e)
 	return res
+}
+
+// outcome is the run's result once the walk is over: the phase that ended
+// it, else an interruption, else the failures a budget tolerated.
+func (r *Runner) outcome(ctx context.Context, w *dag.Result) Result {
+	r.mu.Lock()
+	res := r.result
+	r.mu.Unlock()
+	switch {
+	case res != nil:
+		return *res
+	case w.Err != nil:
+		return Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: w.Err}
+	case w.Cancelled || ctx.Err() != nil || r.stopping.Load():
+		return Result{Status: "INTERRUPTED", ExitCode: exitcode.Interrupted, Err: errors.New("interrupted")}
+	}
+	// Nothing ended the run, so every phase must have passed its last
+	// barrier; anything else is a bug, never a success.
+	for _, ph := range r.Prog.Phases {
+		if s := w.Status(ph.Done.ID()); s != dag.Passed {
+			return Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal,
+				Err: fmt.Errorf("internal: phase %s ended %s without a result", ph.ID, s)}
+		}
+	}
+	if t, ok := r.toleratedResult(); ok {
+		return t
+	}
+	return Result{Status: "SUCCESS", ExitCode: exitcode.OK}
+}
+
+// end records the first result that ends the run; later ones are effects.
+func (r *Runner) end(res Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.result == nil {
+		r.result = &res
+	}
+}
+
+func (r *Runner) ended() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.result != nil
 }
 
 func runDetail(p *compile.Program) map[string]any {
@@ -188,33 +227,7 @@ func runDetail(p *compile.Program) map[string]any {
 			nodes = append(nodes, n.Name)
 		}
 	}
-	return map[string]any{"plan": p.Binding.Plan.Name, "phases": phases, "nodes": nodes}
-}
-
-// phaseSkips evaluates a phase's `when` for each target node, as that node
-// sees it: params may differ per node (group and node vars), and vars,
-// node.* and results.* do. It returns the nodes the phase skips. A node that
-// failed in an earlier phase is not evaluated (its results may be missing):
-// runNode records it as blocked.
-func (r *Runner) phaseSkips(ph *compile.Phase) (map[*load.Node]bool, error) {
-	skip := map[*load.Node]bool{}
-	if ph.When == nil {
-		return skip, nil
-	}
-	for _, n := range ph.Nodes {
-		st := r.state(n)
-		if st.failed {
-			continue
-		}
-		ok, err := ph.When.Bool(st.env.WithPhase(ph.ID))
-		if err != nil {
-			return nil, fmt.Errorf("phase %s: when, for node %s: %w", ph.ID, n.Name, err)
-		}
-		if !ok {
-			skip[n] = true
-		}
-	}
-	return skip, nil
+	return map[string]any{"plan": p.Binding.Plan.Name, "phases": phases, "nodes": nodes, "vertices": p.Graph.Len()}
 }
 
 // state returns a node's state, creating it on first use.
@@ -262,11 +275,12 @@ func phaseStatus(ph *compile.Phase) string {
 	return strings.ReplaceAll(strings.ToUpper(ph.Title), "-", "_") + "_FAILED"
 }
 
-// failure is the root cause of a failed phase.
+// failure is the root cause of a failed node.
 type failure struct {
 	phase    *compile.Phase
 	node     *load.Node
 	step     *load.Step
+	vertex   string
 	exitCode int
 	err      error
 	output   string

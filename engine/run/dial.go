@@ -1,4 +1,4 @@
-package main
+package run
 
 import (
 	"context"
@@ -24,10 +24,11 @@ func sshConfig(inv *load.Inventory, n *load.Node) zssh.Config {
 	}
 }
 
-// dialer opens a node's SSH transport.
-func dialer(inv *load.Inventory) func(n *load.Node) (transport.Transport, error) {
-	return func(n *load.Node) (transport.Transport, error) {
-		t, err := zssh.Dial(context.Background(), sshConfig(inv, n))
+// SSHDialer opens a node's SSH transport within ctx: the run's, so an
+// interrupt during preflight or a reconnect ends the dial at once.
+func SSHDialer(inv *load.Inventory) Dialer {
+	return func(ctx context.Context, n *load.Node) (transport.Transport, error) {
+		t, err := zssh.Dial(ctx, sshConfig(inv, n))
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package run
+package rundir
 
 import (
 	"bytes"
@@ -10,63 +10,32 @@ import (
 	"sync"
 
 	"github.com/zdu-dev/zdu/engine/journal"
-	"github.com/zdu-dev/zdu/steps/transport"
+	"github.com/zdu-dev/zdu/engine/mask"
 )
-
-// Masker hides secret values (and their shell-quoted forms) in text.
-type Masker struct{ r *strings.Replacer }
-
-// NewMasker masks every value in secrets.
-func NewMasker(secrets []string) *Masker {
-	var pairs []string
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		pairs = append(pairs, s, "****")
-		if q := transport.Quote(s); q != "'"+s+"'" {
-			pairs = append(pairs, q, "'****'")
-		}
-	}
-	// Longer first, so a secret containing another is masked whole.
-	for i := 0; i < len(pairs); i += 2 {
-		for j := i + 2; j < len(pairs); j += 2 {
-			if len(pairs[j]) > len(pairs[i]) {
-				pairs[i], pairs[j] = pairs[j], pairs[i]
-				pairs[i+1], pairs[j+1] = pairs[j+1], pairs[i+1]
-			}
-		}
-	}
-	return &Masker{r: strings.NewReplacer(pairs...)}
-}
-
-// Mask returns s with secrets replaced.
-func (m *Masker) Mask(s string) string {
-	if m == nil || m.r == nil {
-		return s
-	}
-	return m.r.Replace(s)
-}
 
 // NodeLogs writes one log file per node under dir, in the seed's framed
 // style: each step between `########## NAME ##########` lines, with the
-// step's own output (commands, their output, exit codes) inside.
+// step's own output (commands, their output, exit codes) inside. A node's
+// log shows the phases it entered, not the steps of phases it never
+// reached.
 type NodeLogs struct {
 	dir  string
-	mask *Masker
+	mask *mask.Masker
 	mu   sync.Mutex
 	w    map[string]*maskWriter
+	// entered holds "phase\x00node" for every node a phase started on.
+	entered map[string]bool
 }
 
 // NewNodeLogs writes node logs into dir (created if needed). An empty dir
 // discards the logs (dry runs, tests).
-func NewNodeLogs(dir string, mask *Masker) (*NodeLogs, error) {
+func NewNodeLogs(dir string, m *mask.Masker) (*NodeLogs, error) {
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating node log dir: %w", err)
 		}
 	}
-	return &NodeLogs{dir: dir, mask: mask, w: map[string]*maskWriter{}}, nil
+	return &NodeLogs{dir: dir, mask: m, w: map[string]*maskWriter{}, entered: map[string]bool{}}, nil
 }
 
 // Writer returns the node's log writer.
@@ -93,8 +62,14 @@ func (l *NodeLogs) Event(e journal.Event) {
 		return
 	}
 	switch e.Kind {
+	case journal.KindNode:
+		if e.State == journal.Started {
+			l.mu.Lock()
+			l.entered[e.Phase+"\x00"+e.Node] = true
+			l.mu.Unlock()
+		}
 	case journal.KindStep, journal.KindRollback:
-		if e.Step == "" {
+		if e.Step == "" || (e.Kind == journal.KindStep && !l.inPhase(e)) {
 			return
 		}
 		name := strings.ToUpper(strings.ReplaceAll(e.Step, "-", "_"))
@@ -121,6 +96,13 @@ func (l *NodeLogs) Event(e journal.Event) {
 	}
 }
 
+// inPhase reports whether the node of a step event started its phase.
+func (l *NodeLogs) inPhase(e journal.Event) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.entered[e.Phase+"\x00"+e.Node]
+}
+
 // Close flushes and closes every node log.
 func (l *NodeLogs) Close() error {
 	l.mu.Lock()
@@ -135,7 +117,7 @@ func (l *NodeLogs) Close() error {
 // caught; a partial last line is flushed on Close.
 type maskWriter struct {
 	mu   sync.Mutex
-	mask *Masker
+	mask *mask.Masker
 	buf  bytes.Buffer
 	out  io.WriteCloser
 }
