@@ -42,8 +42,8 @@ func setup(t *testing.T) *fixture {
 		Others:   map[string]transport.Transport{"lb-host": local.New()},
 		LBs: map[string]step.LoadBalancer{
 			"web": {Name: "web", Driver: "haproxy", Backend: "app", Instances: []step.LBInstance{
-				{Name: "lb1", Socket: f.h1.Socket},
-				{Name: "lb2", Via: "lb-host", Address: f.h2.TCPAddr},
+				{Name: "lb1", Config: haproxy.Config{Socket: f.h1.Socket}},
+				{Name: "lb2", Via: "lb-host", Config: haproxy.Config{Address: f.h2.TCPAddr}},
 			}},
 			"edge": {Name: "edge", Driver: "nginx"},
 		},
@@ -130,8 +130,8 @@ func TestUntil(t *testing.T) {
 func TestExplain(t *testing.T) {
 	rc := &steptest.Context{NodeInfo: step.Node{Name: "controller"}, LBs: map[string]step.LoadBalancer{
 		"nova-api": {Name: "nova-api", Driver: "haproxy", Backend: "nova-api", Instances: []step.LBInstance{
-			{Name: "haproxy-1", Via: "haproxy-1", Socket: "/var/run/haproxy.sock"},
-			{Name: "haproxy-2", Via: "haproxy-2", Socket: "/var/run/haproxy.sock"},
+			{Name: "haproxy-1", Via: "haproxy-1", Config: haproxy.Config{Socket: "/var/run/haproxy.sock"}},
+			{Name: "haproxy-2", Via: "haproxy-2", Config: haproxy.Config{Socket: "/var/run/haproxy.sock"}},
 		}},
 	}}
 	act, err := steptest.Build("haproxy-socket", map[string]any{"lb": "nova-api", "commands": "set server nova-api/controller state drain", "until": "x", "timeout": "30s"})

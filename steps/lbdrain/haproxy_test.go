@@ -211,7 +211,7 @@ func TestHAProxySocketErrors(t *testing.T) {
 			t.Run(tc.name+"/"+typ, func(t *testing.T) {
 				r := newRig(t, 2, 2, 1)
 				// The first instance is fine, the second one is broken.
-				r.lb.Instances[1].Socket = tc.socket(r.hs[1])
+				r.lb.Instances[1].Config = haproxy.Config{Socket: tc.socket(r.hs[1])}
 				rc := r.context()
 				_, err := run(t, typ, with(fastDrain), rc)
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -235,7 +235,7 @@ func TestHAProxySocketErrors(t *testing.T) {
 // the other, already idle, is put back too.
 func TestHAProxyInstancesTogether(t *testing.T) {
 	r := newRig(t, 2, 2, 1)
-	r.lb.Instances[1] = step.LBInstance{Name: "lb2", Via: "lb-host", Address: r.hs[1].TCPAddr}
+	r.lb.Instances[1] = step.LBInstance{Name: "lb2", Via: "lb-host", Config: haproxy.Config{Address: r.hs[1].TCPAddr}}
 	rc := r.context()
 	rc.Others = map[string]transport.Transport{"lb-host": local.New()}
 	s1 := r.bs[0]

@@ -44,7 +44,7 @@ func newRig(t *testing.T, backends, instances, minHealthy int) *rig {
 	for i := 0; i < instances; i++ {
 		h := lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: r.bs, Check: true, TCPAdmin: true})
 		r.hs = append(r.hs, h)
-		r.lb.Instances = append(r.lb.Instances, step.LBInstance{Name: fmt.Sprintf("lb%d", i+1), Socket: h.Socket})
+		r.lb.Instances = append(r.lb.Instances, step.LBInstance{Name: fmt.Sprintf("lb%d", i+1), Config: haproxy.Config{Socket: h.Socket}})
 	}
 	r.rc = r.context()
 	return r
@@ -119,4 +119,3 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
-

@@ -28,7 +28,7 @@ func newNginxRig(t *testing.T, backends, instances, minHealthy int) *ngRig {
 		n := lbtest.MustNginx(t, lbtest.NginxConfig{Servers: r.bs})
 		r.ns = append(r.ns, n)
 		r.lb.Instances = append(r.lb.Instances, step.LBInstance{Name: "ng" + string(rune('1'+i)),
-			Upstream: n.UpstreamFile, Test: n.TestCmd, Reload: n.ReloadCmd})
+			Config: nginx.Config{Upstream: n.UpstreamFile, Test: n.TestCmd, Reload: n.ReloadCmd}})
 	}
 	return r
 }
@@ -127,12 +127,14 @@ func TestNginxRefusals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newNginxRig(t, 2, 2, tc.minHealthy)
+			c := r.lb.Instances[1].Config.(nginx.Config)
 			if tc.test != "" {
-				r.lb.Instances[1].Test = tc.test
+				c.Test = tc.test
 			}
 			if tc.reload != "" {
-				r.lb.Instances[1].Reload = tc.reload
+				c.Reload = tc.reload
 			}
+			r.lb.Instances[1].Config = c
 			var origs []string
 			for _, n := range r.ns {
 				origs = append(origs, read(t, n.UpstreamFile))

@@ -52,8 +52,8 @@ func counterRig(t *testing.T) (l step.LoadBalancer, hs []*lbtest.HAProxy, s1 *lb
 	h1 := lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: bs})
 	h2 := lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: bs, TCPAdmin: true})
 	l = step.LoadBalancer{Name: "web", Driver: "haproxy", Backend: "app", Instances: []step.LBInstance{
-		{Name: "lb1", Socket: h1.Socket},
-		{Name: "lb2", Address: h2.TCPAddr},
+		{Name: "lb1", Config: haproxy.Config{Socket: h1.Socket}},
+		{Name: "lb2", Config: haproxy.Config{Address: h2.TCPAddr}},
 	}}
 	return l, []*lbtest.HAProxy{h1, h2}, bs[0]
 }
@@ -126,7 +126,7 @@ func TestCountersErrors(t *testing.T) {
 	unknown := l
 	unknown.Backend = "nope"
 	noVia := l
-	noVia.Instances = []step.LBInstance{l.Instances[0], {Name: "lb3", Via: "lb-host", Socket: "/run/haproxy.sock"}}
+	noVia.Instances = []step.LBInstance{l.Instances[0], {Name: "lb3", Via: "lb-host", Config: haproxy.Config{Socket: "/run/haproxy.sock"}}}
 	noInstances := l
 	noInstances.Instances = nil
 	tests := []struct {
