@@ -8,6 +8,7 @@ import (
 
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
 	"github.com/zdu-dev/zdu/steps/transport/local"
@@ -198,13 +199,13 @@ func TestHAProxyMinHealthyGuard(t *testing.T) {
 func TestHAProxySocketErrors(t *testing.T) {
 	tests := []struct {
 		name    string
-		socket  func(h *lbtest.HAProxy) string
+		socket  func(h *loopback.HAProxy) string
 		want    string
 		isLevel bool
 	}{
-		{name: "missing", socket: func(h *lbtest.HAProxy) string { return h.Dir + "/nope.sock" }, want: "nope.sock via control node): connecting: dial unix"},
-		{name: "user level", socket: func(h *lbtest.HAProxy) string { return h.UserSocket }, want: `user.sock via control node) is at level "user", zdu needs "admin"`, isLevel: true},
-		{name: "operator level", socket: func(h *lbtest.HAProxy) string { return h.OperatorSocket }, want: `operator.sock via control node) is at level "operator", zdu needs "admin"`, isLevel: true},
+		{name: "missing", socket: func(h *loopback.HAProxy) string { return h.Dir + "/nope.sock" }, want: "nope.sock via control node): connecting: dial unix"},
+		{name: "user level", socket: func(h *loopback.HAProxy) string { return h.UserSocket }, want: `user.sock via control node) is at level "user", zdu needs "admin"`, isLevel: true},
+		{name: "operator level", socket: func(h *loopback.HAProxy) string { return h.OperatorSocket }, want: `operator.sock via control node) is at level "operator", zdu needs "admin"`, isLevel: true},
 	}
 	for _, tc := range tests {
 		for _, typ := range []string{"lb-drain", "lb-enable"} {
