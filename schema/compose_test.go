@@ -17,7 +17,13 @@ func TestPlanSchemaGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "plan.golden.json")
+	checkGolden(t, "plan.golden.json", got)
+}
+
+// checkGolden compares got with testdata/name, which -update rewrites.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -28,7 +34,7 @@ func TestPlanSchemaGolden(t *testing.T) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("PlanSchema output differs from %s; run go test ./schema -update and review the diff", golden)
+		t.Errorf("the output differs from %s; run go test ./schema -update and review the diff", golden)
 	}
 }
 
@@ -153,7 +159,7 @@ func TestSchemasDescribeEveryProperty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"plan": basePlanSchema(), "inventory": InventorySchema(), "composed plan": plan} {
+	for name, data := range map[string][]byte{"plan": basePlanSchema(), "inventory": baseInventorySchema(), "composed inventory": inventorySchema(t), "composed plan": plan} {
 		var root any
 		if err := json.Unmarshal(data, &root); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -166,7 +172,7 @@ func TestSchemasDescribeEveryProperty(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Compile("inventory.json", InventorySchema()); err != nil {
+	if _, err := Compile("inventory.json", inventorySchema(t)); err != nil {
 		t.Errorf("inventory schema does not compile: %v", err)
 	}
 }

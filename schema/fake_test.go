@@ -33,3 +33,19 @@ var fakeSteps = []StepSchema{
   }
 }`)},
 }
+
+// fakeDrivers stand in for the registered load balancer drivers: keys on
+// the instances (haproxy), on the load balancer (command), or none (plain).
+var fakeDrivers = []DriverSchema{
+	{Name: "haproxy", Summary: "runtime API", InstanceSchema: json.RawMessage(`{
+  "properties": {
+    "socket": {"type": "string", "minLength": 1, "description": "Admin socket."},
+    "address": {"type": "string", "pattern": "^[^\\s]+:[0-9]+$", "patternErrorMessage": "must be host:port", "description": "Runtime API address."}
+  }
+}`)},
+	{Name: "command", Summary: "the operator's commands", Schema: json.RawMessage(`{
+  "required": ["commands"],
+  "properties": {"commands": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Commands by action."}}
+}`)},
+	{Name: "plain", Summary: "no keys of its own"},
+}

@@ -1,10 +1,11 @@
 // Package schema holds the JSON Schemas (draft 2020-12) of zdu plans and
 // inventories, composes the plan schema with the `with` schemas the step types
+// contribute and the inventory schema with the keys the load balancer drivers
 // contribute, and validates YAML documents against them. The validator works
 // on JSON values and reports JSON pointers; this package maps every problem
 // back to the line and column of the YAML the operator must edit, in words an
-// operator reads at 3 a.m. It knows nothing of the engine or of any step type:
-// the caller passes the step schemas in.
+// operator reads at 3 a.m. It knows nothing of the engine, of any step type
+// or of any driver: the caller passes their schemas in.
 package schema
 
 import (
@@ -29,8 +30,9 @@ func mustRead(name string) []byte {
 	return b
 }
 
-// InventorySchema returns the inventory JSON Schema, pretty-printed.
-func InventorySchema() []byte {
+// baseInventorySchema returns the inventory schema without any load
+// balancer driver's keys.
+func baseInventorySchema() []byte {
 	return mustRead("inventory.json")
 }
 

@@ -25,7 +25,7 @@ func validators(t testing.TB) (plan, inv *Validator) {
 	if plan, err = Compile("plan.json", ps); err != nil {
 		t.Fatalf("Compile plan: %v", err)
 	}
-	if inv, err = Compile("inventory.json", InventorySchema()); err != nil {
+	if inv, err = Compile("inventory.json", inventorySchema(t)); err != nil {
 		t.Fatalf("Compile inventory: %v", err)
 	}
 	return plan, inv
@@ -132,16 +132,7 @@ func TestBrokenDocuments(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			got := check(t, filepath.Join("testdata", "broken", tc.file), plan, inv)
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %d problems, want %d:\n%s", len(got), len(tc.want), lines(got))
-			}
-			for i, w := range tc.want {
-				g := got[i]
-				if g.File != tc.file || g.Line != w.line || g.Col != w.col || g.Path != w.path || !strings.Contains(g.Msg, w.frag) {
-					t.Errorf("problem %d:\n got  %s\n want %s:%d:%d: %s: ...%s...", i, g, tc.file, w.line, w.col, w.path, w.frag)
-				}
-			}
+			checkWants(t, tc.file, check(t, filepath.Join("testdata", "broken", tc.file), plan, inv), tc.want)
 		})
 	}
 }
@@ -186,15 +177,7 @@ func TestValidateOddValues(t *testing.T) {
 			if doc != nil {
 				got = append(got, plan.Validate("p.yaml", doc)...)
 			}
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %d problems, want %d:\n%s", len(got), len(tc.want), lines(got))
-			}
-			for i, w := range tc.want {
-				g := got[i]
-				if g.Line != w.line || g.Col != w.col || g.Path != w.path || !strings.Contains(g.Msg, w.frag) {
-					t.Errorf("problem %d:\n got  %s\n want p.yaml:%d:%d: %s: ...%s...", i, g, w.line, w.col, w.path, w.frag)
-				}
-			}
+			checkWants(t, "p.yaml", got, tc.want)
 		})
 	}
 }
@@ -284,6 +267,20 @@ func TestIndex(t *testing.T) {
 		}
 		if got := pos.Path(tc.ptr); got != tc.path {
 			t.Errorf("%s: path %q, want %q", tc.ptr, got, tc.path)
+		}
+	}
+}
+
+// checkWants compares problems with the wanted ones, in order.
+func checkWants(t *testing.T, file string, got []Problem, wants []want) {
+	t.Helper()
+	if len(got) != len(wants) {
+		t.Fatalf("got %d problems, want %d:\n%s", len(got), len(wants), lines(got))
+	}
+	for i, w := range wants {
+		g := got[i]
+		if g.File != file || g.Line != w.line || g.Col != w.col || g.Path != w.path || !strings.Contains(g.Msg, w.frag) {
+			t.Errorf("problem %d:\n got  %s\n want %s:%d:%d: %s: ...%s...", i, g, file, w.line, w.col, w.path, w.frag)
 		}
 	}
 }

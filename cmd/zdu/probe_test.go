@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/zdu-dev/zdu/engine/summary"
-	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
 
 // probePlan makes its service unavailable for a while: the server answers
@@ -191,9 +191,9 @@ func TestRunProbeURLMustAnswer(t *testing.T) {
 
 // TestRehearseWithoutHAProxy says how to install it and starts nothing.
 func TestRehearseWithoutHAProxy(t *testing.T) {
-	old := lbtest.HAProxyPath
-	lbtest.HAProxyPath = filepath.Join(t.TempDir(), "no-haproxy")
-	defer func() { lbtest.HAProxyPath = old }()
+	old := loopback.HAProxyPath
+	loopback.HAProxyPath = filepath.Join(t.TempDir(), "no-haproxy")
+	defer func() { loopback.HAProxyPath = old }()
 	var out, errb bytes.Buffer
 	code := dispatch(context.Background(), []string{"rehearse", filepath.Join("..", "..", "plans", "nova-api.yaml"),
 		"--run-dir", filepath.Join(t.TempDir(), "run")}, &out, &errb)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/summary"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
 
 // rehearsal is what one `zdu rehearse` left behind.
@@ -33,7 +34,7 @@ type rehearsal struct {
 // rehearse runs `zdu rehearse` in this process and reads its run directory.
 func rehearse(t *testing.T, args ...string) rehearsal {
 	t.Helper()
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	dir := filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
 	code := dispatch(context.Background(), append(append([]string{"rehearse"}, args...),
@@ -319,7 +320,7 @@ func tail(s string, n int) string {
 // the run stops gracefully (exit 130), node-1 is put back by compensation,
 // no request fails, and the sandbox is torn down all the same.
 func TestRehearseSIGINTMidRun(t *testing.T) {
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	dir := filepath.Join(t.TempDir(), "run")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

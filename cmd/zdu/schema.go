@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/zdu-dev/zdu/engine/load"
-	"github.com/zdu-dev/zdu/schema"
 )
 
 func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -27,7 +26,11 @@ func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	case "inventory":
-		fmt.Fprintf(stdout, "%s\n", schema.InventorySchema())
+		b, err := load.InventorySchema()
+		if err != nil {
+			return report(stdout, stderr, "schema", err)
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
 	default:
 		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan or inventory%s", args[0], didYouMean(args[0], []string{"plan", "inventory"})))
 	}

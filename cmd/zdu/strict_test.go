@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/transport/ssh/sshtest"
 )
 
@@ -37,14 +38,14 @@ type strictEnv struct {
 
 func startStrictEnv(t *testing.T) *strictEnv {
 	t.Helper()
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	s := sshtest.Start(t)
-	backend, err := lbtest.NewBackend("web-1", "v1")
+	backend, err := loopback.NewBackend("web-1", "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { backend.Close() })
-	hap := lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: []*lbtest.Backend{backend}, TCPAdmin: true})
+	hap := lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: []*loopback.Backend{backend}, TCPAdmin: true})
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
 	t.Cleanup(web.Close)
 	dir := t.TempDir()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/schema"
+	"github.com/zdu-dev/zdu/steps/lb"
 	"github.com/zdu-dev/zdu/steps/step"
 )
 
@@ -69,14 +70,20 @@ func ParseInventory(file string, data []byte) (*Inventory, []schema.Problem) {
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "%v", err)
 		return nil, probs.List
 	}
-	inv := buildInventory(si, probs)
-	if all := merge(schemaProbs, probs.List); len(all) > 0 {
+	shape := &Problems{File: file}
+	inv := buildInventory(si, probs, shape)
+	if len(shape.List) > 0 && len(schemaProbs) > 0 {
+		// A value of the wrong shape for its driver, like one the model
+		// cannot decode: the schema's words say what is wrong.
+		return nil, Sorted(schemaProbs)
+	}
+	if all := merge(schemaProbs, append(probs.List, shape.List...)); len(all) > 0 {
 		return nil, all
 	}
 	return inv, nil
 }
 
-func buildInventory(si *spec.Inventory, probs *Problems) *Inventory {
+func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 	inv := &Inventory{
 		File: si.File, ByName: map[string]*Node{}, Groups: map[string][]*Node{},
 		LBs: map[string]step.LoadBalancer{}, GroupPos: map[string]spec.Pos{},
@@ -108,7 +115,7 @@ func buildInventory(si *spec.Inventory, probs *Problems) *Inventory {
 		}
 	}
 	for i, name := range si.LoadBalancers.Keys {
-		inv.LBs[name.V] = buildLB(inv, name.V, si.LoadBalancers.Values[i], probs)
+		inv.LBs[name.V] = buildLB(inv, name.V, si.LoadBalancers.Values[i], probs, shape)
 	}
 	return inv
 }
@@ -179,28 +186,26 @@ func sshSettings(s spec.SSH, probs *Problems) SSHSettings {
 	return out
 }
 
-func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs *Problems) step.LoadBalancer {
+// buildLB builds the generic part of a load balancer, then has its driver
+// read its own keys (see lb.Definition.Decode). A driver the registry does
+// not have is the schema's to report: its enum lists the registered ones.
+func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Problems) step.LoadBalancer {
 	path := "loadBalancers." + name
-	lb := step.LoadBalancer{
+	l := step.LoadBalancer{
 		Name: name, Driver: sl.Driver.V, Backend: sl.Backend.V, MinHealthy: sl.MinHealthy.V,
-		Servers: map[string]string{}, Commands: map[string]string{},
+		Servers: map[string]string{},
 	}
 	for i, k := range sl.Servers.Keys {
 		if _, ok := inv.ByName[k.V]; !ok {
 			probs.At(k.Pos, path+".servers", "no node named %q in this inventory%s", k.V, suggest(k.V, nodeNames(inv)))
 		}
-		lb.Servers[k.V] = sl.Servers.Values[i].V
-	}
-	for i, k := range sl.Commands.Keys {
-		lb.Commands[k.V] = sl.Commands.Values[i].V
+		l.Servers[k.V] = sl.Servers.Values[i].V
 	}
 	seen := map[string]bool{}
+	var instances []lb.Fields
 	for i, si := range sl.Instances {
 		ipath := fmt.Sprintf("%s.instances[%d]", path, i)
-		in := step.LBInstance{
-			Name: si.Name.V, Via: si.Via.V, Socket: si.Socket.V, Address: si.Address.V,
-			Upstream: si.Upstream.V, Reload: si.Reload.V, Test: si.Test.V,
-		}
+		in := step.LBInstance{Name: si.Name.V, Via: si.Via.V}
 		if in.Name == "" {
 			in.Name = fmt.Sprintf("%s-%d", name, i+1)
 		}
@@ -213,28 +218,21 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs *Problems)
 				probs.At(si.Via.Pos, ipath+".via", "no node named %q in this inventory%s", in.Via, suggest(in.Via, nodeNames(inv)))
 			}
 		}
-		switch lb.Driver {
-		case "haproxy":
-			if (in.Socket == "") == (in.Address == "") {
-				probs.At(si.Pos, ipath, "an haproxy instance needs exactly one of socket or address")
-			}
-		case "nginx":
-			if in.Upstream == "" {
-				probs.At(si.Pos, ipath, "an nginx instance needs upstream: the file holding the upstream block")
-			}
-		}
-		lb.Instances = append(lb.Instances, in)
+		l.Instances = append(l.Instances, in)
+		instances = append(instances, newFields(si.Node, si.Pos, ipath, probs, shape))
 	}
-	if lb.Driver == "command" {
-		for _, c := range []string{"enable", "disable"} {
-			if lb.Commands[c] == "" {
-				probs.At(sl.Pos, path+".commands", "the command driver needs commands.%s", c)
-			}
-		}
-	} else if len(lb.Instances) == 0 {
-		probs.At(sl.Pos, path+".instances", "a %s load balancer needs at least one instance", lb.Driver)
+	d, ok := lb.Find(l.Driver)
+	if !ok || d.Decode == nil {
+		return l
 	}
-	return lb
+	config, configs := d.Decode(newFields(sl.Node, sl.Pos, path, probs, shape), instances)
+	l.Config = config
+	for i, c := range configs {
+		if i < len(l.Instances) {
+			l.Instances[i].Config = c
+		}
+	}
+	return l
 }
 
 func nodeNames(inv *Inventory) []string {

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/zdu-dev/zdu/schema"
+	"github.com/zdu-dev/zdu/steps/lb"
 	"github.com/zdu-dev/zdu/steps/step"
 )
 
@@ -37,13 +38,29 @@ func planValidator() (*schema.Validator, error) {
 
 var (
 	invSchemaOnce sync.Once
+	invSchemaJSON []byte
 	invSchemaVal  *schema.Validator
 	invSchemaErr  error
 )
 
-func inventoryValidator() (*schema.Validator, error) {
+// InventorySchema is the inventory schema with every registered load
+// balancer driver's keys.
+func InventorySchema() ([]byte, error) {
 	invSchemaOnce.Do(func() {
-		invSchemaVal, invSchemaErr = schema.Compile("inventory.json", schema.InventorySchema())
+		var drivers []schema.DriverSchema
+		for _, n := range lb.Names() {
+			d, _ := lb.Find(n)
+			drivers = append(drivers, schema.DriverSchema{Name: n, Summary: d.Summary, Schema: d.Schema, InstanceSchema: d.InstanceSchema})
+		}
+		invSchemaJSON, invSchemaErr = schema.InventorySchema(drivers)
+		if invSchemaErr == nil {
+			invSchemaVal, invSchemaErr = schema.Compile("inventory.json", invSchemaJSON)
+		}
 	})
-	return invSchemaVal, invSchemaErr
+	return invSchemaJSON, invSchemaErr
+}
+
+func inventoryValidator() (*schema.Validator, error) {
+	_, err := InventorySchema()
+	return invSchemaVal, err
 }

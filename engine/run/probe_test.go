@@ -14,6 +14,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/probe"
 	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
 
 // TestProbeObserverCounters runs the probe through a real HAProxy: the
@@ -22,20 +23,20 @@ import (
 // missing reports an error instead, and one the plan does not use is left
 // alone.
 func TestProbeObserverCounters(t *testing.T) {
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	up, err := lbtest.NewBackend("up", "v1")
+	up, err := loopback.NewBackend("up", "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	down, err := lbtest.NewBackend("down", "v1")
+	down, err := loopback.NewBackend("down", "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer down.Close()
-	h, err := lbtest.StartHAProxy(ctx, lbtest.HAProxyConfig{Backend: "app", Servers: []*lbtest.Backend{up, down}})
+	h, err := loopback.StartHAProxy(ctx, loopback.HAProxyConfig{Backend: "app", Servers: []*loopback.Backend{up, down}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func (n *SSHNode) forwardTCP(nc ssh.NewChannel) {
 		_ = nc.Reject(ssh.ConnectionFailed, "bad direct-tcpip request")
 		return
 	}
-	if !loopback(p.Host) {
+	if !isLoopback(p.Host) {
 		_ = nc.Reject(ssh.Prohibited, fmt.Sprintf("node %s: only loopback destinations, not %s", n.Name, p.Host))
 		return
 	}
@@ -82,7 +82,7 @@ func (n *SSHNode) forward(nc ssh.NewChannel, network, addr string) {
 	c.Close()
 }
 
-func loopback(host string) bool {
+func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -15,9 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"golang.org/x/crypto/ssh"
-
-	"github.com/zdu-dev/zdu/steps/lb/lbtest"
 )
 
 // NodeSpec is one node of the sandbox.
@@ -96,7 +95,7 @@ type Sandbox struct {
 	// ClientKey and KnownHosts are the files the inventory names.
 	ClientKey, KnownHosts string
 	Nodes                 []*Node
-	HAProxy               *lbtest.HAProxy
+	HAProxy               *loopback.HAProxy
 	// URL is HAProxy's frontend: where the live traffic goes.
 	URL string
 
@@ -116,8 +115,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if len(cfg.Nodes) == 0 {
 		return nil, errors.New("sandbox: no nodes")
 	}
-	if _, serr := os.Stat(lbtest.HAProxyPath); serr != nil {
-		return nil, fmt.Errorf("sandbox: %w (no %s); install it: apt-get install haproxy", ErrNoHAProxy, lbtest.HAProxyPath)
+	if _, serr := os.Stat(loopback.HAProxyPath); serr != nil {
+		return nil, fmt.Errorf("sandbox: %w (no %s); install it: apt-get install haproxy", ErrNoHAProxy, loopback.HAProxyPath)
 	}
 	cfg = withDefaults(cfg)
 	s := &Sandbox{Dir: cfg.Dir, cfg: cfg}
@@ -159,7 +158,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	var lines []string
-	var backends []*lbtest.Backend
+	var backends []*loopback.Backend
 	for _, n := range s.Nodes {
 		lines = append(lines, n.SSH.KnownHostsLine())
 		if !n.Spec.Unbalanced {
@@ -175,7 +174,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		if err := os.MkdirAll(hdir, 0o755); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
-		if s.HAProxy, err = lbtest.StartHAProxy(ctx, lbtest.HAProxyConfig{
+		if s.HAProxy, err = loopback.StartHAProxy(ctx, loopback.HAProxyConfig{
 			Backend: cfg.Backend, Servers: backends, Check: true, Dir: hdir}); err != nil {
 			return nil, fmt.Errorf("sandbox: starting HAProxy: %w", err)
 		}

@@ -13,13 +13,14 @@ import (
 	_ "github.com/zdu-dev/zdu/steps/all"
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/transport"
 	zssh "github.com/zdu-dev/zdu/steps/transport/ssh"
 )
 
 func startSandbox(t *testing.T, cfg Config) *Sandbox {
 	t.Helper()
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := Start(ctx, cfg)
@@ -159,10 +160,10 @@ func TestSandboxFailureAndErrors(t *testing.T) {
 		!strings.Contains(err.Error(), "ghost") {
 		t.Errorf("a failure on an unknown node: %v", err)
 	}
-	old := lbtest.HAProxyPath
-	lbtest.HAProxyPath = filepath.Join(t.TempDir(), "no-haproxy")
+	old := loopback.HAProxyPath
+	loopback.HAProxyPath = filepath.Join(t.TempDir(), "no-haproxy")
 	_, err := Start(ctx, Config{Nodes: novaNodes[:1]})
-	lbtest.HAProxyPath = old
+	loopback.HAProxyPath = old
 	if !errors.Is(err, ErrNoHAProxy) || !strings.Contains(err.Error(), "apt-get install haproxy") {
 		t.Errorf("without HAProxy: %v, want ErrNoHAProxy saying how to install it", err)
 	}

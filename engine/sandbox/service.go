@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
 
-// Service is a node's versioned HTTP service (an lbtest.Backend: every path
+// Service is a node's versioned HTTP service (a loopback.Backend: every path
 // answers "NODE VERSION", /health 200 while up) that the node's stand-in
 // product commands start, stop and restart. They cannot call into this
 // process, so they drop request files in the node's control directory and
@@ -23,7 +23,7 @@ import (
 // the stand-ins free of any tool a node might lack (curl, socat).
 type Service struct {
 	Node    string
-	Backend *lbtest.Backend
+	Backend *loopback.Backend
 	// ControlDir is where stand-ins write "ID.req" (one line: "start
 	// VERSION", "stop" or "restart VERSION") and find "ID.res" ("0" or
 	// "1 reason").
@@ -57,7 +57,7 @@ func StartService(ctx context.Context, node, version, controlDir string, startup
 	if err := os.MkdirAll(controlDir, 0o755); err != nil {
 		return nil, fmt.Errorf("service of node %s: %w", node, err)
 	}
-	b, err := lbtest.NewBackend(node, version)
+	b, err := loopback.NewBackend(node, version)
 	if err != nil {
 		return nil, fmt.Errorf("service of node %s: %w", node, err)
 	}

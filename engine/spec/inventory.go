@@ -61,45 +61,44 @@ func (n *Node) UnmarshalYAML(y *yaml.Node) error {
 	return nil
 }
 
-// LoadBalancer is one logical load balancer and its instances.
+// LoadBalancer is one logical load balancer and its instances: the keys
+// every driver has. The driver's own keys stay in Node, for the driver to
+// read (see package lb's Fields).
 type LoadBalancer struct {
 	Driver     Value[string]      `yaml:"driver"`
 	Backend    Value[string]      `yaml:"backend"`
 	MinHealthy Value[int]         `yaml:"minHealthy"`
 	Servers    Map[Value[string]] `yaml:"servers"`
 	Instances  []LBInstance       `yaml:"instances"`
-	Commands   Map[Value[string]] `yaml:"commands"`
+	Node       *yaml.Node         `yaml:"-"`
 	Pos        Pos                `yaml:"-"`
 }
 
-// UnmarshalYAML keeps the load balancer's position.
+// UnmarshalYAML keeps the load balancer's mapping and position.
 func (l *LoadBalancer) UnmarshalYAML(y *yaml.Node) error {
 	type plain LoadBalancer
 	if err := y.Decode((*plain)(l)); err != nil {
 		return err
 	}
-	l.Pos = PosOf(y)
+	l.Node, l.Pos = y, PosOf(y)
 	return nil
 }
 
-// LBInstance is one load balancer process (e.g. one of two HAProxy nodes).
+// LBInstance is one load balancer process (e.g. one of two nodes under
+// keepalived). Like a load balancer's, its driver's own keys stay in Node.
 type LBInstance struct {
-	Name     Value[string] `yaml:"name"`
-	Via      Value[string] `yaml:"via"`
-	Socket   Value[string] `yaml:"socket"`
-	Address  Value[string] `yaml:"address"`
-	Upstream Value[string] `yaml:"upstream"`
-	Reload   Value[string] `yaml:"reload"`
-	Test     Value[string] `yaml:"test"`
-	Pos      Pos           `yaml:"-"`
+	Name Value[string] `yaml:"name"`
+	Via  Value[string] `yaml:"via"`
+	Node *yaml.Node    `yaml:"-"`
+	Pos  Pos           `yaml:"-"`
 }
 
-// UnmarshalYAML keeps the instance's position.
+// UnmarshalYAML keeps the instance's mapping and position.
 func (l *LBInstance) UnmarshalYAML(y *yaml.Node) error {
 	type plain LBInstance
 	if err := y.Decode((*plain)(l)); err != nil {
 		return err
 	}
-	l.Pos = PosOf(y)
+	l.Node, l.Pos = y, PosOf(y)
 	return nil
 }

@@ -124,17 +124,19 @@ func (s *socketStep) instances(rc step.Context) ([]step.LBInstance, error) {
 		return l.Instances, nil
 	}
 	in := step.LBInstance{Via: s.via}
+	var c haproxy.Config
 	var err error
 	if !s.socket.IsZero() {
-		in.Socket, err = s.socket.Render(rc.Env())
+		c.Socket, err = s.socket.Render(rc.Env())
 		in.Name = "socket"
 	} else {
-		in.Address, err = s.address.Render(rc.Env())
+		c.Address, err = s.address.Render(rc.Env())
 		in.Name = "address"
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in.Name, err)
 	}
+	in.Config = c
 	return []step.LBInstance{in}, nil
 }
 

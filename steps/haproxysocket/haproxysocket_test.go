@@ -9,6 +9,7 @@ import (
 
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/steptest"
 	"github.com/zdu-dev/zdu/steps/transport"
@@ -17,16 +18,16 @@ import (
 )
 
 type fixture struct {
-	h1, h2 *lbtest.HAProxy
+	h1, h2 *loopback.HAProxy
 	rc     *steptest.Context
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
-	var bs []*lbtest.Backend
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
+	var bs []*loopback.Backend
 	for _, n := range []string{"s1", "s2"} {
-		b, err := lbtest.NewBackend(n, "v1")
+		b, err := loopback.NewBackend(n, "v1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,16 +35,16 @@ func setup(t *testing.T) *fixture {
 		bs = append(bs, b)
 	}
 	f := &fixture{
-		h1: lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: bs}),
-		h2: lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: bs, TCPAdmin: true}),
+		h1: lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: bs}),
+		h2: lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: bs, TCPAdmin: true}),
 	}
 	f.rc = &steptest.Context{
 		NodeInfo: step.Node{Name: "s1"},
 		Others:   map[string]transport.Transport{"lb-host": local.New()},
 		LBs: map[string]step.LoadBalancer{
 			"web": {Name: "web", Driver: "haproxy", Backend: "app", Instances: []step.LBInstance{
-				{Name: "lb1", Socket: f.h1.Socket},
-				{Name: "lb2", Via: "lb-host", Address: f.h2.TCPAddr},
+				{Name: "lb1", Config: haproxy.Config{Socket: f.h1.Socket}},
+				{Name: "lb2", Via: "lb-host", Config: haproxy.Config{Address: f.h2.TCPAddr}},
 			}},
 			"edge": {Name: "edge", Driver: "nginx"},
 		},
@@ -113,7 +114,7 @@ func TestUntil(t *testing.T) {
 	f := setup(t)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		for _, h := range []*lbtest.HAProxy{f.h1, f.h2} {
+		for _, h := range []*loopback.HAProxy{f.h1, f.h2} {
 			_, _ = h.Command(context.Background(), "set server app/s2 state maint")
 		}
 	}()
@@ -130,8 +131,8 @@ func TestUntil(t *testing.T) {
 func TestExplain(t *testing.T) {
 	rc := &steptest.Context{NodeInfo: step.Node{Name: "controller"}, LBs: map[string]step.LoadBalancer{
 		"nova-api": {Name: "nova-api", Driver: "haproxy", Backend: "nova-api", Instances: []step.LBInstance{
-			{Name: "haproxy-1", Via: "haproxy-1", Socket: "/var/run/haproxy.sock"},
-			{Name: "haproxy-2", Via: "haproxy-2", Socket: "/var/run/haproxy.sock"},
+			{Name: "haproxy-1", Via: "haproxy-1", Config: haproxy.Config{Socket: "/var/run/haproxy.sock"}},
+			{Name: "haproxy-2", Via: "haproxy-2", Config: haproxy.Config{Socket: "/var/run/haproxy.sock"}},
 		}},
 	}}
 	act, err := steptest.Build("haproxy-socket", map[string]any{"lb": "nova-api", "commands": "set server nova-api/controller state drain", "until": "x", "timeout": "30s"})

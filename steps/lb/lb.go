@@ -1,14 +1,16 @@
 // Package lb is the contract between the lb-drain / lb-enable step types and
-// the load balancer drivers (haproxy, nginx, command). A driver registers
-// itself at init() under the name inventories use in `driver:`; adding a
-// fourth one needs a package that implements Driver and nothing else.
+// the load balancer drivers. A driver package registers a Definition at
+// init() under the name inventories use in `driver:`: its inventory keys
+// (a JSON Schema fragment and a Decode that reads them), and a Driver that
+// acts on one instance at a time. This package runs a drain or an enable
+// over every instance of a logical load balancer (see Drain and Enable), so
+// what must happen when one instance fails is written once, here. Adding a
+// driver is one new package and one import line (in steps/lbdrain).
 package lb
 
 import (
 	"context"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/zdu-dev/zdu/steps/step"
@@ -64,59 +66,6 @@ type EnableOptions struct {
 	Become bool
 }
 
-// Driver drains and enables a server on every instance of a logical load
-// balancer together. When one instance fails during a drain, the driver puts
-// the server back on the instances it had already changed before returning.
-type Driver interface {
-	// Drain first checks, changing nothing, that every instance is reachable
-	// with enough rights, that the server exists and that draining it leaves
-	// at least LB.MinHealthy servers serving. Then it takes the server out of
-	// new traffic and waits until it is idle (or the timeout action ran).
-	// Data describes what was seen.
-	Drain(ctx context.Context, rc step.Context, t Target, o DrainOptions) (data map[string]any, err error)
-	// Enable puts the server back in traffic with its weight.
-	Enable(ctx context.Context, rc step.Context, t Target, o EnableOptions) (data map[string]any, err error)
-	// ExplainDrain and ExplainEnable list, without touching anything, the exact
-	// socket lines, commands and waits Drain and Enable would perform.
-	ExplainDrain(rc step.Context, t Target, o DrainOptions) ([]string, error)
-	ExplainEnable(rc step.Context, t Target, o EnableOptions) ([]string, error)
-}
-
-var (
-	mu      sync.RWMutex
-	drivers = map[string]Driver{}
-)
-
-// Register adds a driver. It panics on programmer errors (empty or duplicate
-// name, nil driver).
-func Register(name string, d Driver) {
-	if name == "" || d == nil {
-		panic("lb: Register needs a name and a driver")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := drivers[name]; dup {
-		panic(fmt.Sprintf("lb: driver %q registered twice", name))
-	}
-	drivers[name] = d
-}
-
-// Lookup returns the driver for an inventory's `driver:` value.
-func Lookup(name string) (Driver, error) {
-	mu.RLock()
-	defer mu.RUnlock()
-	d, ok := drivers[name]
-	if !ok {
-		names := make([]string, 0, len(drivers))
-		for n := range drivers {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("no load balancer driver %q (have %v)", name, names)
-	}
-	return d, nil
-}
-
 // Via returns the transport that reaches an instance (its `via` node, or the
 // control node) and a description for messages.
 func Via(rc step.Context, in step.LBInstance) (transport.Transport, string, error) {
@@ -137,3 +86,16 @@ func ViaName(via string) string {
 
 // Key is the Undo/Settles key of a node drained from a load balancer.
 func Key(lbName, node string) string { return "lb/" + lbName + "/" + node }
+
+// Sleep waits d, or until ctx ends (then it returns ctx's error): the fixed
+// waits of drivers that cannot see sessions, and the pause between polls.
+func Sleep(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

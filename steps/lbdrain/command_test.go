@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	lbcommand "github.com/zdu-dev/zdu/steps/lb/command"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/steptest"
 	"github.com/zdu-dev/zdu/steps/transport"
@@ -17,13 +18,13 @@ import (
 func commandLB(t *testing.T, status bool, instances ...string) (step.LoadBalancer, string) {
 	dir := t.TempDir()
 	q := transport.Quote(dir)
-	l := step.LoadBalancer{Name: "f5", Driver: "command", Backend: "pool", Servers: map[string]string{"node-1": "member-1"},
-		Commands: map[string]string{
-			"disable": `[ "$ZDU_INSTANCE" != broken ] || exit 3; touch ` + q + `/"$ZDU_INSTANCE.$ZDU_SERVER.off"`,
-			"enable":  `rm -f ` + q + `/"$ZDU_INSTANCE.$ZDU_SERVER.off"`,
-		}}
+	cmds := lbcommand.Config{Commands: map[string]string{
+		"disable": `[ "$ZDU_INSTANCE" != broken ] || exit 3; touch ` + q + `/"$ZDU_INSTANCE.$ZDU_SERVER.off"`,
+		"enable":  `rm -f ` + q + `/"$ZDU_INSTANCE.$ZDU_SERVER.off"`,
+	}}
+	l := step.LoadBalancer{Name: "f5", Driver: "command", Backend: "pool", Servers: map[string]string{"node-1": "member-1"}, Config: cmds}
 	if status {
-		l.Commands["status"] = `f=` + q + `/"$ZDU_INSTANCE.$ZDU_SERVER.off"; [ ! -e ` + q + `/stuck ] || exit 1; if [ "$ZDU_EXPECT" = drained ]; then [ -e "$f" ]; else [ ! -e "$f" ]; fi`
+		cmds.Commands["status"] = `f=` + q + `/"$ZDU_INSTANCE.$ZDU_SERVER.off"; [ ! -e ` + q + `/stuck ] || exit 1; if [ "$ZDU_EXPECT" = drained ]; then [ -e "$f" ]; else [ ! -e "$f" ]; fi`
 	}
 	for _, in := range instances {
 		l.Instances = append(l.Instances, step.LBInstance{Name: in, Via: "lb-host"})
@@ -59,8 +60,8 @@ func TestCommandDriver(t *testing.T) {
 	}{
 		{name: "no instances: control node, drain time", wantOff: "f5.member-1.off"},
 		{name: "status on two instances", status: true, instances: []string{"a", "b"}, wantOff: "a.member-1.off b.member-1.off"},
-		{name: "second instance fails, first re-enabled", instances: []string{"a", "broken"}, wantErr: "disable command for broken on lb-host exited 3 (re-enabled on 1 instance(s))"},
-		{name: "status never drained, re-enabled", status: true, instances: []string{"a"}, stuck: true, wantErr: "status of member-1 not drained after 200ms on: a (re-enabled on 1 instance(s))"},
+		{name: "second instance fails, first re-enabled", instances: []string{"a", "broken"}, wantErr: "disable command for broken on lb-host exited 3 (put back on 1 instance(s))"},
+		{name: "status never drained, re-enabled", status: true, instances: []string{"a"}, stuck: true, wantErr: "status of member-1 not drained after 200ms on: a (put back on 1 instance(s))"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

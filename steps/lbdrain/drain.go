@@ -73,7 +73,7 @@ func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, err
 	}
 	fmt.Fprintf(rc.Log(), "draining %s (server %s) from load balancer %s (%s, %d instance(s))\n",
 		t.Node.Name, t.Server, t.LB.Name, t.LB.Driver, len(t.LB.Instances))
-	data, err := d.Drain(ctx, rc, t, o)
+	data, err := lb.Drain(ctx, rc, d, t, o)
 	out := step.Outcome{Data: data}
 	if err != nil {
 		out.ExitCode = 1
@@ -87,7 +87,7 @@ func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, err
 		// without waiting for the node to be healthy: its failure may be why
 		// the compensation runs, and the load balancer's checks guard it.
 		Run: func(ctx context.Context, rc step.Context) error {
-			_, err := d.Enable(ctx, rc, t, lb.EnableOptions{Become: s.o.Become})
+			_, err := lb.Enable(ctx, rc, d, t, lb.EnableOptions{Become: s.o.Become})
 			return err
 		},
 	}

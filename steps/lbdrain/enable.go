@@ -84,7 +84,7 @@ func (s *enableStep) Run(ctx context.Context, rc step.Context) (step.Outcome, er
 	}
 	fmt.Fprintf(rc.Log(), "enabling %s (server %s) in load balancer %s (%s, %d instance(s))\n",
 		t.Node.Name, t.Server, t.LB.Name, t.LB.Driver, len(t.LB.Instances))
-	data, err := d.Enable(ctx, rc, t, s.o)
+	data, err := lb.Enable(ctx, rc, d, t, s.o)
 	out := step.Outcome{Data: data}
 	if err != nil {
 		// No Settles: the drain's compensation stays armed and tries again.

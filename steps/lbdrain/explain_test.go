@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
+	lbcommand "github.com/zdu-dev/zdu/steps/lb/command"
+	"github.com/zdu-dev/zdu/steps/lb/haproxy"
+	"github.com/zdu-dev/zdu/steps/lb/nginx"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/steptest"
 )
@@ -91,12 +94,12 @@ func TestBuildErrors(t *testing.T) {
 func TestExplain(t *testing.T) {
 	lbs := map[string]step.LoadBalancer{
 		"nova-api": {Name: "nova-api", Driver: "haproxy", Backend: "nova-api", MinHealthy: 1, Instances: []step.LBInstance{
-			{Name: "haproxy-1", Via: "haproxy-1", Socket: "/var/run/haproxy.sock"},
-			{Name: "haproxy-2", Address: "127.0.0.1:9999"},
+			{Name: "haproxy-1", Via: "haproxy-1", Config: haproxy.Config{Socket: "/var/run/haproxy.sock"}},
+			{Name: "haproxy-2", Config: haproxy.Config{Address: "127.0.0.1:9999"}},
 		}},
 		"edge": {Name: "edge", Driver: "nginx", Backend: "app", MinHealthy: 1, Servers: map[string]string{"controller": "10.0.0.88:8774"},
-			Instances: []step.LBInstance{{Name: "ng", Via: "lb", Upstream: "/etc/nginx/conf.d/app upstream.conf"}}},
-		"f5": {Name: "f5", Driver: "command", Backend: "pool", Commands: map[string]string{"disable": "f5 off", "enable": "f5 on"}},
+			Instances: []step.LBInstance{{Name: "ng", Via: "lb", Config: nginx.Config{Upstream: "/etc/nginx/conf.d/app upstream.conf"}}}},
+		"f5": {Name: "f5", Driver: "command", Backend: "pool", Config: lbcommand.Config{Commands: map[string]string{"disable": "f5 off", "enable": "f5 on"}}},
 	}
 	rc := &steptest.Context{NodeInfo: step.Node{Name: "controller", Host: "10.0.0.88"}, LBs: lbs}
 	tests := []struct {

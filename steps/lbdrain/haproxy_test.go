@@ -8,6 +8,7 @@ import (
 
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
 	"github.com/zdu-dev/zdu/steps/transport/local"
@@ -198,20 +199,20 @@ func TestHAProxyMinHealthyGuard(t *testing.T) {
 func TestHAProxySocketErrors(t *testing.T) {
 	tests := []struct {
 		name    string
-		socket  func(h *lbtest.HAProxy) string
+		socket  func(h *loopback.HAProxy) string
 		want    string
 		isLevel bool
 	}{
-		{name: "missing", socket: func(h *lbtest.HAProxy) string { return h.Dir + "/nope.sock" }, want: "nope.sock via control node): connecting: dial unix"},
-		{name: "user level", socket: func(h *lbtest.HAProxy) string { return h.UserSocket }, want: `user.sock via control node) is at level "user", zdu needs "admin"`, isLevel: true},
-		{name: "operator level", socket: func(h *lbtest.HAProxy) string { return h.OperatorSocket }, want: `operator.sock via control node) is at level "operator", zdu needs "admin"`, isLevel: true},
+		{name: "missing", socket: func(h *loopback.HAProxy) string { return h.Dir + "/nope.sock" }, want: "nope.sock via control node): connecting: dial unix"},
+		{name: "user level", socket: func(h *loopback.HAProxy) string { return h.UserSocket }, want: `user.sock via control node) is at level "user", zdu needs "admin"`, isLevel: true},
+		{name: "operator level", socket: func(h *loopback.HAProxy) string { return h.OperatorSocket }, want: `operator.sock via control node) is at level "operator", zdu needs "admin"`, isLevel: true},
 	}
 	for _, tc := range tests {
 		for _, typ := range []string{"lb-drain", "lb-enable"} {
 			t.Run(tc.name+"/"+typ, func(t *testing.T) {
 				r := newRig(t, 2, 2, 1)
 				// The first instance is fine, the second one is broken.
-				r.lb.Instances[1].Socket = tc.socket(r.hs[1])
+				r.lb.Instances[1].Config = haproxy.Config{Socket: tc.socket(r.hs[1])}
 				rc := r.context()
 				_, err := run(t, typ, with(fastDrain), rc)
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -235,7 +236,7 @@ func TestHAProxySocketErrors(t *testing.T) {
 // the other, already idle, is put back too.
 func TestHAProxyInstancesTogether(t *testing.T) {
 	r := newRig(t, 2, 2, 1)
-	r.lb.Instances[1] = step.LBInstance{Name: "lb2", Via: "lb-host", Address: r.hs[1].TCPAddr}
+	r.lb.Instances[1] = step.LBInstance{Name: "lb2", Via: "lb-host", Config: haproxy.Config{Address: r.hs[1].TCPAddr}}
 	rc := r.context()
 	rc.Others = map[string]transport.Transport{"lb-host": local.New()}
 	s1 := r.bs[0]

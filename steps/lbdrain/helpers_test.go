@@ -8,6 +8,7 @@ import (
 
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/steptest"
 )
@@ -15,17 +16,17 @@ import (
 // rig is real HAProxy instances over real backends s1..sN; the step runs for
 // node-1, whose server is s1.
 type rig struct {
-	bs []*lbtest.Backend
-	hs []*lbtest.HAProxy
+	bs []*loopback.Backend
+	hs []*loopback.HAProxy
 	lb step.LoadBalancer
 	rc *steptest.Context
 }
 
-func newBackends(t *testing.T, n int) []*lbtest.Backend {
+func newBackends(t *testing.T, n int) []*loopback.Backend {
 	t.Helper()
-	var bs []*lbtest.Backend
+	var bs []*loopback.Backend
 	for i := 1; i <= n; i++ {
-		b, err := lbtest.NewBackend(fmt.Sprintf("s%d", i), "v1")
+		b, err := loopback.NewBackend(fmt.Sprintf("s%d", i), "v1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,14 +38,14 @@ func newBackends(t *testing.T, n int) []*lbtest.Backend {
 
 func newRig(t *testing.T, backends, instances, minHealthy int) *rig {
 	t.Helper()
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	r := &rig{bs: newBackends(t, backends)}
 	r.lb = step.LoadBalancer{Name: "web", Driver: "haproxy", Backend: "app", MinHealthy: minHealthy,
 		Servers: map[string]string{"node-1": "s1", "node-2": "s2", "node-3": "s3"}}
 	for i := 0; i < instances; i++ {
-		h := lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: r.bs, Check: true, TCPAdmin: true})
+		h := lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: r.bs, Check: true, TCPAdmin: true})
 		r.hs = append(r.hs, h)
-		r.lb.Instances = append(r.lb.Instances, step.LBInstance{Name: fmt.Sprintf("lb%d", i+1), Socket: h.Socket})
+		r.lb.Instances = append(r.lb.Instances, step.LBInstance{Name: fmt.Sprintf("lb%d", i+1), Config: haproxy.Config{Socket: h.Socket}})
 	}
 	r.rc = r.context()
 	return r
@@ -70,7 +71,7 @@ func run(t *testing.T, typ string, with map[string]any, rc step.Context) (step.O
 	return steptest.Run(act, rc, 40*time.Second)
 }
 
-func row(t *testing.T, h *lbtest.HAProxy, server string) haproxy.StatRow {
+func row(t *testing.T, h *loopback.HAProxy, server string) haproxy.StatRow {
 	t.Helper()
 	st, err := h.Stats(ctxT(t))
 	if err != nil {
@@ -83,7 +84,7 @@ func row(t *testing.T, h *lbtest.HAProxy, server string) haproxy.StatRow {
 	return r
 }
 
-func weight(t *testing.T, h *lbtest.HAProxy, server string) string {
+func weight(t *testing.T, h *loopback.HAProxy, server string) string {
 	t.Helper()
 	ans, err := h.Command(ctxT(t), "get weight app/"+server)
 	if err != nil {
@@ -92,7 +93,7 @@ func weight(t *testing.T, h *lbtest.HAProxy, server string) string {
 	return ans
 }
 
-func command(t *testing.T, h *lbtest.HAProxy, line string) {
+func command(t *testing.T, h *loopback.HAProxy, line string) {
 	t.Helper()
 	ans, err := h.Command(ctxT(t), line)
 	if err != nil || ans != "" {
@@ -102,9 +103,9 @@ func command(t *testing.T, h *lbtest.HAProxy, line string) {
 
 // counters asserts HAProxy's own failure counters: a retry or redispatch
 // that hid a failure from the clients is still a failure.
-func counters(t *testing.T, h *lbtest.HAProxy, want lbtest.Counters) {
+func counters(t *testing.T, h *loopback.HAProxy, want lbtest.Counters) {
 	t.Helper()
-	got, err := h.Counters(ctxT(t))
+	got, err := lbtest.ReadCounters(ctxT(t), h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,28 +7,29 @@ import (
 	"time"
 
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/lb/nginx"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/steptest"
 )
 
 type ngRig struct {
-	bs []*lbtest.Backend
-	ns []*lbtest.Nginx
+	bs []*loopback.Backend
+	ns []*loopback.Nginx
 	lb step.LoadBalancer
 }
 
 func newNginxRig(t *testing.T, backends, instances, minHealthy int) *ngRig {
 	t.Helper()
-	lbtest.Need(t, lbtest.NginxPath, "nginx")
+	lbtest.Need(t, loopback.NginxPath, "nginx")
 	r := &ngRig{bs: newBackends(t, backends)}
 	r.lb = step.LoadBalancer{Name: "web", Driver: "nginx", Backend: "app", MinHealthy: minHealthy,
 		Servers: map[string]string{"node-1": r.bs[0].Addr()}}
 	for i := 0; i < instances; i++ {
-		n := lbtest.MustNginx(t, lbtest.NginxConfig{Servers: r.bs})
+		n := lbtest.MustNginx(t, loopback.NginxConfig{Servers: r.bs})
 		r.ns = append(r.ns, n)
 		r.lb.Instances = append(r.lb.Instances, step.LBInstance{Name: "ng" + string(rune('1'+i)),
-			Upstream: n.UpstreamFile, Test: n.TestCmd, Reload: n.ReloadCmd})
+			Config: nginx.Config{Upstream: n.UpstreamFile, Test: n.TestCmd, Reload: n.ReloadCmd}})
 	}
 	return r
 }
@@ -47,7 +48,7 @@ func read(t *testing.T, path string) string {
 	return string(b)
 }
 
-func nginxClean(t *testing.T, n *lbtest.Nginx) {
+func nginxClean(t *testing.T, n *loopback.Nginx) {
 	t.Helper()
 	if errs := n.Errors(); len(errs) != 0 {
 		t.Errorf("nginx error log:\n%s", strings.Join(errs, "\n"))
@@ -127,12 +128,14 @@ func TestNginxRefusals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newNginxRig(t, 2, 2, tc.minHealthy)
+			c := r.lb.Instances[1].Config.(nginx.Config)
 			if tc.test != "" {
-				r.lb.Instances[1].Test = tc.test
+				c.Test = tc.test
 			}
 			if tc.reload != "" {
-				r.lb.Instances[1].Reload = tc.reload
+				c.Reload = tc.reload
 			}
+			r.lb.Instances[1].Config = c
 			var origs []string
 			for _, n := range r.ns {
 				origs = append(origs, read(t, n.UpstreamFile))

@@ -143,19 +143,23 @@ type Node struct {
 // LBInstance is one load balancer process of a logical load balancer.
 type LBInstance struct {
 	Name string
-	// Via names the node whose transport reaches the socket; empty is the
+	// Via names the node whose transport reaches the instance; empty is the
 	// control node.
 	Via string
-	// Socket is a unix socket path; Address a host:port (exactly one is set).
-	Socket, Address string
-	// Upstream is the nginx upstream file; Reload and Test are its commands.
-	Upstream, Reload, Test string
+	// Config is what the driver read from its own keys of the instance (its
+	// Decode's result). It is the driver's business alone: only the driver
+	// type-asserts it.
+	Config any
 }
 
-// LoadBalancer is one logical load balancer from the inventory.
+// LoadBalancer is one logical load balancer from the inventory. The fields
+// are what every driver has; a driver's own keys are in Config.
 type LoadBalancer struct {
-	Name      string
-	Driver    string // haproxy, nginx, command
+	Name string
+	// Driver is the name of the driver that talks to it (see package lb).
+	Driver string
+	// Backend is the pool the nodes' servers are in, as the load balancer
+	// calls it.
 	Backend   string
 	Instances []LBInstance
 	// Servers maps a node name to its server name in the backend (default: the
@@ -163,8 +167,9 @@ type LoadBalancer struct {
 	Servers map[string]string
 	// MinHealthy is the fewest UP servers that must remain when one is drained.
 	MinHealthy int
-	// Commands holds the command driver's enable/disable/status shell commands.
-	Commands map[string]string
+	// Config is what the driver read from its own keys of the load balancer
+	// (its Decode's result); only the driver type-asserts it.
+	Config any
 }
 
 // Server returns the backend server name of a node.

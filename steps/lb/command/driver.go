@@ -18,7 +18,6 @@ package command
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,30 +27,80 @@ import (
 	"github.com/zdu-dev/zdu/steps/transport"
 )
 
-func init() { lb.Register("command", Driver{}) }
+func init() {
+	lb.Register(lb.Definition{
+		Name:    "command",
+		Summary: "operator-supplied drain/enable/status commands",
+		Schema:  []byte(schema),
+		Decode:  decode,
+		Driver:  Driver{},
+	})
+}
+
+// schema is the load balancer's own key: its commands.
+const schema = `{
+  "properties": {
+    "commands": {
+      "description": "Shell commands by action: disable and enable (required), status (optional). The target is in environment variables: ZDU_LB, ZDU_BACKEND, ZDU_SERVER, ZDU_NODE, ZDU_NODE_HOST, ZDU_INSTANCE, and for status ZDU_EXPECT.",
+      "type": "object",
+      "properties": {
+        "disable": {"description": "Takes the server out of new traffic on one instance.", "type": "string", "minLength": 1},
+        "enable": {"description": "Puts the server back in traffic on one instance.", "type": "string", "minLength": 1},
+        "status": {"description": "Exits 0 when the server is in the state ZDU_EXPECT says (drained or enabled). Without it a drain waits drainTime.", "type": "string", "minLength": 1}
+      },
+      "additionalProperties": {"type": "string", "minLength": 1}
+    }
+  }
+}`
+
+// Config is the command driver's own inventory keys (the
+// step.LoadBalancer.Config): the shell commands by action.
+type Config struct {
+	Commands map[string]string
+}
+
+func decode(l lb.Fields, ins []lb.Fields) (any, []any) {
+	c := Config{Commands: l.StringMap("commands")}
+	for _, name := range []string{"enable", "disable"} {
+		if c.Commands[name] == "" {
+			l.Errorf("commands", "the command driver needs commands.%s", name)
+		}
+	}
+	return c, nil
+}
 
 // Driver is the command load balancer driver.
 type Driver struct{}
 
-var _ lb.Driver = Driver{}
+var (
+	_ lb.Driver   = Driver{}
+	_ lb.UpWaiter = Driver{}
+)
 
-// CleanupTimeout bounds re-enabling after a failed drain.
-const CleanupTimeout = 30 * time.Second
+func commandsOf(l step.LoadBalancer) map[string]string {
+	c, _ := l.Config.(Config)
+	return c.Commands
+}
 
+// place is where the commands run: an instance, or the load balancer itself
+// when it has none.
 type place struct {
 	name string // instance name, or the load balancer's when it has none
 	via  string
 	tr   transport.Transport
+	t    lb.Target
 }
 
-func places(rc step.Context, t lb.Target, resolve bool) ([]place, error) {
+var _ lb.Instance = (*place)(nil)
+
+func places(rc step.Context, t lb.Target, resolve bool) ([]*place, error) {
 	ins := t.LB.Instances
 	if len(ins) == 0 {
 		ins = []step.LBInstance{{Name: t.LB.Name}}
 	}
-	var out []place
+	var out []*place
 	for _, in := range ins {
-		p := place{name: in.Name, via: in.Via}
+		p := &place{name: in.Name, via: in.Via, t: t}
 		if resolve {
 			tr, _, err := lb.Via(rc, in)
 			if err != nil {
@@ -64,8 +113,29 @@ func places(rc step.Context, t lb.Target, resolve bool) ([]place, error) {
 	return out, nil
 }
 
-func command(t lb.Target, p place, which, expect string, become bool) (transport.Command, error) {
-	script := t.LB.Commands[which]
+// Open resolves the transport of every place.
+func (Driver) Open(rc step.Context, t lb.Target) ([]lb.Instance, error) {
+	ps, err := places(rc, t, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]lb.Instance, len(ps))
+	for n, p := range ps {
+		out[n] = p
+	}
+	return out, nil
+}
+
+func own(ins []lb.Instance) []*place {
+	out := make([]*place, len(ins))
+	for n, in := range ins {
+		out[n] = in.(*place)
+	}
+	return out
+}
+
+func command(t lb.Target, p *place, which, expect string, become bool) (transport.Command, error) {
+	script := commandsOf(t.LB)[which]
 	if script == "" {
 		return transport.Command{}, fmt.Errorf("load balancer %s has no %s command", t.LB.Name, which)
 	}
@@ -81,7 +151,7 @@ func command(t lb.Target, p place, which, expect string, become bool) (transport
 
 // run runs one of the commands; a non-zero exit is an error for enable and
 // disable, and "not yet" for status (ok=false).
-func run(ctx context.Context, rc step.Context, t lb.Target, p place, which, expect string, become bool) (bool, error) {
+func run(ctx context.Context, rc step.Context, t lb.Target, p *place, which, expect string, become bool) (bool, error) {
 	c, err := command(t, p, which, expect, become)
 	if err != nil {
 		return false, err
@@ -107,7 +177,7 @@ func run(ctx context.Context, rc step.Context, t lb.Target, p place, which, expe
 }
 
 // waitStatus polls the status command on every place until it says expect.
-func waitStatus(ctx context.Context, rc step.Context, t lb.Target, ps []place, expect string, interval, timeout time.Duration, become bool) error {
+func waitStatus(ctx context.Context, rc step.Context, t lb.Target, ps []*place, expect string, interval, timeout time.Duration, become bool) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
@@ -137,75 +207,47 @@ func waitStatus(ctx context.Context, rc step.Context, t lb.Target, ps []place, e
 	}
 }
 
-// Drain runs disable everywhere, then waits for status (or drainTime). A
-// failure re-enables the places already disabled.
-func (Driver) Drain(ctx context.Context, rc step.Context, t lb.Target, o lb.DrainOptions) (map[string]any, error) {
-	ps, err := places(rc, t, true)
-	if err != nil {
-		return nil, err
-	}
-	for n, p := range ps {
-		if _, err := run(ctx, rc, t, p, "disable", "", o.Become); err != nil {
-			return nil, reenable(ctx, rc, t, ps[:n], o.Become, err)
-		}
-	}
-	if t.LB.Commands["status"] != "" {
-		if err := waitStatus(ctx, rc, t, ps, "drained", o.Interval, o.Timeout, o.Become); err != nil {
-			return nil, reenable(ctx, rc, t, ps, o.Become, err)
+func (p *place) Name() string { return p.name }
+
+// CheckDrain has nothing to check: the commands cannot tell.
+func (p *place) CheckDrain(ctx context.Context, rc step.Context) (map[string]any, error) {
+	return nil, nil
+}
+
+// Drain runs disable.
+func (p *place) Drain(ctx context.Context, rc step.Context, o lb.DrainOptions) error {
+	_, err := run(ctx, rc, p.t, p, "disable", "", o.Become)
+	return err
+}
+
+// Enable runs enable.
+func (p *place) Enable(ctx context.Context, rc step.Context, o lb.EnableOptions) (map[string]any, error) {
+	_, err := run(ctx, rc, p.t, p, "enable", "", o.Become)
+	return nil, err
+}
+
+// WaitIdle waits for status to say drained everywhere, or drainTime
+// without a status command.
+func (Driver) WaitIdle(ctx context.Context, rc step.Context, t lb.Target, ins []lb.Instance, o lb.DrainOptions) (map[string]any, error) {
+	if commandsOf(t.LB)["status"] != "" {
+		if err := waitStatus(ctx, rc, t, own(ins), "drained", o.Interval, o.Timeout, o.Become); err != nil {
+			return nil, err
 		}
 		return map[string]any{"status": "drained"}, nil
 	}
 	fmt.Fprintf(rc.Log(), "waiting %s (drainTime): no status command to ask\n", o.DrainTime)
-	tm := time.NewTimer(o.DrainTime)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-	case <-ctx.Done():
-		return nil, reenable(ctx, rc, t, ps, o.Become, ctx.Err())
+	if err := lb.Sleep(ctx, o.DrainTime); err != nil {
+		return nil, err
 	}
 	return map[string]any{"drainTime": o.DrainTime.String()}, nil
 }
 
-func reenable(ctx context.Context, rc step.Context, t lb.Target, ps []place, become bool, cause error) error {
-	if len(ps) == 0 {
-		return cause
+// WaitUp waits for status to say enabled everywhere, when there is one.
+func (Driver) WaitUp(ctx context.Context, rc step.Context, t lb.Target, ins []lb.Instance, o lb.EnableOptions) error {
+	if commandsOf(t.LB)["status"] == "" {
+		return nil
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
-	defer cancel()
-	var errs []error
-	for _, p := range ps {
-		if _, err := run(cctx, rc, t, p, "enable", "", become); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w; re-enabling also failed: %w", cause, errors.Join(errs...))
-	}
-	return fmt.Errorf("%w (re-enabled on %d instance(s))", cause, len(ps))
-}
-
-// Enable runs enable everywhere (going on past a failure), then with WaitUp
-// and a status command waits until it says enabled.
-func (Driver) Enable(ctx context.Context, rc step.Context, t lb.Target, o lb.EnableOptions) (map[string]any, error) {
-	ps, err := places(rc, t, true)
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	for _, p := range ps {
-		if _, err := run(ctx, rc, t, p, "enable", "", o.Become); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if o.WaitUp && t.LB.Commands["status"] != "" {
-		if err := waitStatus(ctx, rc, t, ps, "enabled", o.Interval, o.Timeout, o.Become); err != nil {
-			return nil, err
-		}
-	}
-	return map[string]any{}, nil
+	return waitStatus(ctx, rc, t, own(ins), "enabled", o.Interval, o.Timeout, o.Become)
 }
 
 func explain(rc step.Context, t lb.Target, which, expect string, become bool) ([]string, error) {
@@ -227,7 +269,7 @@ func (Driver) ExplainDrain(rc step.Context, t lb.Target, o lb.DrainOptions) ([]s
 	if err != nil {
 		return nil, err
 	}
-	if t.LB.Commands["status"] == "" {
+	if commandsOf(t.LB)["status"] == "" {
 		return append(out, fmt.Sprintf("wait %s (drainTime; no status command)", o.DrainTime)), nil
 	}
 	st, err := explain(rc, t, "status", "drained", o.Become)
@@ -241,7 +283,7 @@ func (Driver) ExplainDrain(rc step.Context, t lb.Target, o lb.DrainOptions) ([]s
 // ExplainEnable lists the exact commands of an enable.
 func (Driver) ExplainEnable(rc step.Context, t lb.Target, o lb.EnableOptions) ([]string, error) {
 	out, err := explain(rc, t, "enable", "", o.Become)
-	if err != nil || !o.WaitUp || t.LB.Commands["status"] == "" {
+	if err != nil || !o.WaitUp || commandsOf(t.LB)["status"] == "" {
 		return out, err
 	}
 	st, err := explain(rc, t, "status", "enabled", o.Become)

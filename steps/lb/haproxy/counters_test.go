@@ -14,6 +14,7 @@ import (
 	"github.com/zdu-dev/zdu/steps/lb"
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
 	"github.com/zdu-dev/zdu/steps/transport/local"
@@ -37,30 +38,30 @@ func ctxT(t *testing.T) context.Context {
 // one on its TCP runtime API, in front of backends s1 and s2. Without health
 // checks and with retries 0, a request sent to a stopped s1 reaches the
 // client as a 503.
-func counterRig(t *testing.T) (l step.LoadBalancer, hs []*lbtest.HAProxy, s1 *lbtest.Backend) {
+func counterRig(t *testing.T) (l step.LoadBalancer, hs []*loopback.HAProxy, s1 *loopback.Backend) {
 	t.Helper()
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
-	var bs []*lbtest.Backend
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
+	var bs []*loopback.Backend
 	for _, name := range []string{"s1", "s2"} {
-		b, err := lbtest.NewBackend(name, "v1")
+		b, err := loopback.NewBackend(name, "v1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = b.Close() })
 		bs = append(bs, b)
 	}
-	h1 := lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: bs})
-	h2 := lbtest.MustHAProxy(t, lbtest.HAProxyConfig{Servers: bs, TCPAdmin: true})
+	h1 := lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: bs})
+	h2 := lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: bs, TCPAdmin: true})
 	l = step.LoadBalancer{Name: "web", Driver: "haproxy", Backend: "app", Instances: []step.LBInstance{
-		{Name: "lb1", Socket: h1.Socket},
-		{Name: "lb2", Address: h2.TCPAddr},
+		{Name: "lb1", Config: haproxy.Config{Socket: h1.Socket}},
+		{Name: "lb2", Config: haproxy.Config{Address: h2.TCPAddr}},
 	}}
-	return l, []*lbtest.HAProxy{h1, h2}, bs[0]
+	return l, []*loopback.HAProxy{h1, h2}, bs[0]
 }
 
 // get sends n requests through h's frontend, each on a new connection, and
 // returns how many were answered 503.
-func get(t *testing.T, h *lbtest.HAProxy, n int) (unavailable int64) {
+func get(t *testing.T, h *loopback.HAProxy, n int) (unavailable int64) {
 	t.Helper()
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for i := 0; i < n; i++ {
@@ -126,7 +127,7 @@ func TestCountersErrors(t *testing.T) {
 	unknown := l
 	unknown.Backend = "nope"
 	noVia := l
-	noVia.Instances = []step.LBInstance{l.Instances[0], {Name: "lb3", Via: "lb-host", Socket: "/run/haproxy.sock"}}
+	noVia.Instances = []step.LBInstance{l.Instances[0], {Name: "lb3", Via: "lb-host", Config: haproxy.Config{Socket: "/run/haproxy.sock"}}}
 	noInstances := l
 	noInstances.Instances = nil
 	tests := []struct {

@@ -2,7 +2,6 @@ package haproxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,47 +10,31 @@ import (
 	"github.com/zdu-dev/zdu/steps/step"
 )
 
-// Enable restores the weight and the ready state on every instance, then
-// (with o.WaitUp) waits until every instance reports the server up. It goes
-// on with the other instances when one fails, so as many as possible serve.
-func (Driver) Enable(ctx context.Context, rc step.Context, t lb.Target, o lb.EnableOptions) (map[string]any, error) {
-	insts, err := clients(rc, t.LB)
-	if err != nil {
+// CheckEnable requires the admin level before any instance changes.
+func (i *instance) CheckEnable(ctx context.Context, rc step.Context) error {
+	return i.c.RequireLevel(ctx, "admin")
+}
+
+// Enable restores the weight and the ready state on this instance, and
+// records the weight it now has.
+func (i *instance) Enable(ctx context.Context, rc step.Context, o lb.EnableOptions) (map[string]any, error) {
+	if err := i.ready(ctx, o.Weight); err != nil {
 		return nil, err
 	}
-	for _, i := range insts {
-		if err := i.c.RequireLevel(ctx, "admin"); err != nil {
-			return nil, err
-		}
+	fmt.Fprintf(rc.Log(), "%s: %s is ready\n", i.c.Name, i.ref())
+	if w, err := i.c.GetWeight(ctx, i.t.LB.Backend, i.t.Server); err == nil {
+		return map[string]any{"weights": w.Current}, nil
 	}
-	var errs []error
-	weights := map[string]any{}
-	for _, i := range insts {
-		if err := ready(ctx, i, t, o.Weight); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintf(rc.Log(), "%s: %s is ready\n", i.c.Name, i.ref(t))
-		if w, err := i.c.GetWeight(ctx, t.LB.Backend, t.Server); err == nil {
-			weights[i.in.Name] = w.Current
-		}
-	}
-	data := map[string]any{"weights": weights}
-	if len(errs) > 0 {
-		return data, fmt.Errorf("enabling %s/%s: %w", t.LB.Backend, t.Server, errors.Join(errs...))
-	}
-	if !o.WaitUp {
-		return data, nil
-	}
-	return data, waitUp(ctx, rc, insts, t, o)
+	// The server is back; a weight that cannot be read now is only not recorded.
+	return nil, nil
 }
 
 // ready is the enable on one instance: the weight first (so the server comes
 // back with it, never at 0 like the nova seed's `set weight 0` + `enable
 // server`), then the ready state, then a check that the weight holds.
-func ready(ctx context.Context, i inst, t lb.Target, weight string) error {
-	ref := i.ref(t)
-	w, err := i.c.GetWeight(ctx, t.LB.Backend, t.Server)
+func (i *instance) ready(ctx context.Context, weight string) error {
+	ref := i.ref()
+	w, err := i.c.GetWeight(ctx, i.t.LB.Backend, i.t.Server)
 	if err != nil {
 		return err
 	}
@@ -70,7 +53,7 @@ func ready(ctx context.Context, i inst, t lb.Target, weight string) error {
 			return err
 		}
 	}
-	got, err := i.c.GetWeight(ctx, t.LB.Backend, t.Server)
+	got, err := i.c.GetWeight(ctx, i.t.LB.Backend, i.t.Server)
 	if err != nil {
 		return err
 	}
@@ -107,8 +90,11 @@ func ValidWeight(weight string) error {
 	return err
 }
 
-// waitUp polls until every instance reports the server up with a weight.
-func waitUp(ctx context.Context, rc step.Context, insts []inst, t lb.Target, o lb.EnableOptions) error {
+var _ lb.UpWaiter = Driver{}
+
+// WaitUp polls until every instance reports the server up with a weight.
+func (Driver) WaitUp(ctx context.Context, rc step.Context, t lb.Target, ins []lb.Instance, o lb.EnableOptions) error {
+	insts := own(ins)
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	seen := ""
@@ -134,61 +120,11 @@ func waitUp(ctx context.Context, rc step.Context, insts []inst, t lb.Target, o l
 			fmt.Fprintf(rc.Log(), "waiting for %s/%s to be UP: %s\n", t.LB.Backend, t.Server, down[2:])
 			seen = down
 		}
-		if err := sleep(wctx, o.Interval); err != nil {
+		if err := lb.Sleep(wctx, o.Interval); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return fmt.Errorf("waiting for %s/%s to be UP: timed out after %s%s", t.LB.Backend, t.Server, o.Timeout, seen)
 		}
 	}
-}
-
-// ExplainDrain lists the socket lines of a drain, instance by instance.
-func (Driver) ExplainDrain(rc step.Context, t lb.Target, o lb.DrainOptions) ([]string, error) {
-	ref := t.LB.Backend + "/" + t.Server
-	var out []string
-	for _, in := range t.LB.Instances {
-		d := Describe(in)
-		out = append(out,
-			d+": show cli level (must answer admin)",
-			fmt.Sprintf("%s: show stat (refuse unless %s exists and at least %d other server(s) of %s are UP)", d, ref, t.LB.MinHealthy, t.LB.Backend),
-			d+": get weight "+ref+" (recorded)")
-	}
-	for _, in := range t.LB.Instances {
-		out = append(out, Describe(in)+": set server "+ref+" state drain")
-	}
-	out = append(out, fmt.Sprintf("wait until %s has scur=0 and qcur=0 on every instance for %d consecutive polls: show stat every %s, up to %s",
-		ref, o.Polls, o.Interval, o.Timeout))
-	if o.OnTimeout == lb.OnTimeoutShutdownSessions {
-		out = append(out, "on timeout: shutdown sessions server "+ref+" on every instance, then go on")
-	} else {
-		out = append(out, "on timeout: set weight and state ready again on every instance, and fail")
-	}
-	return out, nil
-}
-
-// ExplainEnable lists the socket lines of an enable, instance by instance.
-func (Driver) ExplainEnable(rc step.Context, t lb.Target, o lb.EnableOptions) ([]string, error) {
-	ref := t.LB.Backend + "/" + t.Server
-	w := DefaultWeight
-	if o.Weight != "" {
-		w = o.Weight
-		if err := ValidWeight(w); err != nil {
-			return nil, err
-		}
-	}
-	var out []string
-	for _, in := range t.LB.Instances {
-		d := Describe(in)
-		out = append(out,
-			d+": show cli level (must answer admin)",
-			d+": get weight "+ref+" (initial weight)",
-			d+": set weight "+ref+" "+w,
-			d+": set server "+ref+" state ready",
-			d+": get weight "+ref+" (must show the weight just set)")
-	}
-	if o.WaitUp {
-		out = append(out, fmt.Sprintf("wait until %s is UP with a weight on every instance: show stat every %s, up to %s", ref, o.Interval, o.Timeout))
-	}
-	return out, nil
 }

@@ -14,17 +14,67 @@ package nginx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/zdu-dev/zdu/steps/lb"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
 )
 
-func init() { lb.Register("nginx", Driver{}) }
+func init() {
+	lb.Register(lb.Definition{
+		Name:           "nginx",
+		Summary:        "nginx upstream file, tested and reloaded",
+		InstanceSchema: []byte(instanceSchema),
+		Decode:         decode,
+		Driver:         Driver{},
+	})
+}
+
+// instanceSchema is an instance's own keys: its upstream file and commands.
+const instanceSchema = `{
+  "properties": {
+    "upstream": {
+      "description": "The file holding the upstream block, which zdu edits.",
+      "type": "string",
+      "minLength": 1
+    },
+    "reload": {
+      "description": "Command that reloads the configuration (default: nginx -s reload).",
+      "type": "string",
+      "minLength": 1
+    },
+    "test": {
+      "description": "Command that tests the configuration before a reload (default: nginx -t -q).",
+      "type": "string",
+      "minLength": 1
+    }
+  }
+}`
+
+// Config is an nginx instance's own inventory keys (its
+// step.LBInstance.Config).
+type Config struct {
+	// Upstream is the file holding the upstream block; Reload and Test are
+	// the commands that reload and test the configuration ("": the default).
+	Upstream, Reload, Test string
+}
+
+func decode(l lb.Fields, ins []lb.Fields) (any, []any) {
+	if len(ins) == 0 {
+		l.Errorf("instances", "a nginx load balancer needs at least one instance")
+	}
+	out := make([]any, len(ins))
+	for n, f := range ins {
+		c := Config{Upstream: f.String("upstream"), Reload: f.String("reload"), Test: f.String("test")}
+		if c.Upstream == "" {
+			f.Errorf("", "an nginx instance needs upstream: the file holding the upstream block")
+		}
+		out[n] = c
+	}
+	return nil, out
+}
 
 // Driver is the nginx load balancer driver.
 type Driver struct{}
@@ -37,26 +87,35 @@ const (
 	DefaultReload = "nginx -s reload"
 )
 
-// CleanupTimeout bounds putting a server back after a failed drain.
-const CleanupTimeout = 30 * time.Second
-
 // BackupSuffix names the copy of the upstream file kept before each edit.
 const BackupSuffix = ".zdu-backup"
 
-type inst struct {
+// instance is one nginx of the load balancer, for one target's server. Its
+// transport is resolved when it is first read, so an enable goes on with
+// the other instances when one cannot be reached.
+type instance struct {
 	in    step.LBInstance
+	cfg   Config
+	t     lb.Target
 	tr    transport.Transport
 	name  string
 	file  *upstream
 	entry serverLine
 }
 
-func describe(in step.LBInstance) string {
-	return fmt.Sprintf("nginx %s (%s via %s)", in.Name, in.Upstream, lb.ViaName(in.Via))
+var _ lb.Instance = (*instance)(nil)
+
+func configOf(in step.LBInstance) Config {
+	c, _ := in.Config.(Config)
+	return c
 }
 
-func commands(in step.LBInstance) (test, reload string) {
-	test, reload = in.Test, in.Reload
+func describe(in step.LBInstance) string {
+	return fmt.Sprintf("nginx %s (%s via %s)", in.Name, configOf(in).Upstream, lb.ViaName(in.Via))
+}
+
+func commands(c Config) (test, reload string) {
+	test, reload = c.Test, c.Reload
 	if test == "" {
 		test = DefaultTest
 	}
@@ -66,41 +125,44 @@ func commands(in step.LBInstance) (test, reload string) {
 	return test, reload
 }
 
-// load reads and parses every instance's upstream file.
-func load(ctx context.Context, rc step.Context, t lb.Target) ([]*inst, error) {
+// Open returns the instances; nothing is read yet.
+func (Driver) Open(rc step.Context, t lb.Target) ([]lb.Instance, error) {
 	if len(t.LB.Instances) == 0 {
 		return nil, fmt.Errorf("load balancer %s has no instances", t.LB.Name)
 	}
-	var out []*inst
+	out := make([]lb.Instance, 0, len(t.LB.Instances))
 	for _, in := range t.LB.Instances {
-		tr, _, err := lb.Via(rc, in)
-		if err != nil {
-			return nil, err
-		}
-		i := &inst{in: in, tr: tr, name: describe(in)}
-		if err := i.read(ctx, t); err != nil {
-			return nil, err
-		}
-		out = append(out, i)
+		out = append(out, &instance{in: in, cfg: configOf(in), t: t, name: describe(in)})
 	}
 	return out, nil
 }
 
-func (i *inst) read(ctx context.Context, t lb.Target) error {
-	res, err := i.tr.Run(ctx, transport.Command{Script: "cat -- " + transport.Quote(i.in.Upstream)})
+func (i *instance) Name() string { return i.in.Name }
+
+// read reads and parses the instance's upstream file and finds the server.
+func (i *instance) read(ctx context.Context, rc step.Context) error {
+	if i.tr == nil {
+		tr, _, err := lb.Via(rc, i.in)
+		if err != nil {
+			return err
+		}
+		i.tr = tr
+	}
+	file, t := i.cfg.Upstream, i.t
+	res, err := i.tr.Run(ctx, transport.Command{Script: "cat -- " + transport.Quote(file)})
 	if err != nil {
-		return fmt.Errorf("%s: reading %s: %w", i.name, i.in.Upstream, err)
+		return fmt.Errorf("%s: reading %s: %w", i.name, file, err)
 	}
 	if res.ExitCode != 0 {
-		return fmt.Errorf("%s: reading %s: exit %d: %s", i.name, i.in.Upstream, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+		return fmt.Errorf("%s: reading %s: exit %d: %s", i.name, file, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
 	u, err := parseUpstream(string(res.Stdout), t.LB.Backend)
 	if err != nil {
-		return fmt.Errorf("%s: %s: %w", i.name, i.in.Upstream, err)
+		return fmt.Errorf("%s: %s: %w", i.name, file, err)
 	}
 	s, err := u.find(t.LB.Backend, t.Server)
 	if err != nil {
-		return fmt.Errorf("%s: %s: %w", i.name, i.in.Upstream, err)
+		return fmt.Errorf("%s: %s: %w", i.name, file, err)
 	}
 	i.file, i.entry = u, s
 	return nil
@@ -120,7 +182,7 @@ func restoreScript(file string) string {
 // set marks the server down (or up) on one instance: write, test, reload. A
 // failed test or reload puts the previous file back, so the file always
 // matches what nginx runs.
-func (i *inst) set(ctx context.Context, log interface{ Write([]byte) (int, error) }, down, become bool) error {
+func (i *instance) set(ctx context.Context, log interface{ Write([]byte) (int, error) }, down, become bool) error {
 	content, changed := i.file.setDown(i.entry, down)
 	state := "down"
 	if !down {
@@ -145,13 +207,13 @@ func (i *inst) set(ctx context.Context, log interface{ Write([]byte) (int, error
 		}
 		return nil
 	}
-	if err := run("writing "+i.in.Upstream, writeScript(i.in.Upstream), content); err != nil {
+	if err := run("writing "+i.cfg.Upstream, writeScript(i.cfg.Upstream), content); err != nil {
 		return err
 	}
-	test, reload := commands(i.in)
+	test, reload := commands(i.cfg)
 	for _, c := range [][2]string{{"testing the config", test}, {"reloading", reload}} {
 		if err := run(c[0], c[1], ""); err != nil {
-			if rerr := run("restoring "+i.in.Upstream, restoreScript(i.in.Upstream), ""); rerr != nil {
+			if rerr := run("restoring "+i.cfg.Upstream, restoreScript(i.cfg.Upstream), ""); rerr != nil {
 				return fmt.Errorf("%w; %w", err, rerr)
 			}
 			return err
@@ -161,84 +223,45 @@ func (i *inst) set(ctx context.Context, log interface{ Write([]byte) (int, error
 	return nil
 }
 
-// Drain marks the server down on every instance after checking that enough
-// others stay up, then waits drainTime. A failure on one instance puts the
-// server back up on those already changed.
-func (Driver) Drain(ctx context.Context, rc step.Context, t lb.Target, o lb.DrainOptions) (map[string]any, error) {
-	insts, err := load(ctx, rc, t)
-	if err != nil {
+// CheckDrain reads the file and checks that enough other servers stay up.
+func (i *instance) CheckDrain(ctx context.Context, rc step.Context) (map[string]any, error) {
+	if err := i.read(ctx, rc); err != nil {
 		return nil, err
 	}
-	for _, i := range insts {
-		if up := i.file.serving(i.entry); len(up) < t.LB.MinHealthy {
-			return nil, fmt.Errorf("refusing to drain %s: in %s upstream %s only %d other server(s) would stay up %v, the load balancer's minHealthy is %d",
-				i.entry.addr, i.name, t.LB.Backend, len(up), up, t.LB.MinHealthy)
-		}
+	if up := i.file.serving(i.entry); len(up) < i.t.LB.MinHealthy {
+		return nil, fmt.Errorf("refusing to drain %s: in %s upstream %s only %d other server(s) would stay up %v, the load balancer's minHealthy is %d",
+			i.entry.addr, i.name, i.t.LB.Backend, len(up), up, i.t.LB.MinHealthy)
 	}
-	log := rc.Log()
-	for n, i := range insts {
-		if err := i.set(ctx, log, true, o.Become); err != nil {
-			return nil, putBack(ctx, rc, insts[:n], t, o.Become, err)
-		}
+	return nil, nil
+}
+
+// Drain marks the server down in the file CheckDrain read, tests and reloads.
+func (i *instance) Drain(ctx context.Context, rc step.Context, o lb.DrainOptions) error {
+	return i.set(ctx, rc.Log(), true, o.Become)
+}
+
+// Enable reads the file again and removes `down` from the server.
+func (i *instance) Enable(ctx context.Context, rc step.Context, o lb.EnableOptions) (map[string]any, error) {
+	if err := i.read(ctx, rc); err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(log, "waiting %s (drainTime): nginx cannot report the server's open requests\n", o.DrainTime)
-	if err := sleep(ctx, o.DrainTime); err != nil {
-		return nil, putBack(ctx, rc, insts, t, o.Become, fmt.Errorf("waiting drainTime: %w", err))
+	return nil, i.set(ctx, rc.Log(), false, o.Become)
+}
+
+// WaitIdle waits drainTime: nginx cannot report the server's open requests.
+func (Driver) WaitIdle(ctx context.Context, rc step.Context, t lb.Target, ins []lb.Instance, o lb.DrainOptions) (map[string]any, error) {
+	fmt.Fprintf(rc.Log(), "waiting %s (drainTime): nginx cannot report the server's open requests\n", o.DrainTime)
+	if err := lb.Sleep(ctx, o.DrainTime); err != nil {
+		return nil, fmt.Errorf("waiting drainTime: %w", err)
 	}
 	return map[string]any{"drainTime": o.DrainTime.String()}, nil
-}
-
-func putBack(ctx context.Context, rc step.Context, insts []*inst, t lb.Target, become bool, cause error) error {
-	if len(insts) == 0 {
-		return cause
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
-	defer cancel()
-	var errs []error
-	for _, i := range insts {
-		if err := i.read(cctx, t); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := i.set(cctx, rc.Log(), false, become); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w; putting it back also failed: %w", cause, errors.Join(errs...))
-	}
-	return fmt.Errorf("%w (put back up on %d instance(s))", cause, len(insts))
-}
-
-// Enable removes `down` on every instance, going on past a failing one.
-func (Driver) Enable(ctx context.Context, rc step.Context, t lb.Target, o lb.EnableOptions) (map[string]any, error) {
-	var errs []error
-	for _, in := range t.LB.Instances {
-		tr, _, err := lb.Via(rc, in)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		i := &inst{in: in, tr: tr, name: describe(in)}
-		if err := i.read(ctx, t); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := i.set(ctx, rc.Log(), false, o.Become); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("enabling %s in upstream %s: %w", t.Server, t.LB.Backend, errors.Join(errs...))
-	}
-	return map[string]any{}, nil
 }
 
 func explain(t lb.Target, down, become bool) []string {
 	var out []string
 	for _, in := range t.LB.Instances {
-		d := describe(in)
-		test, reload := commands(in)
+		d, c := describe(in), configOf(in)
+		test, reload := commands(c)
 		sh := func(s string) string { return transport.Script(transport.Command{Script: s, Become: become}) }
 		mark := "mark server " + t.Server + " of upstream " + t.LB.Backend + " down"
 		if down {
@@ -247,9 +270,9 @@ func explain(t lb.Target, down, become bool) []string {
 			mark = "remove down from server " + t.Server + " of upstream " + t.LB.Backend
 		}
 		out = append(out,
-			d+": cat -- "+transport.Quote(in.Upstream)+"; "+mark,
-			d+": "+sh(writeScript(in.Upstream))+" (the edited file on stdin; skipped when nothing changes)",
-			d+": "+sh(test)+" (on failure: "+sh(restoreScript(in.Upstream))+")",
+			d+": cat -- "+transport.Quote(c.Upstream)+"; "+mark,
+			d+": "+sh(writeScript(c.Upstream))+" (the edited file on stdin; skipped when nothing changes)",
+			d+": "+sh(test)+" (on failure: "+sh(restoreScript(c.Upstream))+")",
 			d+": "+sh(reload))
 	}
 	return out
@@ -263,15 +286,4 @@ func (Driver) ExplainDrain(rc step.Context, t lb.Target, o lb.DrainOptions) ([]s
 // ExplainEnable lists the file edits and commands of an enable.
 func (Driver) ExplainEnable(rc step.Context, t lb.Target, o lb.EnableOptions) ([]string, error) {
 	return explain(t, false, o.Become), nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -1,8 +1,9 @@
-package lbtest
+package loopback
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,30 +12,85 @@ import (
 	"time"
 )
 
-// T is what the Must helpers need from a test (*testing.T satisfies it); it
-// keeps package testing out of binaries that use the Start functions.
-type T interface {
-	Helper()
-	Cleanup(func())
-	Fatalf(format string, args ...any)
-	Skipf(format string, args ...any)
-}
-
-// Binaries the harness starts.
+// Where the binaries are; the sandbox says how to install a missing one.
 var (
 	HAProxyPath = "/usr/sbin/haproxy"
 	NginxPath   = "/usr/sbin/nginx"
 )
 
-// Need skips the test when a binary is missing.
-func Need(t T, path, pkg string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s is not installed (apt-get install %s): %v", path, pkg, err)
-	}
+// daemon is a load balancer run in the foreground, in a directory of its
+// own.
+type daemon struct {
+	// Dir holds its config, sockets, logs and pid file.
+	Dir    string
+	p      *process
+	ownDir bool
 }
 
-// process is a load balancer run in the foreground by the harness.
+// useDir takes dir, or makes a temp dir (named after prefix) that Close
+// removes.
+func (d *daemon) useDir(dir, prefix string) error {
+	d.Dir = dir
+	if dir != "" {
+		return nil
+	}
+	made, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return fmt.Errorf("%s temp dir: %w", strings.TrimSuffix(prefix, "-"), err)
+	}
+	d.Dir, d.ownDir = made, true
+	return nil
+}
+
+// readyTimeout bounds a start, until the daemon answers.
+const readyTimeout = 10 * time.Second
+
+// start starts path with args and waits until ready succeeds.
+func (d *daemon) start(ctx context.Context, name, path string, args []string, ready func(context.Context) error) error {
+	p, err := startProcess(name, path, args...)
+	if err != nil {
+		return err
+	}
+	d.p = p
+	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return p.waitReady(rctx, ready)
+}
+
+// Close stops the daemon and its workers, and removes its directory if it
+// made it.
+func (d *daemon) Close() error {
+	if d.p != nil {
+		_ = d.p.stop(syscall.SIGTERM)
+	}
+	if d.ownDir {
+		return os.RemoveAll(d.Dir)
+	}
+	return nil
+}
+
+// fail closes the half-started daemon and returns err.
+func (d *daemon) fail(err error) error {
+	_ = d.Close()
+	return err
+}
+
+// Pid is the daemon's process id (nginx: its master's).
+func (d *daemon) Pid() int { return d.p.Pid() }
+
+// Output is what the daemon printed.
+func (d *daemon) Output() string { return d.p.Output() }
+
+// answers checks that something accepts connections at url's host:port.
+func answers(ctx context.Context, url string) error {
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// process is a load balancer run in the foreground.
 type process struct {
 	name string
 	cmd  *exec.Cmd
@@ -93,7 +149,7 @@ func (p *process) stop(sig syscall.Signal) error {
 	return nil
 }
 
-// Pid is the process id of the load balancer (HAProxy, nginx master).
+// Pid is the process id.
 func (p *process) Pid() int { return p.cmd.Process.Pid }
 
 // Output is what the process printed so far.

@@ -1,19 +1,16 @@
-package lbtest
+package loopback
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/zdu-dev/zdu/steps/transport"
 )
 
-// NginxConfig shapes a test nginx.
+// NginxConfig shapes a loopback nginx.
 type NginxConfig struct {
 	// Upstream is the upstream block's name (default "app").
 	Upstream string
@@ -26,7 +23,8 @@ type NginxConfig struct {
 
 // Nginx is a running nginx master (daemon off) with its workers.
 type Nginx struct {
-	Dir, Config string
+	daemon
+	Config string
 	// UpstreamFile is the included file holding the upstream block.
 	UpstreamFile string
 	Upstream     string
@@ -35,24 +33,17 @@ type Nginx struct {
 	TestCmd, ReloadCmd string
 	ErrorLog           string
 	URL                string
-
-	p      *process
-	ownDir bool
 }
 
 // StartNginx writes a config under its own prefix and starts nginx in the
 // foreground until its frontend answers.
 func StartNginx(ctx context.Context, cfg NginxConfig) (*Nginx, error) {
-	n := &Nginx{Dir: cfg.Dir, Upstream: cfg.Upstream}
+	n := &Nginx{Upstream: cfg.Upstream}
 	if n.Upstream == "" {
 		n.Upstream = "app"
 	}
-	if n.Dir == "" {
-		d, err := os.MkdirTemp("", "zdu-nginx-")
-		if err != nil {
-			return nil, fmt.Errorf("nginx temp dir: %w", err)
-		}
-		n.Dir, n.ownDir = d, true
+	if err := n.useDir(cfg.Dir, "zdu-nginx-"); err != nil {
+		return nil, err
 	}
 	port, err := FreePort()
 	if err != nil {
@@ -104,60 +95,18 @@ http {
 	}
 	base := fmt.Sprintf("%s -p %s -c %s -e %s", NginxPath, transport.Quote(n.Dir+"/"), transport.Quote(n.Config), transport.Quote(n.ErrorLog))
 	n.TestCmd, n.ReloadCmd = base+" -t -q", base+" -s reload"
-	p, err := startProcess("nginx "+n.Config, NginxPath, "-p", n.Dir+"/", "-c", n.Config, "-e", n.ErrorLog)
-	if err != nil {
-		return nil, n.fail(err)
-	}
-	n.p = p
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err = p.waitReady(rctx, func(ctx context.Context) error {
+	args := []string{"-p", n.Dir + "/", "-c", n.Config, "-e", n.ErrorLog}
+	err = n.start(ctx, "nginx "+n.Config, NginxPath, args, func(ctx context.Context) error {
 		if _, err := os.Stat(filepath.Join(n.Dir, "nginx.pid")); err != nil {
 			return err
 		}
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(n.URL, "http://"))
-		if err != nil {
-			return err
-		}
-		return c.Close()
+		return answers(ctx, n.URL)
 	})
 	if err != nil {
 		return nil, n.fail(fmt.Errorf("%w (error log: %s)", err, n.Errors()))
 	}
 	return n, nil
 }
-
-func (n *Nginx) fail(err error) error {
-	_ = n.Close()
-	return err
-}
-
-// MustNginx starts nginx for a test (skipped when nginx is missing) and stops
-// it when the test ends.
-func MustNginx(t T, cfg NginxConfig) *Nginx {
-	t.Helper()
-	Need(t, NginxPath, "nginx")
-	n, err := StartNginx(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	return n
-}
-
-// Close stops nginx (fast shutdown) and removes its temp dir.
-func (n *Nginx) Close() error {
-	if n.p != nil {
-		_ = n.p.stop(syscall.SIGTERM)
-	}
-	if n.ownDir {
-		return os.RemoveAll(n.Dir)
-	}
-	return nil
-}
-
-// Pid is the nginx master's process id.
-func (n *Nginx) Pid() int { return n.p.Pid() }
 
 // Errors returns the error log's lines at level error or worse: nginx's own
 // record of failed upstream requests, the counterpart of HAProxy's counters.

@@ -1,4 +1,4 @@
-package lbtest
+package loopback_test
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
 
-func backends(t *testing.T, names ...string) []*Backend {
+func backends(t *testing.T, names ...string) []*loopback.Backend {
 	t.Helper()
-	var out []*Backend
+	var out []*loopback.Backend
 	for _, n := range names {
-		b, err := NewBackend(n, "v1")
+		b, err := loopback.NewBackend(n, "v1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +29,7 @@ func backends(t *testing.T, names ...string) []*Backend {
 
 func TestHAProxyHarness(t *testing.T) {
 	bs := backends(t, "s1", "s2")
-	h := MustHAProxy(t, HAProxyConfig{Servers: bs, Check: true, TCPAdmin: true})
+	h := lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: bs, Check: true, TCPAdmin: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
@@ -42,8 +44,8 @@ func TestHAProxyHarness(t *testing.T) {
 		}
 	}
 
-	l := StartLoad(h.URL+"/", 4)
-	if err := WaitUntil(ctx, func() bool { c := l.Counts(); return c.ByBody["s1 v1"] > 10 && c.ByBody["s2 v1"] > 10 }); err != nil {
+	l := lbtest.StartLoad(h.URL+"/", 4)
+	if err := lbtest.WaitUntil(ctx, func() bool { c := l.Counts(); return c.ByBody["s1 v1"] > 10 && c.ByBody["s2 v1"] > 10 }); err != nil {
 		t.Fatalf("both servers never answered: %v (%v)", err, l.Counts())
 	}
 	c := l.Stop()
@@ -53,22 +55,22 @@ func TestHAProxyHarness(t *testing.T) {
 	if got := bs[0].Served() + bs[1].Served(); got != c.OK {
 		t.Errorf("backends served %d, clients got %d ok answers", got, c.OK)
 	}
-	cn, err := h.Counters(ctx)
+	cn, err := lbtest.ReadCounters(ctx, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cn != (Counters{}) {
+	if cn != (lbtest.Counters{}) {
 		t.Errorf("haproxy counters = %+v, want all zero", cn)
 	}
 }
 
 func TestNginxHarness(t *testing.T) {
 	bs := backends(t, "s1", "s2")
-	n := MustNginx(t, NginxConfig{Servers: bs})
+	n := lbtest.MustNginx(t, loopback.NginxConfig{Servers: bs})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l := StartLoad(n.URL+"/", 4)
-	if err := WaitUntil(ctx, func() bool { c := l.Counts(); return c.ByBody["s1 v1"] > 10 && c.ByBody["s2 v1"] > 10 }); err != nil {
+	l := lbtest.StartLoad(n.URL+"/", 4)
+	if err := lbtest.WaitUntil(ctx, func() bool { c := l.Counts(); return c.ByBody["s1 v1"] > 10 && c.ByBody["s2 v1"] > 10 }); err != nil {
 		t.Fatalf("both servers never answered: %v (%v)", err, l.Counts())
 	}
 	c := l.Stop()
@@ -97,7 +99,7 @@ func TestBackendStopWaitsForInFlight(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	if err := WaitUntil(ctx, func() bool { return b.InFlight() == 3 }); err != nil {
+	if err := lbtest.WaitUntil(ctx, func() bool { return b.InFlight() == 3 }); err != nil {
 		t.Fatalf("requests never in flight: %v", err)
 	}
 	if err := b.Restart(ctx); err != nil {

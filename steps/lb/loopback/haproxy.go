@@ -1,4 +1,4 @@
-package lbtest
+package loopback
 
 import (
 	"context"
@@ -7,13 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 )
 
-// HAProxyConfig shapes a test HAProxy.
+// HAProxyConfig shapes a loopback HAProxy.
 type HAProxyConfig struct {
 	// Backend is the backend's name (default "app").
 	Backend string
@@ -32,7 +30,7 @@ type HAProxyConfig struct {
 
 // HAProxy is a running HAProxy.
 type HAProxy struct {
-	Dir     string
+	daemon
 	Config  string // the haproxy.cfg path
 	Backend string
 	// Socket is the admin-level unix socket; OperatorSocket and UserSocket the
@@ -40,27 +38,20 @@ type HAProxy struct {
 	Socket, OperatorSocket, UserSocket, TCPAddr string
 	// URL is the loopback frontend.
 	URL string
-
-	p      *process
-	ownDir bool
 }
 
 // StartHAProxy writes a config and starts HAProxy in the foreground
 // (master-less, -db) until it answers on its socket and frontend.
 func StartHAProxy(ctx context.Context, cfg HAProxyConfig) (*HAProxy, error) {
-	h := &HAProxy{Dir: cfg.Dir, Backend: cfg.Backend}
+	h := &HAProxy{Backend: cfg.Backend}
 	if h.Backend == "" {
 		h.Backend = "app"
 	}
 	if cfg.Weight == 0 {
 		cfg.Weight = 10
 	}
-	if h.Dir == "" {
-		d, err := os.MkdirTemp("", "zdu-haproxy-")
-		if err != nil {
-			return nil, fmt.Errorf("haproxy temp dir: %w", err)
-		}
-		h.Dir, h.ownDir = d, true
+	if err := h.useDir(cfg.Dir, "zdu-haproxy-"); err != nil {
+		return nil, err
 	}
 	h.Socket = filepath.Join(h.Dir, "admin.sock")
 	h.OperatorSocket = filepath.Join(h.Dir, "operator.sock")
@@ -85,7 +76,7 @@ func StartHAProxy(ctx context.Context, cfg HAProxyConfig) (*HAProxy, error) {
 		fmt.Fprintf(&b, "    stats socket ipv4@%s level admin\n", h.TCPAddr)
 	}
 	// retries 0 and no redispatch: a failure must reach the client, where the
-	// tests count it, and never be hidden by a retry on another server.
+	// tests and the rehearsal probe count it, and never be hidden by a retry.
 	fmt.Fprintf(&b, `    nbthread 2
 
 defaults
@@ -112,63 +103,17 @@ backend %s
 	if err := os.WriteFile(h.Config, []byte(b.String()), 0o600); err != nil {
 		return nil, h.fail(fmt.Errorf("writing %s: %w", h.Config, err))
 	}
-	p, err := startProcess("haproxy "+h.Config, HAProxyPath, "-db", "-f", h.Config)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	h.p = p
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err = p.waitReady(rctx, func(ctx context.Context) error {
+	err = h.start(ctx, "haproxy "+h.Config, HAProxyPath, []string{"-db", "-f", h.Config}, func(ctx context.Context) error {
 		if _, err := h.Command(ctx, "show cli level"); err != nil {
 			return err
 		}
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(h.URL, "http://"))
-		if err != nil {
-			return err
-		}
-		return c.Close()
+		return answers(ctx, h.URL)
 	})
 	if err != nil {
 		return nil, h.fail(err)
 	}
 	return h, nil
 }
-
-func (h *HAProxy) fail(err error) error {
-	_ = h.Close()
-	return err
-}
-
-// MustHAProxy starts HAProxy for a test (skipped when HAProxy is missing) and
-// stops it when the test ends.
-func MustHAProxy(t T, cfg HAProxyConfig) *HAProxy {
-	t.Helper()
-	Need(t, HAProxyPath, "haproxy")
-	h, err := StartHAProxy(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	return h
-}
-
-// Close stops HAProxy and removes its temp dir.
-func (h *HAProxy) Close() error {
-	if h.p != nil {
-		_ = h.p.stop(syscall.SIGTERM)
-	}
-	if h.ownDir {
-		return os.RemoveAll(h.Dir)
-	}
-	return nil
-}
-
-// Pid is HAProxy's process id.
-func (h *HAProxy) Pid() int { return h.p.Pid() }
-
-// Output is what HAProxy printed.
-func (h *HAProxy) Output() string { return h.p.Output() }
 
 // Client is a runtime API client on the admin socket.
 func (h *HAProxy) Client() *haproxy.Client {
@@ -182,26 +127,3 @@ func (h *HAProxy) Command(ctx context.Context, line string) (string, error) {
 
 // Stats reads `show stat`.
 func (h *HAProxy) Stats(ctx context.Context) (*haproxy.Stats, error) { return h.Client().Stat(ctx) }
-
-// Counters are HAProxy's own failure counters, summed over the backend row:
-// 5xx answers, response errors, retries and redispatches. A retry or a
-// redispatch that hid a failure from the client still shows here.
-type Counters struct {
-	Hrsp5xx, Eresp, Econ, Wretr, Wredis int64
-}
-
-// Counters reads the backend's failure counters.
-func (h *HAProxy) Counters(ctx context.Context) (Counters, error) {
-	st, err := h.Stats(ctx)
-	if err != nil {
-		return Counters{}, err
-	}
-	r, ok := st.Find(h.Backend, "BACKEND")
-	if !ok {
-		return Counters{}, fmt.Errorf("haproxy %s: no BACKEND row for %s", h.Socket, h.Backend)
-	}
-	return Counters{
-		Hrsp5xx: r.Int("hrsp_5xx"), Eresp: r.Int("eresp"), Econ: r.Int("econ"),
-		Wretr: r.Int("wretr"), Wredis: r.Int("wredis"),
-	}, nil
-}

@@ -1,12 +1,12 @@
-// Package lbtest starts real load balancers for tests and rehearsals: HAProxy
-// (master-less, admin/operator/user sockets in a temp dir, loopback frontend)
-// and nginx (its own prefix and config, an included upstream file), in front
-// of small Go HTTP backends on 127.0.0.1 whose answers can be slowed down and
-// versioned, plus a load generator that counts every request that did not get
-// a 200. Everything listens on loopback only. The Start functions return
-// errors and a Close method, so a rehearsal sandbox can use them; the Must
-// variants are for tests and register cleanup themselves.
-package lbtest
+// Package loopback starts real load balancer parts on this machine, every
+// one listening on 127.0.0.1 only: HAProxy (master-less, its runtime API on
+// admin-, operator- and user-level unix sockets, optionally on a loopback TCP
+// port too), nginx (its own prefix and config, an included upstream file),
+// and small versioned HTTP backends that shut down gracefully, like a
+// service restarted during an upgrade. The rehearsal sandbox (zdu rehearse)
+// runs plans against them; tests start them through package lbtest. Every
+// Start function returns an error and a value to Close.
+package loopback
 
 import (
 	"context"
@@ -127,10 +127,7 @@ func (b *Backend) Aborted() int64 { return b.aborted.Load() }
 // Stop shuts the backend down gracefully: it stops accepting, lets in-flight
 // requests finish, then returns.
 func (b *Backend) Stop(ctx context.Context) error {
-	b.mu.Lock()
-	srv, done := b.srv, b.done
-	b.srv = nil
-	b.mu.Unlock()
+	srv, done := b.detach()
 	if srv == nil {
 		return nil
 	}
@@ -140,6 +137,16 @@ func (b *Backend) Stop(ctx context.Context) error {
 	}
 	<-done
 	return nil
+}
+
+// detach takes the running server (nil when stopped) and the channel closed
+// when it has stopped serving.
+func (b *Backend) detach() (*http.Server, chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	srv, done := b.srv, b.done
+	b.srv = nil
+	return srv, done
 }
 
 // Start listens again on the backend's address after Stop.
@@ -163,10 +170,7 @@ func (b *Backend) Restart(ctx context.Context) error {
 
 // Close stops the backend at once.
 func (b *Backend) Close() error {
-	b.mu.Lock()
-	srv, done := b.srv, b.done
-	b.srv = nil
-	b.mu.Unlock()
+	srv, done := b.detach()
 	if srv == nil {
 		return nil
 	}
