@@ -17,6 +17,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/sandbox"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
 
 // strategyPlan exercises every strategy and the walk's policies: a parallel
@@ -76,7 +77,7 @@ func TestGraphIsWhatRuns(t *testing.T) {
 			t.Errorf("n2 in phase some: %s, want SKIPPED\n%s", got, r.Table)
 		}
 	})
-	lbtest.Need(t, lbtest.HAProxyPath, "haproxy")
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	for _, tc := range []struct {
 		name, plan, inv string
 		nodes           int
