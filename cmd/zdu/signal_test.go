@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,20 +130,7 @@ func TestSIGINTProbeMeasuresToTheEnd(t *testing.T) {
 // counters (here one that accepts and never answers) ends zdu at once with
 // 130 and nothing changed: no step ran, no run directory was made.
 func TestSIGINTBeforeTheRun(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
+	ln, _ := silentListener(t)
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "plan.yaml")
 	inv := filepath.Join(dir, "inv.yaml")
@@ -197,25 +185,7 @@ loadBalancers:
 // is a minute) no longer holds zdu until then; the run ends with 130 and
 // nothing changed, well before the timeout.
 func TestSIGINTDuringDial(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan struct{}, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-			select {
-			case accepted <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	ln, accepted := silentListener(t)
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "plan.yaml")
 	inv := filepath.Join(dir, "inv.yaml")
@@ -261,4 +231,40 @@ nodes: [{name: a, host: `+host+`, port: `+port+`, user: nobody}]
 	if _, err := os.Stat(filepath.Join(dir, "run")); err == nil {
 		t.Error("a run directory was made")
 	}
+}
+
+// silentListener accepts connections on loopback and never answers them,
+// holding them open until the test ends; accepted has a value once one came.
+func silentListener(t *testing.T) (net.Listener, <-chan struct{}) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	accepted := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return ln, accepted
 }
