@@ -43,6 +43,7 @@ const (
 	Armed      = "armed"
 	RolledBack = "rolled-back"
 	Cancelled  = "cancelled"
+	Kept       = "kept" // a compensation kept from running: the node stays out of service
 )
 
 // Event is one line of the journal. Fields not meaningful for a kind are empty.

@@ -96,11 +96,11 @@ type Retries struct {
 	Backoff float64
 }
 
-// RollbackRule is an armed rollback-on rule.
+// RollbackRule is a rollback-on rule, armed for a node when it reaches the
+// step.
 type RollbackRule struct {
-	Rollback string // key of Plan.Rollbacks
-	Scope    string // "node" or "changed"
-	When     *expr.Expr
+	step.RollbackRule
+	When *expr.Expr
 }
 
 // ref is a name used at a position, checked once the other file is known.

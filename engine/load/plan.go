@@ -15,12 +15,6 @@ import (
 	"github.com/zdu-dev/zdu/steps/step"
 )
 
-// RollbackRuler is the ability of a step type that arms a rollback rule
-// (rollback-on): the loader knows such a step by it, not by its name.
-type RollbackRuler interface {
-	RollbackRule() (rollback, scope string)
-}
-
 // ParsePlan loads a plan from its bytes. On problems it returns them all.
 func ParsePlan(file string, data []byte) (*Plan, []schema.Problem) {
 	probs := &Problems{File: file}
@@ -307,15 +301,14 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	uses = append(uses, a.uses...)
 	// A step type that arms rollback rules is known by its ability, not its
 	// name; its `when` looks at the failure, other steps' at the node.
-	rule, isRule := st.Action.(RollbackRuler)
+	rule, isRule := st.Action.(step.RollbackRuler)
 	if isRule && !inPhase {
 		b.probs.At(ss.Type.Pos, path+".type", "%s arms a rollback rule: it belongs in a phase, not in a rollback", st.Type)
 	}
 	when, whenUses := b.cond(ss.When, path+".when", isRule)
 	st.uses = guard(append(uses, whenUses...), b.phaseTests, when.Tests())
 	if isRule {
-		name, scope := rule.RollbackRule()
-		st.Rollback = &RollbackRule{Rollback: name, Scope: scope, When: when}
+		st.Rollback = &RollbackRule{RollbackRule: rule.RollbackRule(), When: when}
 	} else {
 		st.When = when
 	}

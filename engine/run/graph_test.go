@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,7 +90,7 @@ func TestGraphIsWhatRuns(t *testing.T) {
 		{name: "nova", plan: "nova-api", nodes: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			prog, dial := onSandbox(t, tc.plan, tc.inv, tc.nodes, tc.fail)
+			prog, dial, _ := onSandbox(t, tc.plan, tc.inv, tc.nodes, tc.fail)
 			r := enginetest.Execute(t, prog, enginetest.Options{Dial: dial})
 			if r.Result.ExitCode != tc.wantExit {
 				t.Fatalf("exit %d, want %d: %v\n%s", r.Result.ExitCode, tc.wantExit, r.Result.Err, r.Table)
@@ -100,8 +101,9 @@ func TestGraphIsWhatRuns(t *testing.T) {
 }
 
 // onSandbox starts a rehearsal sandbox shaped like the shipped plan (and
-// inventory, when given) and compiles the plan against it.
-func onSandbox(t *testing.T, plan, inv string, nodes int, fail string) (*compile.Program, run.Dialer) {
+// inventory, when given), with the injected failures (NODE:STEP, comma
+// separated), and compiles the plan against it.
+func onSandbox(t *testing.T, plan, inv string, nodes int, fail string) (*compile.Program, run.Dialer, *sandbox.Sandbox) {
 	t.Helper()
 	root := filepath.Join("..", "..", "plans")
 	pb, err := os.ReadFile(filepath.Join(root, plan+".yaml"))
@@ -125,8 +127,11 @@ func onSandbox(t *testing.T, plan, inv string, nodes int, fail string) (*compile
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fail != "" {
-		f, err := sandbox.ParseFailure(fail)
+	for _, fl := range strings.Split(fail, ",") {
+		if fl == "" {
+			continue
+		}
+		f, err := sandbox.ParseFailure(fl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +149,7 @@ func onSandbox(t *testing.T, plan, inv string, nodes int, fail string) (*compile
 		t.Fatal(err)
 	}
 	prog := enginetest.Compile(t, string(pb), string(sb))
-	return prog, run.SSHDialer(prog.Binding.Inv)
+	return prog, run.SSHDialer(prog.Binding.Inv), s
 }
 
 var dotEdgeRE = regexp.MustCompile(`(?m)^\t"([^"]+)" -> "([^"]+)";$`)

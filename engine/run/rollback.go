@@ -3,14 +3,17 @@ package run
 import (
 	"context"
 	"fmt"
-	"github.com/zdu-dev/zdu/engine/exitcode"
 	"time"
+
+	"github.com/zdu-dev/zdu/engine/exitcode"
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/steps/step"
+	"github.com/zdu-dev/zdu/steps/transport/local"
+	"github.com/zdu-dev/zdu/steps/wait"
 )
 
 // CompensationTimeout bounds each compensation (e.g. re-enabling a node).
@@ -30,6 +33,7 @@ func (a *armedRule) same(b *armedRule) bool { return a.phase == b.phase && a.ste
 type undoEntry struct {
 	key, desc string
 	run       func(ctx context.Context, rc step.Context) error
+	putsBack  bool
 }
 
 func (r *Runner) arm(v *compile.StepVertex) {
@@ -53,7 +57,7 @@ func (r *Runner) track(st *nodeState, out step.Outcome, passed bool) {
 		st.undo = kept
 	}
 	if out.Undo != nil {
-		st.undo = append(st.undo, undoEntry{key: out.Undo.Key, desc: out.Undo.Description, run: out.Undo.Run})
+		st.undo = append(st.undo, undoEntry{key: out.Undo.Key, desc: out.Undo.Description, run: out.Undo.Run, putsBack: out.Undo.PutsBack})
 	}
 }
 
@@ -87,7 +91,7 @@ func (r *Runner) onFailure(f *failure) {
 			return
 		}
 		if !r.rollback(a, f, f.node, f.vertex) {
-			f.rollbackFailed = true
+			f.rollbackFailed = a
 		}
 		return
 	}
@@ -100,7 +104,7 @@ func (r *Runner) afterFailure(ph *compile.Phase, f *failure, vertex string) Resu
 	if f.interrupted {
 		return Result{Status: "INTERRUPTED", ExitCode: exitcode.Interrupted, Err: fmt.Errorf("interrupted during phase %s", ph.ID)}
 	}
-	failedRollback := f.rollbackFailed
+	failedRollback := f.rollbackFailed != nil
 	if f.pending != nil {
 		r.mu.Lock()
 		var order []*load.Node
@@ -116,10 +120,11 @@ func (r *Runner) afterFailure(ph *compile.Phase, f *failure, vertex string) Resu
 		}
 		r.mu.Unlock()
 		for _, n := range order {
+			var failed *armedRule
 			if !r.rollback(f.pending, f, n, vertex) {
-				failedRollback = true
+				failedRollback, failed = true, f.pending
 			}
-			r.compensate(context.Background(), r.state(n), vertex)
+			r.compensate(context.Background(), r.state(n), vertex, failed)
 		}
 	}
 	res := Result{
@@ -190,14 +195,26 @@ func (r *Runner) rollbackDone(base journal.Event, ok bool, code int, err error) 
 }
 
 // compensate runs a node's pending compensations, newest first, within
-// vertex ("" at the run's end).
-func (r *Runner) compensate(parent context.Context, st *nodeState, vertex string) error {
+// vertex ("" at the run's end). After a failed rollback (failed is the
+// rule whose rollback failed; or the node was kept out before), those that
+// would put the node back in service are kept from running: a node in an
+// unknown state stays out, unless the rule's reenableIfHealthy check passes.
+func (r *Runner) compensate(parent context.Context, st *nodeState, vertex string, failed *armedRule) error {
 	var firstErr error
+	if failed != nil {
+		st.keptOut = st.keptOut || !r.healthyAgain(parent, st, failed, vertex)
+	}
 	for i := len(st.undo) - 1; i >= 0; i-- {
 		u := st.undo[i]
 		base := journal.Event{Kind: journal.KindUndo, Node: st.node.Name, Step: u.key, Vertex: vertex,
 			Detail: map[string]any{"description": u.desc}}
 		e := base
+		if u.putsBack && st.keptOut {
+			e.State = journal.Kept
+			e.Error = "the node's rollback failed: it stays out of service until someone puts it back"
+			r.event(e)
+			continue
+		}
 		e.State = journal.Started
 		r.event(e)
 		ctx, cancel := context.WithTimeout(parent, CompensationTimeout)
@@ -231,9 +248,38 @@ func (r *Runner) compensateAll(ctx context.Context) error {
 	r.mu.Unlock()
 	var firstErr error
 	for _, st := range states {
-		if err := r.compensate(context.WithoutCancel(ctx), st, ""); err != nil && firstErr == nil {
+		if err := r.compensate(context.WithoutCancel(ctx), st, "", nil); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
 	return firstErr
+}
+
+// ReenableTimeout bounds the health check that lets a node whose rollback
+// failed back into service (a rule's reenableIfHealthy).
+var ReenableTimeout = time.Minute
+
+// healthyAgain reports whether a node whose rollback failed may be put back:
+// only when the rule names a health URL and it answers 200 within
+// ReenableTimeout. The check is journaled either way.
+func (r *Runner) healthyAgain(ctx context.Context, st *nodeState, a *armedRule, vertex string) bool {
+	t := a.rule.ReenableIfHealthy
+	if t == nil || t.IsZero() {
+		return false
+	}
+	e := journal.Event{Kind: journal.KindRule, State: journal.Passed, Node: st.node.Name, Step: a.stepID, Vertex: vertex,
+		Detail: map[string]any{"reenableIfHealthy": t.Source()}}
+	url, err := t.Render(st.env)
+	if err == nil {
+		p := &wait.HTTPProbe{URL: url, Status: 200, Dial: local.New().Dial}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReenableTimeout)
+		_, _, err = wait.Poll(cctx, "health check before putting "+st.node.Name+" back after its failed rollback",
+			time.Second, ReenableTimeout, r.Logs.Writer(st.node.Name), p.Check)
+		cancel()
+	}
+	if err != nil {
+		e.State, e.Error = journal.Failed, err.Error()
+	}
+	r.event(e)
+	return err == nil
 }

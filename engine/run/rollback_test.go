@@ -1,13 +1,21 @@
 package run_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zdu-dev/zdu/engine/enginetest"
+	"github.com/zdu-dev/zdu/engine/run"
+	"github.com/zdu-dev/zdu/steps/lb/lbtest"
+	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
 
 // rollbackPlan drains each node (a compensation), applies (failing on
@@ -190,5 +198,101 @@ phases:
 	}
 	if attempts != 1 {
 		t.Errorf("%d attempts, want 1", attempts)
+	}
+}
+
+// TestFailedRollbackKeepsNodeOut: on a rehearsal sandbox with a real
+// HAProxy, Node-B's apply fails and so does its rollback (its old node
+// manager does not start): Node-A, rolled back, is put back in service;
+// Node-B stays drained in HAProxy, the run exits with the plan's
+// rollbackExitCode and the summary says Node-B is still out of service.
+func TestFailedRollbackKeepsNodeOut(t *testing.T) {
+	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
+	prog, dial, s := onSandbox(t, "axway-7.7", "axway-7.7.inventory.yaml", 0, "Node-B:apply,Node-B:nodemanager-d")
+	r := enginetest.Execute(t, prog, enginetest.Options{Dial: dial})
+	if r.Result.ExitCode != 75 || r.Result.Status != "ROLLBACK_FAILED" {
+		t.Fatalf("got %s (%d), want ROLLBACK_FAILED (75): %v\n%s", r.Result.Status, r.Result.ExitCode, r.Result.Err, r.Table)
+	}
+	lb := prog.Binding.Inv.LBs["gateway"]
+	for _, tc := range []struct {
+		node    string
+		drained bool
+	}{{"Node-A", false}, {"Node-B", true}} {
+		admin, _, err := s.HAProxy.Client().ServerState(context.Background(), lb.Backend, lb.Server(tc.node))
+		if err != nil || admin.Drained() != tc.drained {
+			t.Errorf("%s in HAProxy: admin state %d (%v), want drained %v", tc.node, admin, err, tc.drained)
+		}
+	}
+	for _, row := range r.Summary.Nodes {
+		out := len(row.OutOfService) > 0
+		if out != (row.Name == "Node-B") {
+			t.Errorf("%s out of service in the summary: %v %q", row.Name, out, row.OutOfService)
+		}
+	}
+	if !strings.Contains(r.Table, "STILL OUT OF SERVICE") {
+		t.Errorf("the table does not say Node-B is still out of service:\n%s", r.Table)
+	}
+}
+
+// TestFailedRollbackReenableIfHealthy: with reenableIfHealthy, a node whose
+// rollback failed is put back only when its health URL answers 200. The
+// load balancer is the command driver over files, so its state is seen.
+func TestFailedRollbackReenableIfHealthy(t *testing.T) {
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer healthy.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer sick.Close()
+	run.ReenableTimeout = 2 * time.Second
+	for _, tc := range []struct {
+		name, health string
+		wantDrained  bool
+	}{
+		{"no health check: stays out", "", true},
+		{"healthy: put back", healthy.URL, false},
+		{"unhealthy: stays out", sick.URL, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			reenable := ""
+			if tc.health != "" {
+				reenable = ", reenableIfHealthy: " + tc.health
+			}
+			plan := `apiVersion: zdu/v1
+name: failed-rollback
+rollbackExitCode: 75
+phases:
+  - id: apply
+    targets: all
+    exitCode: 73
+    steps:
+      - {id: arm, type: rollback-on, with: {rollback: restore` + reenable + `}}
+      - {id: drain, type: lb-drain, with: {lb: web}}
+      - {id: apply, type: ssh-exec, with: {command: "false"}}
+      - {id: enable, type: lb-enable, with: {lb: web}}
+rollbacks:
+  restore:
+    - {id: restore, type: ssh-exec, with: {command: "exit 9"}}
+`
+			inv := `apiVersion: zdu/v1
+kind: Inventory
+defaults: {transport: local}
+nodes: [{name: n1}]
+loadBalancers:
+  web:
+    driver: command
+    commands:
+      disable: touch ` + dir + `/drained-$ZDU_NODE
+      enable: rm -f ` + dir + `/drained-$ZDU_NODE
+      status: test -e ` + dir + `/drained-$ZDU_NODE || test "$ZDU_EXPECT" = enabled
+`
+			r := enginetest.Execute(t, enginetest.Compile(t, plan, inv), enginetest.Options{})
+			if r.Result.ExitCode != 75 {
+				t.Fatalf("exit %d, want 75: %v", r.Result.ExitCode, r.Result.Err)
+			}
+			_, err := os.Stat(filepath.Join(dir, "drained-n1"))
+			if drained := err == nil; drained != tc.wantDrained {
+				t.Errorf("n1 drained after the run: %v, want %v\n%s", drained, tc.wantDrained, r.Table)
+			}
+		})
 	}
 }

@@ -71,6 +71,8 @@ type nodeState struct {
 	env     *expr.Env
 	results map[string]map[string]any
 	undo    []undoEntry // newest last
+	// keptOut: the node's rollback failed, so it stays out of service.
+	keptOut bool
 	// in is the phase the node is in (its steps there), nil between phases.
 	in *nodePhase
 }
@@ -290,8 +292,8 @@ type failure struct {
 	interrupted bool
 	// pending is the changed-scope rule to run once the phase has stopped.
 	pending *armedRule
-	// rollbackFailed: a node-scope rollback ran and failed.
-	rollbackFailed bool
+	// rollbackFailed is the rule whose node-scope rollback ran and failed.
+	rollbackFailed *armedRule
 }
 
 func (f *failure) data() expr.FailureData {

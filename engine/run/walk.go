@@ -177,7 +177,7 @@ func (r *Runner) endNode(v *compile.StepVertex, st *nodeState, f *failure) {
 	r.phases[v.Phase.Index].record(f)
 	if !f.haltsPhase {
 		// Nothing else is coming for this node: put it back in service now.
-		r.compensate(context.Background(), st, v.ID())
+		r.compensate(context.Background(), st, v.ID(), f.rollbackFailed)
 	}
 }
 

@@ -45,6 +45,10 @@ type Node struct {
 	Rollback Cell            `json:"rollback"`
 	// Notes are compensations and other remarks, e.g. "re-enabled in lb gateway".
 	Notes []string `json:"notes,omitempty"`
+	// OutOfService lists what was not undone for the node at the end of the
+	// run (a drain kept after its failed rollback): it is still out of
+	// service.
+	OutOfService []string `json:"outOfService,omitempty"`
 }
 
 // Summary is the whole run at a glance.
@@ -122,6 +126,10 @@ func FromEvents(events []journal.Event) *Summary {
 				row(e.Node).Notes = append(row(e.Node).Notes, desc+" (compensation)")
 			case journal.Failed:
 				row(e.Node).Notes = append(row(e.Node).Notes, fmt.Sprintf("FAILED to %s: %s", desc, e.Error))
+			case journal.Kept:
+				r := row(e.Node)
+				r.Notes = append(r.Notes, fmt.Sprintf("STILL OUT OF SERVICE: did not %s, because its rollback failed", desc))
+				r.OutOfService = append(r.OutOfService, desc)
 			}
 		}
 	}

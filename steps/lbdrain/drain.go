@@ -82,6 +82,7 @@ func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, err
 	out.Stdout = fmt.Sprintf("%s drained from %s\n", t.Server, t.LB.Name)
 	out.Undo = &step.Undo{
 		Key:         lb.Key(t.LB.Name, t.Node.Name),
+		PutsBack:    true,
 		Description: fmt.Sprintf("re-enable %s (server %s) in load balancer %s", t.Node.Name, t.Server, t.LB.Name),
 		// The compensation restores the load balancer's state (ready, weight)
 		// without waiting for the node to be healthy: its failure may be why

@@ -19,25 +19,34 @@ func init() {
   "type": "object", "additionalProperties": false, "required": ["rollback"],
   "properties": {
     "rollback": {"type": "string", "minLength": 1, "description": "Name of the rollback (a key of the plan's rollbacks) to run."},
-    "scope": {"enum": ["node", "changed"], "default": "node", "description": "node: the failing node only; changed: every node that armed this rule, newest first."}
+    "scope": {"enum": ["node", "changed"], "default": "node", "description": "node: the failing node only; changed: every node that armed this rule, newest first."},
+    "reenableIfHealthy": {"type": "string", "description": "When the rollback fails, the node stays out of its load balancers; with this URL (interpolated) it is put back only once the URL answers 200 from the control node (polled up to 1m)."}
   }
 }`),
 		Build: func(a step.Args) step.Action {
-			return &rule{rollback: a.Literal("rollback", true), scope: a.Enum("scope", "node", "changed")}
+			return &rule{step.RollbackRule{Rollback: a.Literal("rollback", true), Scope: a.Enum("scope", "node", "changed"),
+				ReenableIfHealthy: a.Text("reenableIfHealthy", false)}}
 		},
 	})
 }
 
-type rule struct{ rollback, scope string }
+type rule struct{ spec step.RollbackRule }
 
-var _ step.Action = (*rule)(nil)
+var (
+	_ step.Action        = (*rule)(nil)
+	_ step.RollbackRuler = (*rule)(nil)
+)
 
 // RollbackRule tells the engine what this rule runs.
-func (r *rule) RollbackRule() (string, string) { return r.rollback, r.scope }
+func (r *rule) RollbackRule() step.RollbackRule { return r.spec }
 
 // Run arms the rule; the engine records that, there is nothing to do here.
 func (r *rule) Run(context.Context, step.Context) (step.Outcome, error) { return step.Outcome{}, nil }
 
 func (r *rule) Explain(step.Context) ([]string, error) {
-	return []string{fmt.Sprintf("arm rollback %q (scope %s) for later failures", r.rollback, r.scope)}, nil
+	line := fmt.Sprintf("arm rollback %q (scope %s) for later failures", r.spec.Rollback, r.spec.Scope)
+	if r.spec.ReenableIfHealthy.IsZero() {
+		return []string{line, "if the rollback fails, the node stays out of its load balancers"}, nil
+	}
+	return []string{line, "if the rollback fails, the node is put back only once " + r.spec.ReenableIfHealthy.Source() + " answers 200"}, nil
 }

@@ -215,6 +215,29 @@ type Undo struct {
 	Key         string
 	Description string
 	Run         func(ctx context.Context, rc Context) error
+	// PutsBack says that Run puts the node back in service (re-enabling it
+	// in a load balancer). After a failed rollback the engine keeps such a
+	// compensation from running: a node in an unknown state stays out.
+	PutsBack bool
+}
+
+// RollbackRule is what a step type with the RollbackRuler ability arms for
+// its node (rollback-on).
+type RollbackRule struct {
+	// Rollback names the plan's rollback to run; Scope is "node" (the
+	// failing node) or "changed" (every node that armed the rule, newest
+	// first).
+	Rollback, Scope string
+	// ReenableIfHealthy, when set, is a URL: a node whose rollback failed
+	// is put back in service only once it answers 200 (by default it stays
+	// out).
+	ReenableIfHealthy Template
+}
+
+// RollbackRuler is the ability of a step type that arms a rollback rule:
+// the engine knows such a step by it, not by its type's name.
+type RollbackRuler interface {
+	RollbackRule() RollbackRule
 }
 
 // Action is a built step, ready to run for any node.
