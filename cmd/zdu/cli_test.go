@@ -22,9 +22,9 @@ var pinnedFlags = map[string][]string{
 	"plan":     {"format", "i", "inventory", "set"},
 	"graph":    {"format", "i", "inventory", "set"},
 	"run": {"i", "inventory", "log-format", "probe", "probe-budget", "probe-rate", "probe-timeout",
-		"run-dir", "set", "stop-grace"},
+		"run-dir", "set", "state", "stop-grace"},
 	"rehearse": {"fail", "i", "inventory", "log-format", "nodes", "probe-budget", "probe-timeout", "rate",
-		"run-dir", "set", "startup", "stop-grace"},
+		"run-dir", "set", "startup", "state", "stop-grace"},
 	"schema":  {},
 	"version": {},
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/engine/sandbox"
+	"github.com/zdu-dev/zdu/engine/state"
 )
 
 // defaultRehearseRate is the probe's rate in a rehearsal: enough traffic
@@ -47,6 +48,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	fs.StringVar(&f.run.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
+	fs.StringVar(&f.run.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	f.run.probe.register(fs, "", defaultRehearseRate)
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 1 {

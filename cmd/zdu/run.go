@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -14,16 +17,19 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/rundir"
+	"github.com/zdu-dev/zdu/engine/state"
 )
 
 type runOptions struct {
 	runDir    string
 	logFormat string
 	stopGrace time.Duration
+	stateDir  string
 	probe     probeFlags
 	// probeOpt is the probe to run (URL empty: none), set by probeFlags.resolve.
 	probeOpt run.ProbeOptions
@@ -35,6 +41,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.StringVar(&opt.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
+	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
 	prog, _, err := f.compileFrom(args, stdout)
 	if err == nil {
@@ -63,6 +70,22 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	id := rundir.NewID(prog.Binding.Plan.Name)
+	dir := opt.runDir
+	if dir == "" {
+		dir = filepath.Join(rundir.DefaultParent, id)
+	}
+	// Lock the nodes first: a run already on them refuses this one at once.
+	held, code := lockNodes(prog, opt.stateDir, id, dir, stdout, stderr)
+	if held == nil {
+		return code, ""
+	}
+	res := run.Result{Status: "NOT_STARTED", ExitCode: exitFatal}
+	defer func() {
+		if err := held.Release(res.Status, res.ExitCode); err != nil {
+			fmt.Fprintf(stderr, "zdu run: releasing the nodes' locks: %v\n", err)
+		}
+	}()
 	// Reach every node first: an unreachable one stops the run before
 	// anything, even the run directory, is written.
 	pool := run.NewPool(prog.Binding.Inv, run.SSHDialer(prog.Binding.Inv))
@@ -77,16 +100,13 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "zdu run: interrupted before the run started; nothing was changed")
+		res = run.Result{Status: "INTERRUPTED", ExitCode: exitInterrupted}
 		return exitInterrupted, ""
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
+		res.Status = "PREFLIGHT_FAILED"
 		return exitFatal, ""
-	}
-	id := rundir.NewID(prog.Binding.Plan.Name)
-	dir := opt.runDir
-	if dir == "" {
-		dir = filepath.Join(rundir.DefaultParent, id)
 	}
 	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
 	rd, err := rundir.Create(dir, rundir.Options{ID: id, Mask: mask.New(prog.Binding.Secrets),
@@ -113,7 +133,7 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 			cancel()
 		}
 	}()
-	res := r.Run(hard)
+	res = r.Run(hard)
 	if err := rd.WriteSummary(stdout); err != nil {
 		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)
 		if res.ExitCode == 0 {
@@ -146,4 +166,47 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// lockNodes locks the nodes the program targets in the state directory for
+// run id. When another run holds any, it says which (exit code Held) and
+// returns nil.
+func lockNodes(prog *compile.Program, stateDir, id, dir string, stdout, stderr io.Writer) (*state.Held, int) {
+	st, err := state.Open(stateDir)
+	if err != nil {
+		return nil, report(stdout, stderr, "run", badUsage("--state: %v", err))
+	}
+	nodes := targetNodes(prog)
+	held, err := st.Lock(state.NewRun(id, prog.Binding.Plan.Name, dir, nodes), nodes)
+	var he *state.HeldError
+	if errors.As(err, &he) {
+		fmt.Fprintf(stderr, "zdu run: refused, nothing was changed: %v\n", err)
+		return nil, exitcode.Held
+	}
+	if err != nil {
+		return nil, report(stdout, stderr, "run", fmt.Errorf("locking the nodes in %s: %w", stateDir, err))
+	}
+	return held, exitOK
+}
+
+// targetNodes are the nodes some phase targets, as the state directory
+// knows them: where each really is, so two inventories naming one machine
+// differently still collide.
+func targetNodes(prog *compile.Program) []state.Node {
+	seen := map[string]bool{}
+	var out []state.Node
+	for _, ph := range prog.Phases {
+		for _, n := range ph.Nodes {
+			if seen[n.Name] {
+				continue
+			}
+			seen[n.Name] = true
+			endpoint := "local:" + n.Name
+			if n.Transport != "local" {
+				endpoint = net.JoinHostPort(n.Host, strconv.Itoa(n.Port))
+			}
+			out = append(out, state.Node{Name: n.Name, Endpoint: endpoint})
+		}
+	}
+	return out
 }

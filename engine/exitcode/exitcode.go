@@ -11,6 +11,9 @@ const (
 	Failed = 1
 	// BadInput: an invalid plan, inventory or flag; nothing was run.
 	BadInput = 2
+	// Held: nodes the run targets are held by another run (running, or
+	// stopped without finishing); nothing was run.
+	Held = 3
 	// Fatal: an unexpected error, an unreachable node at preflight, a
 	// journal that cannot be written, a sandbox that cannot start.
 	Fatal = 80
@@ -29,6 +32,8 @@ func Reserved(code int) (string, bool) {
 	switch code {
 	case BadInput:
 		return "bad input", true
+	case Held:
+		return "nodes held by another run", true
 	case Fatal:
 		return "fatal error", true
 	}

@@ -1,0 +1,453 @@
+// Package state is what outlives one zdu process on a control host: which
+// run holds which nodes, and a record of every run (where its directory is,
+// who started it, how it ended). It lives in a directory: by default
+// $ZDU_STATE, else $XDG_STATE_HOME/zdu, else ~/.local/state/zdu.
+//
+// A run locks the nodes it targets before it touches any, and releases
+// them however it ends. While it runs it holds an flock on runs/ID.alive,
+// so another process can tell a running holder from one that died: a lock
+// left by a dead run that did not finish is refused until the run is
+// resumed (which takes its locks over) or unlocked by an operator (zdu
+// unlock, which records who).
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultDir is the state directory when none is given.
+func DefaultDir() string {
+	if d := os.Getenv("ZDU_STATE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "zdu")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "zdu")
+	}
+	return filepath.Join(os.TempDir(), "zdu-state")
+}
+
+// Run is the record of one run.
+type Run struct {
+	ID      string    `json:"id"`
+	Plan    string    `json:"plan"`
+	RunDir  string    `json:"runDir"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	User    string    `json:"user"`
+	Started time.Time `json:"started"`
+	Nodes   []string  `json:"nodes"`
+	// Ended, Status and ExitCode are set when the run ends (not by a crash).
+	Ended    *time.Time `json:"ended,omitempty"`
+	Status   string     `json:"status,omitempty"`
+	ExitCode *int       `json:"exitCode,omitempty"`
+	// Resumed records each resumption (by whom, when).
+	Resumed []Who `json:"resumed,omitempty"`
+	// Unlocked records who released its locks while it was unfinished.
+	Unlocked *Who `json:"unlocked,omitempty"`
+}
+
+// Who is an operator's act on a run.
+type Who struct {
+	User string    `json:"user"`
+	Host string    `json:"host"`
+	PID  int       `json:"pid"`
+	At   time.Time `json:"at"`
+}
+
+// Me is the current process, as a Who.
+func Me() Who {
+	return Who{User: currentUser(), Host: hostname(), PID: os.Getpid(), At: time.Now().UTC()}
+}
+
+// NewRun describes a run about to start in this process.
+func NewRun(id, plan, runDir string, nodes []Node) Run {
+	me := Me()
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	abs, err := filepath.Abs(runDir)
+	if err != nil {
+		abs = runDir
+	}
+	return Run{ID: id, Plan: plan, RunDir: abs, Host: me.Host, PID: me.PID, User: me.User, Started: me.At, Nodes: names}
+}
+
+// Node is a node a run locks: its inventory name, and where it really is
+// (user@host:port for SSH, local:NAME for this machine), which is what two
+// inventories naming one machine differently share.
+type Node struct {
+	Name, Endpoint string
+}
+
+func (n Node) key() string {
+	sum := sha256.Sum256([]byte(n.Endpoint))
+	return hex.EncodeToString(sum[:8]) + "-" + safe(n.Name)
+}
+
+// lockFile is what a node's lock file holds.
+type lockFile struct {
+	Run      string    `json:"run"`
+	Node     string    `json:"node"`
+	Endpoint string    `json:"endpoint"`
+	Host     string    `json:"host"`
+	PID      int       `json:"pid"`
+	User     string    `json:"user"`
+	Since    time.Time `json:"since"`
+}
+
+// Dir is a state directory.
+type Dir struct{ path string }
+
+// Open opens (creating) a state directory, readable by its owner only.
+func Open(path string) (*Dir, error) {
+	for _, d := range []string{path, filepath.Join(path, "locks"), filepath.Join(path, "runs")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory %s: %w", path, err)
+		}
+	}
+	return &Dir{path: path}, nil
+}
+
+// Path is the directory.
+func (d *Dir) Path() string { return d.path }
+
+// HeldError refuses a lock: nodes are held by another run.
+type HeldError struct {
+	Holder Run
+	Nodes  []string
+	// Alive: the holder's process still runs (or cannot be checked from
+	// here). A dead holder that did not finish must be resumed or unlocked.
+	Alive bool
+}
+
+func (e *HeldError) Error() string {
+	h := e.Holder
+	who := fmt.Sprintf("run %s (pid %d on %s, user %s, started %s)", h.ID, h.PID, h.Host, h.User, h.Started.Format(time.RFC3339))
+	nodes := strings.Join(e.Nodes, ", ")
+	if e.Alive {
+		return fmt.Sprintf("%s held by %s, which is still running", nodes, who)
+	}
+	return fmt.Sprintf("%s held by %s, which stopped without finishing (its nodes may be out of service): "+
+		"resume it (zdu resume %s) or, once its nodes are checked, release them (zdu unlock %s)", nodes, who, h.ID, h.ID)
+}
+
+// Held is a run's hold on its nodes; Release gives them back.
+type Held struct {
+	d     *Dir
+	run   Run
+	keys  []string
+	alive *os.File // flock held for the life of the run
+}
+
+// Lock records run and locks its nodes for it, or refuses naming the run
+// holding any of them. A run may take over its own locks (a resumption).
+func (d *Dir) Lock(run Run, nodes []Node) (_ *Held, err error) {
+	unlock, err := d.exclusive()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	held := map[string][]string{} // holder run -> nodes
+	for _, n := range nodes {
+		lf, ok, err := d.readLock(n.key())
+		if err != nil {
+			return nil, err
+		}
+		if ok && lf.Run != run.ID {
+			if !d.alive(lf.Run, lf.Host) && d.finished(lf.Run) {
+				continue // left by a run that ended: nothing to protect
+			}
+			held[lf.Run] = append(held[lf.Run], n.Name)
+		}
+	}
+	if len(held) > 0 {
+		return nil, d.heldError(held)
+	}
+	h := &Held{d: d, run: run}
+	if h.alive, err = d.holdAlive(run.ID); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			h.alive.Close()
+		}
+	}()
+	if err := d.saveRun(run); err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		lf := lockFile{Run: run.ID, Node: n.Name, Endpoint: n.Endpoint, Host: run.Host, PID: run.PID, User: run.User, Since: time.Now().UTC()}
+		if err := writeJSON(d.lockPath(n.key()), lf); err != nil {
+			return nil, err
+		}
+		h.keys = append(h.keys, n.key())
+	}
+	return h, nil
+}
+
+// heldError names the first holder (in id order) and its nodes.
+func (d *Dir) heldError(held map[string][]string) error {
+	ids := make([]string, 0, len(held))
+	for id := range held {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	run, err := d.Run(ids[0])
+	if err != nil {
+		run = Run{ID: ids[0]}
+	}
+	return &HeldError{Holder: run, Nodes: held[ids[0]], Alive: d.alive(run.ID, run.Host)}
+}
+
+// Release gives the nodes back and records how the run ended.
+func (h *Held) Release(status string, exitCode int) error {
+	unlock, err := h.d.exclusive()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var errs []error
+	for _, k := range h.keys {
+		if lf, ok, _ := h.d.readLock(k); ok && lf.Run == h.run.ID {
+			if err := os.Remove(h.d.lockPath(k)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	run, err := h.d.Run(h.run.ID)
+	if err != nil {
+		run = h.run
+	}
+	now := time.Now().UTC()
+	run.Ended, run.Status, run.ExitCode = &now, status, &exitCode
+	errs = append(errs, h.d.saveRun(run), h.alive.Close())
+	return errors.Join(errs...)
+}
+
+// Unlock releases the locks of a run that is not running any more, and
+// records who did it. It refuses while the run's process is alive.
+func (d *Dir) Unlock(id string) (released []string, err error) {
+	unlock, err := d.exclusive()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	run, err := d.Run(id)
+	if err != nil {
+		return nil, err
+	}
+	if d.alive(id, run.Host) {
+		return nil, fmt.Errorf("run %s is still running (pid %d on %s): stop it first", id, run.PID, run.Host)
+	}
+	entries, err := os.ReadDir(filepath.Join(d.path, "locks"))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		k := strings.TrimSuffix(e.Name(), ".json")
+		if lf, ok, _ := d.readLock(k); ok && lf.Run == id {
+			if err := os.Remove(d.lockPath(k)); err != nil {
+				return released, err
+			}
+			released = append(released, lf.Node)
+		}
+	}
+	who := Me()
+	run.Unlocked = &who
+	return released, d.saveRun(run)
+}
+
+// Resumed records that run is resumed by this process, and holds it alive.
+func (d *Dir) Resumed(run *Run) {
+	run.Resumed = append(run.Resumed, Me())
+	run.Host, run.PID, run.User = hostname(), os.Getpid(), currentUser()
+	run.Ended, run.Status, run.ExitCode = nil, "", nil
+}
+
+// Run reads a run's record.
+func (d *Dir) Run(id string) (Run, error) {
+	var r Run
+	b, err := os.ReadFile(d.runPath(id))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return r, fmt.Errorf("no run %s in the state directory %s", id, d.path)
+		}
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", d.runPath(id), err)
+	}
+	return r, nil
+}
+
+// Runs lists every recorded run, newest first.
+func (d *Dir) Runs() ([]Run, error) {
+	entries, err := os.ReadDir(filepath.Join(d.path, "runs"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Run
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		if r, err := d.Run(id); err == nil {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
+	return out, nil
+}
+
+// Alive reports whether run's process still runs (always true for a run on
+// another host: that cannot be checked from here).
+func (d *Dir) Alive(run Run) bool { return d.alive(run.ID, run.Host) }
+
+// Locks lists the locked nodes, by the id of the run holding them.
+func (d *Dir) Locks() (map[string][]string, error) {
+	entries, err := os.ReadDir(filepath.Join(d.path, "locks"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, e := range entries {
+		if lf, ok, _ := d.readLock(strings.TrimSuffix(e.Name(), ".json")); ok {
+			out[lf.Run] = append(out[lf.Run], lf.Node)
+		}
+	}
+	return out, nil
+}
+
+func (d *Dir) finished(id string) bool {
+	r, err := d.Run(id)
+	return err == nil && r.Ended != nil
+}
+
+// alive: another open file description holds the run's flock.
+func (d *Dir) alive(id, host string) bool {
+	if host != "" && host != hostname() {
+		return true
+	}
+	f, err := os.OpenFile(d.alivePath(id), os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+func (d *Dir) holdAlive(id string) (*os.File, error) {
+	f, err := os.OpenFile(d.alivePath(id), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("run %s is already running in another process", id)
+	}
+	return f, nil
+}
+
+// exclusive serializes lock changes within the state directory.
+func (d *Dir) exclusive() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(d.path, "state.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+func (d *Dir) readLock(key string) (lockFile, bool, error) {
+	var lf lockFile
+	b, err := os.ReadFile(d.lockPath(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return lf, false, nil
+	}
+	if err != nil {
+		return lf, false, err
+	}
+	if err := json.Unmarshal(b, &lf); err != nil {
+		return lf, false, fmt.Errorf("%s: %w", d.lockPath(key), err)
+	}
+	return lf, true, nil
+}
+
+func (d *Dir) saveRun(r Run) error { return writeJSON(d.runPath(r.ID), r) }
+
+func (d *Dir) lockPath(key string) string { return filepath.Join(d.path, "locks", key+".json") }
+func (d *Dir) runPath(id string) string    { return filepath.Join(d.path, "runs", safe(id)+".json") }
+func (d *Dir) alivePath(id string) string  { return filepath.Join(d.path, "runs", safe(id)+".alive") }
+
+// writeJSON replaces path atomically (write, sync, rename).
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// safe makes a name usable in a file name.
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return fmt.Sprint(os.Getuid())
+}
