@@ -399,8 +399,8 @@ func (d *Dir) readLock(key string) (lockFile, bool, error) {
 func (d *Dir) saveRun(r Run) error { return writeJSON(d.runPath(r.ID), r) }
 
 func (d *Dir) lockPath(key string) string { return filepath.Join(d.path, "locks", key+".json") }
-func (d *Dir) runPath(id string) string    { return filepath.Join(d.path, "runs", safe(id)+".json") }
-func (d *Dir) alivePath(id string) string  { return filepath.Join(d.path, "runs", safe(id)+".alive") }
+func (d *Dir) runPath(id string) string   { return filepath.Join(d.path, "runs", safe(id)+".json") }
+func (d *Dir) alivePath(id string) string { return filepath.Join(d.path, "runs", safe(id)+".alive") }
 
 // writeJSON replaces path atomically (write, sync, rename).
 func writeJSON(path string, v any) error {
