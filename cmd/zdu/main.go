@@ -57,8 +57,17 @@ func commands() []command {
 	}
 }
 
+// interruptSignals all stop a run the same graceful way: the operator's ^C,
+// a service manager's TERM, a lost terminal's HUP.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed stdout or stderr (zdu run ... | head) must not kill zdu in the
+	// middle of a run: with SIGPIPE caught, the write fails instead, and the
+	// run stops gracefully (see outputGuard). Caught, not ignored: commands
+	// zdu starts get the default SIGPIPE back.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), interruptSignals...)
 	defer stop()
 	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -119,6 +119,11 @@ func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbo
 // sending traffic through its HAProxy, records how each node ended, and
 // tears the sandbox down.
 func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandbox.Config, stdout, stderr io.Writer) int {
+	if reaped, err := sandbox.ReapStale(); err != nil {
+		fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
+	} else if len(reaped) > 0 {
+		fmt.Fprintf(stderr, "zdu rehearse: removed %d sandbox(es) left by killed rehearsals: %s\n", len(reaped), strings.Join(reaped, ", "))
+	}
 	fmt.Fprintf(stderr, "zdu rehearse: starting a sandbox of %d node(s) (%s) behind HAProxy\n", len(cfg.Nodes), nodeList(cfg))
 	sctx, cancel := context.WithTimeout(ctx, sandboxStartTimeout)
 	s, err := sandbox.Start(sctx, cfg)

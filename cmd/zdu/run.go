@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,12 +64,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // execute runs a compiled program with a run directory, logs and signals.
 // It returns the exit code and the run directory ("" when none was made).
 func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) (int, string) {
+	// A closed stdout or stderr stops the run as a signal does; the
+	// journal and the logs go on being written.
+	broken := make(chan string, 2)
+	stdout = &outputGuard{w: stdout, name: "stdout", broken: broken}
 	// The log sink, the signal handler and the runner all write to stderr.
-	stderr = &lockedWriter{w: stderr}
+	stderr = &lockedWriter{w: &outputGuard{w: stderr, name: "stderr", broken: broken}}
 	// Signals are caught from the start: one that comes before the run
 	// stays in sigs and stops the run as soon as it starts.
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, interruptSignals...)
 	defer signal.Stop(sigs)
 	id := rundir.NewID(prog.Binding.Plan.Name)
 	dir := opt.runDir
@@ -122,17 +127,10 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	go func() {
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		fmt.Fprintf(stderr, "zdu: stopping: no new step starts; running steps get %s (again to abort)\n", opt.stopGrace)
-		r.Stop()
-		if _, ok := <-sigs; ok {
-			fmt.Fprintln(stderr, "zdu: aborting")
-			cancel()
-		}
-	}()
+	done := make(chan struct{})
+	defer close(done)
+	go watchPipes(done, broken, map[string]io.Writer{"stdout": stdout, "stderr": stderr})
+	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, stderr)
 	res = r.Run(hard)
 	if err := rd.WriteSummary(stdout); err != nil {
 		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)
@@ -145,10 +143,7 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 }
 
 func isTerminal(w io.Writer) bool {
-	if l, ok := w.(*lockedWriter); ok {
-		w = l.w
-	}
-	f, ok := w.(*os.File)
+	f, ok := unwrapFile(w)
 	if !ok {
 		return false
 	}
@@ -209,4 +204,73 @@ func targetNodes(prog *compile.Program) []state.Node {
 		}
 	}
 	return out
+}
+
+// interrupts turns signals and a closed output into the run's graceful stop:
+// no new step starts, the running ones get grace to finish, compensations
+// run, the summary is written. A second signal cancels the running steps
+// at once (compensations still run).
+func interrupts(r *run.Runner, sigs <-chan os.Signal, broken <-chan string, done <-chan struct{},
+	abort context.CancelFunc, grace time.Duration, stderr io.Writer) {
+	stopping := false
+	for {
+		var why string
+		select {
+		case <-done:
+			return
+		case s := <-sigs:
+			if stopping {
+				fmt.Fprintf(stderr, "zdu: %s again: aborting the running steps; compensations still run\n", signalName(s))
+				r.Abort(signalName(s) + " again")
+				abort()
+				return
+			}
+			why = signalName(s)
+		case w := <-broken:
+			if stopping {
+				continue
+			}
+			why = w + " was closed"
+		}
+		stopping = true
+		fmt.Fprintf(stderr, "zdu: %s: stopping: no new step starts; running steps get %s (a signal again aborts them)\n", why, grace)
+		r.StopFor(why)
+	}
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
+}
+
+// outputGuard passes writes to an output (stdout, stderr) until one fails
+// (a closed pipe, a lost terminal): it then reports the output as broken,
+// once, and discards what follows, so nothing written later fails.
+type outputGuard struct {
+	w      io.Writer
+	name   string
+	broken chan<- string
+	dead   atomic.Bool
+}
+
+func (g *outputGuard) Write(p []byte) (int, error) {
+	if g.dead.Load() {
+		return len(p), nil
+	}
+	if _, err := g.w.Write(p); err != nil {
+		if !g.dead.Swap(true) {
+			select {
+			case g.broken <- g.name:
+			default:
+			}
+		}
+	}
+	return len(p), nil
 }

@@ -43,7 +43,9 @@ const (
 	Armed      = "armed"
 	RolledBack = "rolled-back"
 	Cancelled  = "cancelled"
-	Kept       = "kept" // a compensation kept from running: the node stays out of service
+	Kept       = "kept"     // a compensation kept from running: the node stays out of service
+	Stopping   = "stopping" // the run was asked to stop (a signal, a closed output): detail.reason
+	Aborting   = "aborting" // ... and then to cancel its running steps at once
 )
 
 // Event is one line of the journal. Fields not meaningful for a kind are empty.

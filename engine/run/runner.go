@@ -50,6 +50,8 @@ type Runner struct {
 	tolerated []*failure   // failures a phase's budget allowed, in order
 	result    *Result      // set by the first phase that ends the run
 	jerr      error        // first journal error: the run cannot go on without its record
+	stopWhy   string       // a StopFor before Run began, journaled once it has
+	begun     bool         // the run's start is journaled
 }
 
 // Logs gives each node's log.
@@ -82,6 +84,27 @@ type nodePhase struct {
 	env     *expr.Env
 	skipped bool // the phase's when is false here
 	ended   bool // the node's end is journaled
+}
+
+// StopFor is Stop with the reason journaled (a signal, a closed output);
+// before Run has begun, it is journaled just after the run's start.
+func (r *Runner) StopFor(why string) {
+	r.mu.Lock()
+	begun := r.begun
+	if !begun {
+		r.stopWhy = why
+	}
+	r.mu.Unlock()
+	if begun {
+		r.event(journal.Event{Kind: journal.KindRun, State: journal.Stopping, Detail: map[string]any{"reason": why}})
+	}
+	r.Stop()
+}
+
+// Abort journals that the run's context is about to be cancelled (a second
+// signal); the caller cancels it.
+func (r *Runner) Abort(why string) {
+	r.event(journal.Event{Kind: journal.KindRun, State: journal.Aborting, Detail: map[string]any{"reason": why}})
 }
 
 // Stop asks the run to stop gracefully: no new node or step starts, running
@@ -143,6 +166,13 @@ func (r *Runner) Run(ctx context.Context) Result {
 	}
 	r.mu.Unlock()
 	r.event(journal.Event{Kind: journal.KindRun, State: journal.Started, Detail: runDetail(r.Prog)})
+	r.mu.Lock()
+	why := r.stopWhy
+	r.begun = true
+	r.mu.Unlock()
+	if why != "" {
+		r.event(journal.Event{Kind: journal.KindRun, State: journal.Stopping, Detail: map[string]any{"reason": why}})
+	}
 	walk := dag.WalkOptions{Stop: r.holdBack, OnBlocked: r.blocked}
 	w := walk.Walk(ctx, r.Prog.Graph, r.vertex)
 	res := r.outcome(ctx, w)

@@ -104,6 +104,7 @@ type Sandbox struct {
 
 	cfg    Config
 	ownDir bool
+	owner  *os.File // flock held while this process owns the sandbox
 }
 
 // ErrNoHAProxy is returned (wrapped) when the HAProxy binary is missing.
@@ -131,6 +132,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 			_ = s.Close()
 		}
 	}()
+	if s.owner, err = holdOwner(s.Dir); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	if u, uerr := user.Current(); uerr == nil {
 		s.User = u.Username
 	} else {
@@ -311,6 +315,10 @@ func (s *Sandbox) Close() error {
 	if s.ownDir {
 		errs = append(errs, os.RemoveAll(s.Dir))
 		s.ownDir = false
+	}
+	if s.owner != nil {
+		errs = append(errs, s.owner.Close())
+		s.owner = nil
 	}
 	return errors.Join(errs...)
 }

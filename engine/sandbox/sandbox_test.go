@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +184,45 @@ func TestSandboxFailureAndErrors(t *testing.T) {
 		if (err != nil) != tc.bad || got != tc.want {
 			t.Errorf("ParseFailure(%q) = %+v, %v", tc.in, got, err)
 		}
+	}
+}
+
+// TestReapStale: a sandbox whose owner died (a rehearsal killed with
+// SIGKILL runs no teardown) is found by the next rehearsal: its HAProxy and
+// other processes are killed and its directory, private key included,
+// removed. A sandbox whose owner runs is left alone.
+func TestReapStale(t *testing.T) {
+	live := startSandbox(t, Config{Nodes: novaNodes[:2], Backend: "nova-api"})
+	dead := startSandbox(t, Config{Nodes: novaNodes[:2], Backend: "nova-api"})
+	pid := dead.HAProxy.Pid()
+	dead.owner.Close() // what the owner's death does; its teardown never runs
+	dead.owner = nil
+	reaped, err := ReapStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other stale sandboxes of this machine may be reaped too; these two
+	// are what the test knows.
+	if !slices.Contains(reaped, dead.Dir) || slices.Contains(reaped, live.Dir) {
+		t.Fatalf("reaped %v, want %s and not %s", reaped, dead.Dir, live.Dir)
+	}
+	if _, err := os.Stat(dead.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there", dead.Dir)
+	}
+	for i := 0; ; i++ {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			break // gone, or a zombie waiting for its parent (this test)
+		}
+		if i == 100 {
+			t.Fatalf("the stale sandbox's HAProxy (pid %d) still runs", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(live.Dir); err != nil {
+		t.Errorf("the live sandbox was touched: %v", err)
+	}
+	if !mentions([]byte("haproxy\x00-f\x00"+dead.Dir+"/haproxy/haproxy.cfg"), dead.Dir) || mentions([]byte("x\x00"+dead.Dir+"9/y"), dead.Dir) {
+		t.Error("mentions must match the directory and paths inside it only")
 	}
 }
