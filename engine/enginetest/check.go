@@ -100,6 +100,11 @@ func endWithoutStart(e journal.Event) bool {
 		return e.State == journal.Blocked || e.State == journal.Cancelled
 	case journal.KindRollback:
 		return e.Step == "" && e.State == journal.Failed
+	case journal.KindStep:
+		// Failed before any attempt: its when, or a drift found before it.
+		return e.State == journal.Failed && e.Attempt == 0
+	case journal.KindDrift:
+		return true // one-off checks, no start
 	}
 	return false
 }

@@ -29,6 +29,7 @@ const (
 	KindUndo     = "undo"     // a compensation (e.g. re-enabling a drained node)
 	KindRule     = "rule"     // a rollback-on rule armed on a node
 	KindBatch    = "batch"    // the barrier after a batch of a phase's nodes
+	KindDrift    = "drift"    // a node's drain found lost (detected), then redone (passed) or not (failed)
 	KindProbe    = "probe"    // an observer's finding, e.g. the availability probe's figures
 )
 
@@ -44,6 +45,7 @@ const (
 	RolledBack = "rolled-back"
 	Cancelled  = "cancelled"
 	Kept       = "kept"     // a compensation kept from running: the node stays out of service
+	Detected   = "detected" // drift: what a step left (a drain) no longer holds
 	Stopping   = "stopping" // the run was asked to stop (a signal, a closed output): detail.reason
 	Aborting   = "aborting" // ... and then to cancel its running steps at once
 )

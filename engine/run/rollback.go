@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/exitcode"
@@ -34,6 +35,12 @@ type undoEntry struct {
 	key, desc string
 	run       func(ctx context.Context, rc step.Context) error
 	putsBack  bool
+	lost      func(ctx context.Context, rc step.Context) ([]string, error)
+	redo      func(ctx context.Context, rc step.Context) error
+}
+
+func newUndoEntry(u *step.Undo) undoEntry {
+	return undoEntry{key: u.Key, desc: u.Description, run: u.Run, putsBack: u.PutsBack, lost: u.Lost, redo: u.Redo}
 }
 
 func (r *Runner) arm(v *compile.StepVertex) {
@@ -57,7 +64,7 @@ func (r *Runner) track(st *nodeState, out step.Outcome, passed bool) {
 		st.undo = kept
 	}
 	if out.Undo != nil {
-		st.undo = append(st.undo, undoEntry{key: out.Undo.Key, desc: out.Undo.Description, run: out.Undo.Run, putsBack: out.Undo.PutsBack})
+		st.undo = append(st.undo, newUndoEntry(out.Undo))
 	}
 }
 
@@ -282,4 +289,48 @@ func (r *Runner) healthyAgain(ctx context.Context, st *nodeState, a *armedRule, 
 	}
 	r.event(e)
 	return err == nil
+}
+
+// checkDrift asks, before a step of a node, whether what its earlier steps
+// left still holds (the node still drained from its load balancers): a
+// load balancer restarted or reloaded meanwhile may have put it back in
+// traffic. Where it no longer holds, the drain is done again when the plan
+// says onDrift: redrain; otherwise the error stops the node there. A state
+// that cannot be read is journaled and the run goes on.
+func (r *Runner) checkDrift(st *nodeState, env *expr.Env, phase, vertex string) error {
+	for _, u := range st.undo {
+		if u.lost == nil {
+			continue
+		}
+		rc := &stepContext{r: r, node: st.node, env: env, log: r.Logs.Writer(st.node.Name), ctx: r.stepsCtx}
+		base := journal.Event{Kind: journal.KindDrift, Phase: phase, Node: st.node.Name, Step: u.key, Vertex: vertex}
+		lost, err := u.lost(r.stepsCtx, rc)
+		if err != nil {
+			e := base
+			e.State, e.Error = journal.Failed, "cannot tell whether it still holds: "+err.Error()
+			r.event(e)
+			continue
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		msg := fmt.Sprintf("drift: %s no longer holds on %s (the load balancer was restarted or reloaded?)", u.desc, strings.Join(lost, ", "))
+		e := base
+		e.State, e.Error = journal.Detected, msg
+		e.Detail = map[string]any{"instances": lost, "redrain": u.redo != nil}
+		r.event(e)
+		fmt.Fprintf(rc.log, "%s\n", msg)
+		if u.redo == nil {
+			return fmt.Errorf("%s: stopped before this step (the drain's onDrift is stop)", msg)
+		}
+		e = base
+		e.State = journal.Passed
+		if err := u.redo(r.stepsCtx, rc); err != nil {
+			e.State, e.Error = journal.Failed, err.Error()
+			r.event(e)
+			return fmt.Errorf("%s; draining it again failed: %w", msg, err)
+		}
+		r.event(e)
+	}
+	return nil
 }

@@ -118,6 +118,11 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 			return r.nodeGoesOn(v, np)
 		}
 	}
+	if err := r.checkDrift(st, np.env, ph.ID, id); err != nil {
+		r.stepEvent(base, journal.Failed)
+		r.endNode(v, st, r.stepFailed(v, step.Outcome{ExitCode: -1}, err))
+		return dag.Failed
+	}
 	out, err := r.runStep(ph.ID, n, s, np.env, journal.KindStep, "", id)
 	if s.Register != "" {
 		r.register(st, np, s.Register, expr.Result(out, err))

@@ -102,6 +102,13 @@ type EnableChecker interface {
 	CheckEnable(ctx context.Context, rc step.Context) error
 }
 
+// DrainChecker is an Instance that can tell, changing nothing, whether the
+// server is still held out of new traffic there: a restart or a reload of
+// the load balancer may have put it back (drift).
+type DrainChecker interface {
+	Drained(ctx context.Context, rc step.Context) (bool, error)
+}
+
 // UpWaiter is a Driver that can see the server take traffic again: with
 // EnableOptions.WaitUp, Enable waits through it once every instance has the
 // server back.

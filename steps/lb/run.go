@@ -69,6 +69,32 @@ func putBack(ctx context.Context, rc step.Context, t Target, ins []Instance, bec
 	return fmt.Errorf("%w (put back on %d instance(s))", cause, len(ins))
 }
 
+// Lost returns the instances of t's load balancer where its server, which
+// a drain took out of new traffic, is no longer out (an instance restarted
+// or reloaded without the drain). Instances that cannot tell are assumed
+// to hold it.
+func Lost(ctx context.Context, rc step.Context, d Driver, t Target) ([]string, error) {
+	ins, err := d.Open(rc, t)
+	if err != nil {
+		return nil, err
+	}
+	var lost []string
+	for _, in := range ins {
+		c, ok := in.(DrainChecker)
+		if !ok {
+			continue
+		}
+		drained, err := c.Drained(ctx, rc)
+		if err != nil {
+			return nil, fmt.Errorf("is %s still drained on %s: %w", t.Server, in.Name(), err)
+		}
+		if !drained {
+			lost = append(lost, in.Name())
+		}
+	}
+	return lost, nil
+}
+
 // Enable puts t's server back in traffic on every instance of its load
 // balancer. Instances that can check first are all checked before anything
 // changes; then each is enabled, going on past one that fails so that as

@@ -13,9 +13,20 @@ type drainStep struct {
 	lb         string
 	o          lb.DrainOptions
 	hasTimeout bool
+	onDrift    string // OnDriftStop or OnDriftRedrain
 }
 
-var _ step.Action = (*drainStep)(nil)
+// What a drain does when the load balancer no longer holds its node out
+// (drift: it was restarted or reloaded) before a later step of the node.
+const (
+	OnDriftStop    = "stop"    // the node's next step fails: it is not changed while in traffic
+	OnDriftRedrain = "redrain" // the node is drained again (sessions waited for), then its steps go on
+)
+
+var (
+	_ step.Action      = (*drainStep)(nil)
+	_ step.Compensator = (*drainStep)(nil)
+)
 
 func buildDrain(a step.Args) step.Action {
 	s := &drainStep{
@@ -29,6 +40,7 @@ func buildDrain(a step.Args) step.Action {
 			Become:    a.Bool("become", false),
 		},
 		hasTimeout: a.Has("timeout"),
+		onDrift:    a.Enum("onDrift", OnDriftStop, OnDriftRedrain),
 	}
 	if s.o.Polls < 1 {
 		a.Errorf("polls", "must be at least 1")
@@ -80,7 +92,14 @@ func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, err
 		return out, fmt.Errorf("draining %s from load balancer %s: %w", t.Node.Name, t.LB.Name, err)
 	}
 	out.Stdout = fmt.Sprintf("%s drained from %s\n", t.Server, t.LB.Name)
-	out.Undo = &step.Undo{
+	out.Undo = s.undo(d, t)
+	return out, nil
+}
+
+// undo is the drain's compensation: put the node back (and tell whether it
+// is still out, and drain it again, for drift).
+func (s *drainStep) undo(d lb.Driver, t lb.Target) *step.Undo {
+	u := &step.Undo{
 		Key:         lb.Key(t.LB.Name, t.Node.Name),
 		PutsBack:    true,
 		Description: fmt.Sprintf("re-enable %s (server %s) in load balancer %s", t.Node.Name, t.Server, t.LB.Name),
@@ -91,8 +110,27 @@ func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, err
 			_, err := lb.Enable(ctx, rc, d, t, lb.EnableOptions{Become: s.o.Become})
 			return err
 		},
+		Lost: func(ctx context.Context, rc step.Context) ([]string, error) {
+			return lb.Lost(ctx, rc, d, t)
+		},
 	}
-	return out, nil
+	if s.onDrift == OnDriftRedrain {
+		u.Redo = func(ctx context.Context, rc step.Context) error {
+			_, err := lb.Drain(ctx, rc, d, t, s.o)
+			return err
+		}
+	}
+	return u
+}
+
+// Compensation rebuilds the drain's compensation for rc's node, for a
+// resumed run.
+func (s *drainStep) Compensation(rc step.Context) (*step.Undo, error) {
+	d, t, err := resolve(rc, s.lb)
+	if err != nil {
+		return nil, err
+	}
+	return s.undo(d, t), nil
 }
 
 func (s *drainStep) Explain(rc step.Context) ([]string, error) {

@@ -32,7 +32,8 @@ const drainSchema = `{
     "interval": {` + durationSchema + `, "default": "1s", "description": "haproxy: time between two polls; command: between two status checks."},
     "timeout": {` + durationSchema + `, "description": "Longest wait for the sessions to end. Default: the step's timeout less a reserve for onTimeout (a fifth, at most 30s), or 5m without one."},
     "onTimeout": {"enum": ["fail", "shutdown-sessions"], "default": "fail", "description": "haproxy, when sessions remain at the timeout: fail (the server is set ready again on every instance and the step fails) or shutdown-sessions (cut them with shutdown sessions server, then go on)."},
-    "drainTime": {` + durationSchema + `, "default": "10s", "description": "nginx, and command without a status command: how long to wait after taking the server out, since open requests cannot be seen. Make it longer than the slowest request."}
+    "drainTime": {` + durationSchema + `, "default": "10s", "description": "nginx, and command without a status command: how long to wait after taking the server out, since open requests cannot be seen. Make it longer than the slowest request."},
+    "onDrift": {"enum": ["stop", "redrain"], "default": "stop", "description": "What to do when, before a later step of the node, the load balancer no longer holds the node out (restarted or reloaded without the drain): stop (that step fails, nothing more is done to the node while it takes traffic) or redrain (drain it again, waiting for its sessions, then go on)."}
   }
 }`
 

@@ -219,6 +219,21 @@ type Undo struct {
 	// in a load balancer). After a failed rollback the engine keeps such a
 	// compensation from running: a node in an unknown state stays out.
 	PutsBack bool
+	// Lost, when set, tells whether what Run would undo still holds: it
+	// returns where it no longer does (a load balancer restarted and put
+	// the node back in traffic), nothing when it still holds. The engine
+	// asks before each later step of the node (drift).
+	Lost func(ctx context.Context, rc Context) ([]string, error)
+	// Redo, when set, makes it hold again (drain the node again); when nil,
+	// drift fails the node's step instead.
+	Redo func(ctx context.Context, rc Context) error
+}
+
+// Compensator is the ability of a step type whose Outcome.Undo can be
+// rebuilt for a node without running the step: a resumed run puts back
+// what a crashed one changed, and checks it for drift, through it.
+type Compensator interface {
+	Compensation(rc Context) (*Undo, error)
 }
 
 // RollbackRule is what a step type with the RollbackRuler ability arms for

@@ -209,6 +209,17 @@ func waitStatus(ctx context.Context, rc step.Context, t lb.Target, ps []*place, 
 
 func (p *place) Name() string { return p.name }
 
+var _ lb.DrainChecker = (*place)(nil)
+
+// Drained asks the status command whether the server is still drained
+// here; without a status command it cannot tell, and says so by holding.
+func (p *place) Drained(ctx context.Context, rc step.Context) (bool, error) {
+	if commandsOf(p.t.LB)["status"] == "" {
+		return true, nil
+	}
+	return run(ctx, rc, p.t, p, "status", "drained", false)
+}
+
 // CheckDrain has nothing to check: the commands cannot tell.
 func (p *place) CheckDrain(ctx context.Context, rc step.Context) (map[string]any, error) {
 	return nil, nil

@@ -102,6 +102,7 @@ type instance struct {
 var (
 	_ lb.Instance      = (*instance)(nil)
 	_ lb.EnableChecker = (*instance)(nil)
+	_ lb.DrainChecker  = (*instance)(nil)
 )
 
 // Open returns a runtime API client per instance.
@@ -162,6 +163,17 @@ func (i *instance) CheckDrain(ctx context.Context, rc step.Context) (map[string]
 		return nil, err
 	}
 	return map[string]any{"weights": w.Current}, nil
+}
+
+// Drained reports whether the server's admin state still holds it out
+// (drain or maintenance): an HAProxy restarted without a state file, or
+// another operator's `set server ... state ready`, has put it back.
+func (i *instance) Drained(ctx context.Context, rc step.Context) (bool, error) {
+	admin, _, err := i.c.ServerState(ctx, i.t.LB.Backend, i.t.Server)
+	if err != nil {
+		return false, err
+	}
+	return admin.Drained(), nil
 }
 
 // Drain sets the server to drain on this instance.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 )
@@ -103,16 +104,34 @@ backend %s
 	if err := os.WriteFile(h.Config, []byte(b.String()), 0o600); err != nil {
 		return nil, h.fail(fmt.Errorf("writing %s: %w", h.Config, err))
 	}
-	err = h.start(ctx, "haproxy "+h.Config, HAProxyPath, []string{"-db", "-f", h.Config}, func(ctx context.Context) error {
+	if err := h.run(ctx); err != nil {
+		return nil, h.fail(err)
+	}
+	return h, nil
+}
+
+// run starts HAProxy on its config and waits until it answers.
+func (h *HAProxy) run(ctx context.Context) error {
+	return h.start(ctx, "haproxy "+h.Config, HAProxyPath, []string{"-db", "-f", h.Config}, func(ctx context.Context) error {
 		if _, err := h.Command(ctx, "show cli level"); err != nil {
 			return err
 		}
 		return answers(ctx, h.URL)
 	})
-	if err != nil {
-		return nil, h.fail(err)
+}
+
+// Restart stops HAProxy and starts it again on the same config, sockets
+// and port, as a service manager's restart does: what was set at run time
+// (a server drained, a weight) is lost, every server is back to its
+// configured state.
+func (h *HAProxy) Restart(ctx context.Context) error {
+	if err := h.p.stop(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stopping haproxy: %w", err)
 	}
-	return h, nil
+	for _, s := range []string{h.Socket, h.OperatorSocket, h.UserSocket} {
+		os.Remove(s) // a fresh haproxy binds them again
+	}
+	return h.run(ctx)
 }
 
 // Client is a runtime API client on the admin socket.

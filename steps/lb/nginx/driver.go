@@ -103,7 +103,19 @@ type instance struct {
 	entry serverLine
 }
 
-var _ lb.Instance = (*instance)(nil)
+var (
+	_ lb.Instance     = (*instance)(nil)
+	_ lb.DrainChecker = (*instance)(nil)
+)
+
+// Drained reads the upstream file again: the server is out while its line
+// is marked down (a file restored from elsewhere may have lost the mark).
+func (i *instance) Drained(ctx context.Context, rc step.Context) (bool, error) {
+	if err := i.read(ctx, rc); err != nil {
+		return false, err
+	}
+	return i.entry.has("down"), nil
+}
 
 func configOf(in step.LBInstance) Config {
 	c, _ := in.Config.(Config)
