@@ -79,6 +79,10 @@ type Step struct {
 	NeedsSet        bool     // false: the previous step
 	Register        string
 	ContinueOnError bool
+	// Idempotent: running the step again is harmless (the plan's word, or
+	// its type's default), so a resumed run may rerun it when it was in
+	// flight.
+	Idempotent bool
 	// Rollback is set for rollback-on steps.
 	Rollback *RollbackRule
 	// LBs lists the load balancers the step names, for the inventory check.

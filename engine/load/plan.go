@@ -291,6 +291,10 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 		}
 	}
 	def, ok := step.Lookup(st.Type)
+	st.Idempotent = def.Idempotent
+	if ss.Idempotent.Set {
+		st.Idempotent = ss.Idempotent.V
+	}
 	if !ok {
 		b.probs.At(ss.Type.Pos, path+".type", "unknown step type %q%s", st.Type, suggest(st.Type, step.Types()))
 		return st

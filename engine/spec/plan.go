@@ -89,6 +89,7 @@ type Step struct {
 	Needs           Values[string] `yaml:"needs"`
 	Register        Value[string]  `yaml:"register"`
 	ContinueOnError Value[bool]    `yaml:"continueOnError"`
+	Idempotent      Value[bool]    `yaml:"idempotent"`
 	Pos             Pos            `yaml:"-"`
 }
 

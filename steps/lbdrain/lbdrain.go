@@ -67,11 +67,13 @@ const (
 
 func init() {
 	step.Register(step.Definition{
-		Type: "lb-drain", Summary: "take the node out of a load balancer and wait until its sessions have ended",
+		Idempotent: true,
+		Type:       "lb-drain", Summary: "take the node out of a load balancer and wait until its sessions have ended",
 		Schema: []byte(drainSchema), Build: buildDrain,
 	})
 	step.Register(step.Definition{
-		Type: "lb-enable", Summary: "put the node back in a load balancer, weight restored, after an optional health gate",
+		Idempotent: true,
+		Type:       "lb-enable", Summary: "put the node back in a load balancer, weight restored, after an optional health gate",
 		Schema: []byte(enableSchema), Build: buildEnable,
 	})
 }

@@ -14,7 +14,8 @@ import (
 
 func init() {
 	step.Register(step.Definition{
-		Type: "rollback-on", Summary: "arm a rollback rule for the node: on a later failure matching when, run a rollback",
+		Idempotent: true,
+		Type:       "rollback-on", Summary: "arm a rollback rule for the node: on a later failure matching when, run a rollback",
 		Schema: []byte(`{
   "type": "object", "additionalProperties": false, "required": ["rollback"],
   "properties": {

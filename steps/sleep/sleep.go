@@ -11,7 +11,8 @@ import (
 
 func init() {
 	step.Register(step.Definition{
-		Type: "sleep", Summary: "wait a fixed time (prefer a wait-* step that polls)",
+		Idempotent: true,
+		Type:       "sleep", Summary: "wait a fixed time (prefer a wait-* step that polls)",
 		Schema: []byte(`{
   "type": "object", "additionalProperties": false, "required": ["duration"],
   "properties": {"duration": {"type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$", "description": "How long to wait, e.g. 5s."}}

@@ -28,6 +28,10 @@ type Definition struct {
 	// Build turns a `with` block into an Action at load time. Problems are
 	// reported through a.Errorf so they carry the line and column.
 	Build func(a Args) Action
+	// Idempotent says that running the step again is harmless (a wait, a
+	// drain): a resumed run reruns such a step when it was in flight. A
+	// plan may say otherwise for one step.
+	Idempotent bool
 }
 
 var (

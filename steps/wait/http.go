@@ -31,7 +31,8 @@ const httpSchema = `{
 
 func init() {
 	step.Register(step.Definition{
-		Type: "wait-http", Summary: "wait until a URL answers with a status (and a body matching a regex)",
+		Idempotent: true,
+		Type:       "wait-http", Summary: "wait until a URL answers with a status (and a body matching a regex)",
 		Schema: []byte(httpSchema), Build: buildHTTP,
 	})
 }

@@ -25,7 +25,8 @@ const portSchema = `{
 
 func init() {
 	step.Register(step.Definition{
-		Type: "wait-port", Summary: "wait until a TCP port accepts (or refuses) connections",
+		Idempotent: true,
+		Type:       "wait-port", Summary: "wait until a TCP port accepts (or refuses) connections",
 		Schema: []byte(portSchema), Build: buildPort,
 	})
 }

@@ -24,7 +24,8 @@ const processSchema = `{
 
 func init() {
 	step.Register(step.Definition{
-		Type: "wait-process", Summary: "wait until a process is running or gone on the node (by name, pattern or pid file)",
+		Idempotent: true,
+		Type:       "wait-process", Summary: "wait until a process is running or gone on the node (by name, pattern or pid file)",
 		Schema: []byte(processSchema), Build: buildProcess,
 	})
 }
