@@ -10,6 +10,7 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,8 @@ const (
 	Cancelled  = "cancelled"
 	Kept       = "kept"     // a compensation kept from running: the node stays out of service
 	Detected   = "detected" // drift: what a step left (a drain) no longer holds
+	Settled    = "settled"  // a compensation made unnecessary by a later step (the enable after a drain)
+	Resumed    = "resumed"  // the run goes on in another process (zdu resume)
 	Stopping   = "stopping" // the run was asked to stop (a signal, a closed output): detail.reason
 	Aborting   = "aborting" // ... and then to cancel its running steps at once
 )
@@ -101,6 +104,45 @@ func Create(path, run string, mask func(string) string, sinks ...Sink) (*Journal
 		mask = func(s string) string { return s }
 	}
 	return &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}, nil
+}
+
+// Open opens an existing run's journal to go on appending to it (a resumed
+// run): its sequence numbers go on from the last event, and a torn last
+// line (a crash in the middle of a write) is cut off first. It returns the
+// events already there.
+func Open(path, run string, mask func(string) string, sinks ...Sink) (*Journal, []Event, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening journal: %w", err)
+	}
+	whole := len(data)
+	if whole > 0 && data[whole-1] != '\n' {
+		whole = bytes.LastIndexByte(data, '\n') + 1
+	}
+	events, err := Read(bytes.NewReader(data[:whole]))
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening journal: %w", err)
+	}
+	if err := f.Truncate(int64(whole)); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("cutting the journal's torn last line: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if mask == nil {
+		mask = func(s string) string { return s }
+	}
+	j := &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}
+	if n := len(events); n > 0 {
+		j.seq = events[n-1].Seq
+	}
+	return j, events, nil
 }
 
 // Append writes e, syncs the file when e announces an action (see Syncs),

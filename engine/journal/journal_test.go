@@ -60,3 +60,33 @@ func TestReadTornLastLine(t *testing.T) {
 		t.Fatalf("a bad middle line must be an error naming it, got %v", err)
 	}
 }
+
+// TestOpenGoesOn: a reopened journal cuts a torn last line, goes on with
+// the sequence numbers, and reads back whole.
+func TestOpenGoesOn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, err := Create(path, "r1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Append(Event{Kind: KindRun, State: Started})
+	j.Append(Event{Kind: KindStep, State: Started, Step: "a"})
+	j.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"seq":3,"kind":"st`) // the crash
+	f.Close()
+	j, events, err := Open(path, "r1", nil)
+	if err != nil || len(events) != 2 {
+		t.Fatalf("open: %v, %d events", err, len(events))
+	}
+	if err := j.Append(Event{Kind: KindRun, State: Resumed}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	f, _ = os.Open(path)
+	defer f.Close()
+	got, err := Read(f)
+	if err != nil || len(got) != 3 || got[2].Seq != 3 || got[2].State != Resumed {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+}

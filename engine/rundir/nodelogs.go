@@ -89,7 +89,7 @@ func (l *NodeLogs) Event(e journal.Event) {
 			fmt.Fprintf(w, "########## %s ########## %s\n\n", name, strings.ToUpper(e.State))
 		}
 	case journal.KindUndo:
-		if e.State != journal.Started {
+		if e.State == journal.Passed || e.State == journal.Failed || e.State == journal.Kept {
 			desc, _ := e.Detail["description"].(string)
 			fmt.Fprintf(l.Writer(e.Node), "########## COMPENSATION ########## %s: %s %s\n", desc, strings.ToUpper(e.State), e.Error)
 		}

@@ -1,0 +1,153 @@
+package rundir
+
+import (
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/zdu-dev/zdu/engine/journal"
+)
+
+// The run record: what the run was started with, so that it can be
+// resumed (and audited) from its directory alone.
+const (
+	RecordFile    = "run.json"
+	PlanCopy      = "plan.yaml"
+	InventoryCopy = "inventory.yaml"
+)
+
+// Record is run.json.
+type Record struct {
+	ID        string    `json:"id"`
+	Zdu       string    `json:"zdu"`
+	Host      string    `json:"host"`
+	User      string    `json:"user"`
+	PID       int       `json:"pid"`
+	Started   time.Time `json:"started"`
+	Plan      File      `json:"plan"`
+	Inventory File      `json:"inventory"`
+	// Sets are the --set flags as given, but for secret params, which are
+	// only in Secrets, as salted digests: a resumption asks for them again.
+	Sets    []string          `json:"sets"`
+	Secrets map[string]Digest `json:"secrets,omitempty"`
+	// State is the state directory the run's locks are in.
+	State string `json:"state"`
+}
+
+// File is a file the run was started with: where it was, its digest (the
+// copy in the run directory has the same).
+type File struct {
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
+}
+
+// Digest is a secret value stretched with PBKDF2-SHA256 and a salt of
+// its own: enough to tell the value given again to a resumption, and slow
+// to guess from a copied run.json.
+type Digest struct {
+	Salt       string `json:"salt"`
+	Iterations int    `json:"iterations"`
+	Sum        string `json:"sum"`
+}
+
+// digestIterations is OWASP's figure for PBKDF2-HMAC-SHA256 (2023).
+const digestIterations = 600_000
+
+// NewDigest digests a secret value with a fresh salt.
+func NewDigest(value string) Digest {
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	return Digest{Salt: hex.EncodeToString(salt), Iterations: digestIterations, Sum: stretch(salt, digestIterations, value)}
+}
+
+// Matches reports whether value is the secret digested.
+func (d Digest) Matches(value string) bool {
+	salt, err := hex.DecodeString(d.Salt)
+	if err != nil || d.Iterations < 1 || d.Iterations > 10*digestIterations {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(stretch(salt, d.Iterations, value)), []byte(d.Sum)) == 1
+}
+
+func stretch(salt []byte, iterations int, value string) string {
+	key, err := pbkdf2.Key(sha256.New, value, salt, iterations, 32)
+	if err != nil {
+		return ""
+	}
+	return hex.EncodeToString(key)
+}
+
+// FileDigest is "sha256:HEX" of data.
+func FileDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// WriteRecord writes run.json and the copies of the plan and inventory.
+func (d *Dir) WriteRecord(rec Record, plan, inventory []byte) error {
+	rec.Plan.Digest, rec.Inventory.Digest = FileDigest(plan), FileDigest(inventory)
+	for name, data := range map[string][]byte{PlanCopy: plan, InventoryCopy: inventory} {
+		if err := os.WriteFile(filepath.Join(d.Path, name), data, 0o600); err != nil {
+			return fmt.Errorf("copying the run's %s: %w", name, err)
+		}
+	}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d.Path, RecordFile), append(b, '\n'), 0o600)
+}
+
+// ReadRecord reads a run directory's record and its copies of the plan and
+// inventory, checked against the record's digests.
+func ReadRecord(path string) (rec Record, plan, inventory []byte, err error) {
+	b, err := os.ReadFile(filepath.Join(path, RecordFile))
+	if err != nil {
+		return rec, nil, nil, fmt.Errorf("%s is not a run directory zdu can resume (no %s): %w", path, RecordFile, err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, nil, nil, fmt.Errorf("%s: %w", filepath.Join(path, RecordFile), err)
+	}
+	if plan, err = os.ReadFile(filepath.Join(path, PlanCopy)); err != nil {
+		return rec, nil, nil, err
+	}
+	if inventory, err = os.ReadFile(filepath.Join(path, InventoryCopy)); err != nil {
+		return rec, nil, nil, err
+	}
+	if FileDigest(plan) != rec.Plan.Digest || FileDigest(inventory) != rec.Inventory.Digest {
+		return rec, nil, nil, fmt.Errorf("%s: the copies of the plan or inventory do not match %s", path, RecordFile)
+	}
+	return rec, plan, inventory, nil
+}
+
+// Open opens an existing run's directory to go on with it (a resumed
+// run): the journal goes on from its last event, and the logs append. It
+// also returns the events already in the journal.
+func Open(path string, opt Options) (*Dir, []journal.Event, error) {
+	d := &Dir{Path: path}
+	var err error
+	if d.Logs, err = NewNodeLogs(filepath.Join(path, NodesDir), opt.Mask); err != nil {
+		return nil, nil, err
+	}
+	if d.runLog, err = os.OpenFile(filepath.Join(path, RunLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+		d.Logs.Close()
+		return nil, nil, err
+	}
+	sinks := append([]journal.Sink{d.Logs, NewLogSink(d.runLog, true, false, zerolog.DebugLevel)}, opt.Sinks...)
+	j, events, err := journal.Open(filepath.Join(path, JournalFile), opt.ID, opt.Mask.Mask, sinks...)
+	if err != nil {
+		d.Logs.Close()
+		d.runLog.Close()
+		return nil, nil, err
+	}
+	d.Journal = j
+	return d, events, nil
+}
