@@ -12,6 +12,9 @@ type Result struct {
 	// Finished lists vertex IDs in the order their fn returned (only
 	// vertices that ran).
 	Finished []string
+	// Done lists the vertices WalkOptions.Done named, in the order the walk
+	// reached them.
+	Done []string
 	// Failed lists the root causes: IDs of vertices whose fn returned
 	// Failed (or panicked), in the order they finished.
 	Failed []string

@@ -57,6 +57,12 @@ type WalkOptions struct {
 	// running it, as soon as that is decided, so the caller can record it
 	// (journal, summary) in order. Same goroutine rules as Stop.
 	OnBlocked func(v Vertex, why Reason)
+	// Done, when set, names vertices finished before this walk (a resumed
+	// run): they end Passed without running and without taking a slot, or,
+	// when something they depend on failed in this walk, Blocked — without
+	// OnBlocked: their record is the earlier one — so what follows them is
+	// blocked too.
+	Done func(v Vertex) bool
 }
 
 // Walk runs fn over g with the zero WalkOptions; see WalkOptions.Walk.
@@ -166,6 +172,15 @@ func (w *walker) run(ctx context.Context, fn WalkFunc) {
 // vertex its truest reason: a failed dependency outranks a cancellation,
 // which outranks a policy stop.
 func (w *walker) decide(ctx context.Context, v int, fn WalkFunc) {
+	if w.o.Done != nil && w.o.Done(w.g.verts[v]) {
+		w.r.Done = append(w.r.Done, w.g.verts[v].ID())
+		if w.poisoned[v] {
+			w.finish(v, Blocked)
+		} else {
+			w.finish(v, Passed)
+		}
+		return
+	}
 	switch {
 	case w.poisoned[v] && !isBarrier(w.g.verts[v]):
 		w.blockAndFinish(v, Upstream)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,5 +121,43 @@ func TestWalkSlotsStop(t *testing.T) {
 		func(context.Context, Vertex) Status { return Passed })
 	if r.Status("h0") != Passed || r.Status("h1") != Blocked || r.Reason("h1") != Stopped || r.Status("h2") != Passed {
 		t.Errorf("h0 %v, h1 %v (%v), h2 %v", r.Status("h0"), r.Status("h1"), r.Reason("h1"), r.Status("h2"))
+	}
+}
+
+// TestWalkDone: vertices done before the walk end Passed without running
+// and take no slot; one whose upstream fails in this walk ends Blocked
+// without OnBlocked, and blocks what follows it.
+func TestWalkDone(t *testing.T) {
+	g := &Graph{}
+	for _, id := range []string{"a", "b", "c", "x", "y", "z"} {
+		g.Add(slotted{v: v{id: id}, pool: "p", holder: id[:1], limit: 1})
+	}
+	for _, e := range [][2]string{{"a", "b"}, {"b", "c"}, {"x", "y"}, {"y", "z"}} {
+		g.Connect(e[0], e[1])
+	}
+	var blocked []string
+	done := map[string]bool{"a": true, "b": true, "y": true}
+	r := WalkOptions{
+		Done:      func(x Vertex) bool { return done[x.ID()] },
+		OnBlocked: func(x Vertex, _ Reason) { blocked = append(blocked, x.ID()) },
+	}.Walk(context.Background(), g, func(_ context.Context, x Vertex) Status {
+		if x.ID() == "x" {
+			return Failed
+		}
+		return Passed
+	})
+	started := append([]string(nil), r.Started...)
+	slices.Sort(started)
+	if got := strings.Join(started, ","); got != "c,x" {
+		t.Errorf("started %s, want c,x: done vertices do not run", got)
+	}
+	want := map[string]Status{"a": Passed, "b": Passed, "c": Passed, "x": Failed, "y": Blocked, "z": Blocked}
+	for id, s := range want {
+		if r.Status(id) != s {
+			t.Errorf("%s: %v, want %v", id, r.Status(id), s)
+		}
+	}
+	if strings.Join(blocked, ",") != "z" {
+		t.Errorf("OnBlocked told of %v, want only z (y's record is the earlier one)", blocked)
 	}
 }

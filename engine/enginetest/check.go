@@ -10,12 +10,17 @@ import (
 )
 
 // CheckJournal checks what a resumed run and the summary rely on: sequence
-// numbers strictly increasing from 1; the run started first and ended last,
-// once; every started phase, node, step attempt, rollback and compensation
-// ended exactly once, after it started; every vertex of the program's graph
-// has exactly one terminal event (see CheckVertices); the run's end carries
-// the result's exit code; and the summary rebuilt from journal.jsonl equals
-// the one built live from the same events.
+// numbers strictly increasing from 1; the run started first and ended last;
+// every started phase, node, step attempt, rollback and compensation ended
+// exactly once, after it started; every vertex of the program's graph has
+// its terminal event (see CheckVertices); the run's end carries the
+// result's exit code; and the summary rebuilt from journal.jsonl equals the
+// one built live from the same events.
+//
+// A journal may hold several processes' events (a run, then its
+// resumptions, each from a run resumed event): the process before a
+// resumption may have died (its open starts and missing end are its crash)
+// or ended (failed, cancelled).
 func CheckJournal(tb testing.TB, r *Run) {
 	tb.Helper()
 	ev := r.Events
@@ -38,14 +43,23 @@ func CheckJournal(tb testing.TB, r *Run) {
 		tb.Errorf("run end exit code %v, want %d", last.ExitCode, r.Result.ExitCode)
 	}
 	open := map[string]int{} // key -> seq of its start
-	for _, e := range ev[1 : len(ev)-1] {
+	for i, e := range ev[1 : len(ev)-1] {
 		if e.Kind == journal.KindRun {
-			if e.State != journal.Stopping && e.State != journal.Aborting {
+			switch e.State {
+			case journal.Stopping, journal.Aborting:
+			case journal.Resumed:
+				open = map[string]int{} // what the last process left open died with it
+			case journal.Passed, journal.Failed:
+				if !resumedAfter(ev[i+2:]) {
+					tb.Errorf("seq %d: run %s in the middle of the journal, and no resumption after it", e.Seq, e.State)
+				}
+			default:
 				tb.Errorf("seq %d: run %s in the middle of the journal", e.Seq, e.State)
 			}
 			continue
 		}
-		if e.Kind == journal.KindRule || e.Kind == journal.KindProbe {
+		if e.Kind == journal.KindRule || e.Kind == journal.KindProbe ||
+			(e.Kind == journal.KindUndo && (e.State == journal.Armed || e.State == journal.Settled || e.State == journal.Kept)) {
 			continue // one-off events: no start to pair with
 		}
 		k := key(e)
@@ -109,6 +123,15 @@ func endWithoutStart(e journal.Event) bool {
 	return false
 }
 
+func resumedAfter(events []journal.Event) bool {
+	for _, e := range events {
+		if e.Kind == journal.KindRun && e.State == journal.Resumed {
+			return true
+		}
+	}
+	return false
+}
+
 // terminal are the states that end a vertex.
 var terminal = map[string]bool{journal.Passed: true, journal.Failed: true, journal.Skipped: true,
 	journal.Blocked: true, journal.Cancelled: true}
@@ -131,13 +154,49 @@ func VertexEnds(events []journal.Event) map[string][]journal.Event {
 }
 
 // CheckVertices checks that every vertex of g has exactly one terminal
-// event, and that no event names a vertex g does not have.
+// event in each process that decided it (a run, each of its resumptions),
+// that one that passed or was skipped is not decided again by a later
+// process, and that no event names a vertex g does not have.
 func CheckVertices(tb testing.TB, g *dag.Graph, events []journal.Event) {
 	tb.Helper()
-	ends := VertexEnds(events)
+	segment, doneIn, nodeOf := 0, map[string]int{}, map[string]string{}
+	perSegment := map[[2]any]int{}
+	ends := map[string]int{}
+	for _, e := range events {
+		if e.Kind == journal.KindRun && e.State == journal.Resumed {
+			segment++
+			continue
+		}
+		if e.Kind == journal.KindRollback && e.Step == "" && e.State == journal.Started {
+			// A rollback undoes what its node did: a resumption redoes it.
+			for v, n := range nodeOf {
+				if n == e.Node {
+					delete(doneIn, v)
+				}
+			}
+			continue
+		}
+		if e.Vertex == "" || !terminal[e.State] ||
+			(e.Kind != journal.KindStep && e.Kind != journal.KindBatch && e.Kind != journal.KindPhase) {
+			continue
+		}
+		if s, done := doneIn[e.Vertex]; done && s < segment {
+			tb.Errorf("seq %d: vertex %s decided again (%s) after it was done in process %d", e.Seq, e.Vertex, e.State, s+1)
+		}
+		if e.Kind == journal.KindStep && (e.State == journal.Passed || e.State == journal.Skipped) {
+			doneIn[e.Vertex], nodeOf[e.Vertex] = segment, e.Node
+		}
+		perSegment[[2]any{e.Vertex, segment}]++
+		ends[e.Vertex]++
+	}
+	for k, n := range perSegment {
+		if n > 1 {
+			tb.Errorf("vertex %s has %d terminal events in process %d, want 1", k[0], n, k[1].(int)+1)
+		}
+	}
 	for _, v := range g.Vertices() {
-		if n := len(ends[v.ID()]); n != 1 {
-			tb.Errorf("vertex %s has %d terminal events, want 1: %v", v.ID(), n, ends[v.ID()])
+		if ends[v.ID()] == 0 {
+			tb.Errorf("vertex %s has no terminal event", v.ID())
 		}
 	}
 	for _, e := range events {

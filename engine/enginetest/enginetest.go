@@ -64,6 +64,9 @@ type Options struct {
 	// Dial reaches nodes whose transport is not local (e.g. run.SSHDialer
 	// for a sandbox's nodes); nil: local nodes only.
 	Dial run.Dialer
+	// Resume goes on with the run in Dir (its journal replayed) instead of
+	// starting a new one.
+	Resume bool
 }
 
 // Run is a finished run, as an operator would find it.
@@ -109,12 +112,24 @@ func Execute(tb testing.TB, prog *compile.Program, opt Options) *Run {
 		opt.StopGrace = 5 * time.Second
 	}
 	live := &collector{}
-	rd, err := rundir.Create(dir, rundir.Options{ID: "test-run", Mask: mask.New(prog.Binding.Secrets), Sinks: []journal.Sink{live}})
-	if err != nil {
+	rdo := rundir.Options{ID: "test-run", Mask: mask.New(prog.Binding.Secrets), Sinks: []journal.Sink{live}}
+	var rd *rundir.Dir
+	var prior *run.Replay
+	var err error
+	if opt.Resume {
+		var events []journal.Event
+		if rd, events, err = rundir.Open(dir, rdo); err != nil {
+			tb.Fatal(err)
+		}
+		if prior, err = run.ReplayJournal(prog, events); err != nil {
+			tb.Fatal(err)
+		}
+		live.events = append(live.events, events...)
+	} else if rd, err = rundir.Create(dir, rdo); err != nil {
 		tb.Fatal(err)
 	}
 	pool := run.NewPool(prog.Binding.Inv, opt.Dial)
-	r := &run.Runner{Prog: prog, Journal: rd.Journal, Transports: pool, Logs: rd.Logs, StopGrace: opt.StopGrace}
+	r := &run.Runner{Prog: prog, Journal: rd.Journal, Transports: pool, Logs: rd.Logs, StopGrace: opt.StopGrace, Prior: prior}
 	var wg sync.WaitGroup
 	if opt.Start != nil {
 		wg.Add(1)

@@ -32,6 +32,7 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 		e.Detail = nil
 		if err == nil {
 			e.State, e.ExitCode = journal.Passed, journal.Code(out.ExitCode)
+			e.Detail = registered(s, expr.Result(out, nil))
 			r.event(e)
 			return out, nil
 		}
@@ -44,6 +45,7 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 				// the step did not fail on its own.
 				e.State = journal.Cancelled
 			}
+			e.Detail = registered(s, expr.Result(out, err))
 			r.event(e)
 			return out, err
 		}
@@ -89,4 +91,13 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// registered is the detail of a step's last event that keeps what the step
+// registers: a resumed run gives it back to the node's later steps.
+func registered(s *load.Step, result map[string]any) map[string]any {
+	if s.Register == "" {
+		return nil
+	}
+	return map[string]any{"register": s.Register, "result": result}
 }

@@ -52,19 +52,26 @@ func (r *Runner) arm(v *compile.StepVertex) {
 		Vertex: v.ID(), Detail: map[string]any{"rollback": s.Rollback.Rollback, "scope": s.Rollback.Scope}})
 }
 
-// track keeps a node's compensations up to date after a step.
-func (r *Runner) track(st *nodeState, out step.Outcome, passed bool) {
+// track keeps a node's compensations up to date after step s (of rollback,
+// or of a phase when rollback is "") ran within vertex, and journals each
+// one armed and settled: a resumed run knows from them what a crashed one
+// left to put back, and which step can rebuild it.
+func (r *Runner) track(st *nodeState, s *load.Step, rollback string, out step.Outcome, vertex string) {
 	for _, k := range out.Settles {
 		kept := st.undo[:0]
 		for _, u := range st.undo {
 			if u.key != k {
 				kept = append(kept, u)
+				continue
 			}
+			r.event(journal.Event{Kind: journal.KindUndo, State: journal.Settled, Node: st.node.Name, Step: u.key, Vertex: vertex})
 		}
 		st.undo = kept
 	}
 	if out.Undo != nil {
 		st.undo = append(st.undo, newUndoEntry(out.Undo))
+		r.event(journal.Event{Kind: journal.KindUndo, State: journal.Armed, Node: st.node.Name, Step: out.Undo.Key, Vertex: vertex,
+			Rollback: rollback, Detail: map[string]any{"description": out.Undo.Description, "step": s.ID}})
 	}
 }
 
@@ -178,7 +185,7 @@ func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node, vertex string)
 		if s.Register != "" {
 			env = env.WithResult(s.Register, expr.Result(out, err))
 		}
-		r.track(st, out, err == nil)
+		r.track(st, s, a.rule.Rollback, out, vertex)
 		if err != nil && !s.ContinueOnError {
 			return r.rollbackDone(base, false, out.ExitCode, err)
 		}

@@ -37,6 +37,10 @@ type Runner struct {
 	StopGrace time.Duration
 	// Observers watch the run (the availability probe); see Observer.
 	Observers []Observer
+	// Prior, for a resumed run, is what the run's journal says it left:
+	// its done vertices are not run again, its nodes' results, rules and
+	// compensations are restored.
+	Prior *Replay
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -81,6 +85,7 @@ type nodeState struct {
 
 // nodePhase is one node's passage through one phase.
 type nodePhase struct {
+	phase   int // the phase's index
 	env     *expr.Env
 	skipped bool // the phase's when is false here
 	ended   bool // the node's end is journaled
@@ -165,7 +170,11 @@ func (r *Runner) Run(ctx context.Context) Result {
 		r.phases[i] = &phaseState{ph: ph}
 	}
 	r.mu.Unlock()
-	r.event(journal.Event{Kind: journal.KindRun, State: journal.Started, Detail: runDetail(r.Prog)})
+	if r.Prior == nil {
+		r.event(journal.Event{Kind: journal.KindRun, State: journal.Started, Detail: runDetail(r.Prog)})
+	} else {
+		r.event(journal.Event{Kind: journal.KindRun, State: journal.Resumed, Detail: r.resumeDetail()})
+	}
 	r.mu.Lock()
 	why := r.stopWhy
 	r.begun = true
@@ -174,8 +183,16 @@ func (r *Runner) Run(ctx context.Context) Result {
 		r.event(journal.Event{Kind: journal.KindRun, State: journal.Stopping, Detail: map[string]any{"reason": why}})
 	}
 	walk := dag.WalkOptions{Stop: r.holdBack, OnBlocked: r.blocked}
-	w := walk.Walk(ctx, r.Prog.Graph, r.vertex)
-	res := r.outcome(ctx, w)
+	var res Result
+	if err := r.restore(ctx); err != nil {
+		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
+	} else {
+		if r.Prior != nil {
+			walk.Done = func(v dag.Vertex) bool { return r.Prior.Done[v.ID()] }
+		}
+		w := walk.Walk(ctx, r.Prog.Graph, r.vertex)
+		res = r.outcome(ctx, w)
+	}
 	if err := r.compensateAll(ctx); err != nil && res.ExitCode == exitcode.OK {
 		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
 	}
@@ -271,9 +288,14 @@ func (r *Runner) state(n *load.Node) *nodeState {
 	}
 	b := r.Prog.Binding
 	s := &nodeState{node: n, results: map[string]map[string]any{}}
+	if r.Prior != nil {
+		for name, res := range r.Prior.Results[n.Name] {
+			s.results[name] = res
+		}
+	}
 	s.env = expr.NewEnv(b.Params[n.Name], n.Vars, expr.NodeData{
 		Name: n.Name, Host: n.Host, Port: n.Port, User: n.User, Groups: n.Groups,
-	}, "", nil)
+	}, "", s.results)
 	r.nodes[n.Name] = s
 	return s
 }

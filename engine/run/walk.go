@@ -58,16 +58,18 @@ func (r *Runner) blocked(v dag.Vertex, why dag.Reason) {
 }
 
 // stepVertex runs one step of one node in one phase. The node's first step
-// also starts the node in the phase (or finds it blocked by an earlier
-// failure, or skipped by the phase's when); a failure ends the node there:
-// its rollback-on rules, then its compensation.
+// to run in the phase also starts the node there (or finds it blocked by an
+// earlier failure, or skipped by the phase's when); a failure ends the node
+// there: its rollback-on rules, then its compensation.
 func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 	ph, n, s, id := v.Phase, v.Node, v.Step, v.ID()
 	ps := r.enter(ph, id)
 	st := r.state(n)
 	base := journal.Event{Kind: journal.KindStep, Phase: ph.ID, Node: n.Name, Step: s.ID, Vertex: id}
-	if v.First {
-		np := &nodePhase{env: st.env.WithPhase(ph.ID)}
+	// The node's first step to run in the phase starts it there: its first
+	// step, or, in a resumed run, the first one not done before.
+	if st.in == nil || st.in.phase != ph.Index {
+		np := &nodePhase{phase: ph.Index, env: st.env.WithPhase(ph.ID)}
 		st.in = np
 		node := journal.Event{Kind: journal.KindNode, Phase: ph.ID, Node: n.Name, Vertex: id}
 		switch {
@@ -111,7 +113,9 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 			return dag.Failed
 		}
 		if !ok {
-			r.stepEvent(base, journal.Skipped)
+			skipped := base
+			skipped.State, skipped.Detail = journal.Skipped, registered(s, expr.SkippedResult())
+			r.event(skipped)
 			if s.Register != "" {
 				r.register(st, np, s.Register, expr.SkippedResult())
 			}
@@ -127,7 +131,7 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 	if s.Register != "" {
 		r.register(st, np, s.Register, expr.Result(out, err))
 	}
-	r.track(st, out, err == nil)
+	r.track(st, s, "", out, id)
 	if err != nil && !s.ContinueOnError {
 		r.endNode(v, st, r.stepFailed(v, out, err))
 		return dag.Failed

@@ -6,6 +6,7 @@ package summary
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/probe"
@@ -97,6 +98,9 @@ func FromEvents(events []journal.Event) *Summary {
 				}
 				continue
 			}
+			if e.State != journal.Passed && e.State != journal.Failed {
+				continue // stopping, resumed: not the run's end
+			}
 			s.Status, _ = e.Detail["status"].(string)
 			if e.ExitCode != nil {
 				s.ExitCode = *e.ExitCode
@@ -162,4 +166,50 @@ func upper(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// Outstanding is something a run left on a node and has not put back:
+// a drain whose compensation has not run (the run is still going, or died),
+// or was kept (its rollback failed).
+type Outstanding struct {
+	Node  string    `json:"node"`
+	What  string    `json:"what"` // the compensation that would put it back
+	Since time.Time `json:"since"`
+	Kept  bool      `json:"kept,omitempty"`
+}
+
+// OutOfService lists, from a run's events, what its nodes are still out
+// of: compensations armed and neither settled (the node's enable) nor run.
+func OutOfService(events []journal.Event) []Outstanding {
+	type key struct{ node, undo string }
+	open := map[key]*Outstanding{}
+	var order []key
+	for _, e := range events {
+		if e.Kind != journal.KindUndo {
+			continue
+		}
+		k := key{e.Node, e.Step}
+		switch e.State {
+		case journal.Armed:
+			desc, _ := e.Detail["description"].(string)
+			if _, seen := open[k]; !seen {
+				order = append(order, k)
+			}
+			open[k] = &Outstanding{Node: e.Node, What: desc, Since: e.Time}
+		case journal.Settled, journal.Passed:
+			delete(open, k)
+		case journal.Kept:
+			if o, ok := open[k]; ok {
+				o.Kept = true
+			}
+		}
+	}
+	var out []Outstanding
+	for _, k := range order {
+		if o, ok := open[k]; ok {
+			out = append(out, *o)
+			delete(open, k)
+		}
+	}
+	return out
 }
