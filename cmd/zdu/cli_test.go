@@ -25,6 +25,10 @@ var pinnedFlags = map[string][]string{
 		"run-dir", "set", "state", "stop-grace"},
 	"rehearse": {"fail", "i", "inventory", "log-format", "nodes", "probe-budget", "probe-timeout", "rate",
 		"run-dir", "set", "startup", "state", "stop-grace"},
+	"resume": {"accept-changes", "log-format", "probe", "probe-budget", "probe-rate", "probe-timeout",
+		"rerun-in-flight", "set", "state", "stop-grace"},
+	"status":  {"format", "state"},
+	"unlock":  {"state"},
 	"schema":  {},
 	"version": {},
 }

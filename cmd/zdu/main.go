@@ -33,6 +33,9 @@ Usage:
   zdu graph PLAN -i INVENTORY [--set k=v ...] [--format dot|mermaid]
   zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR] [--probe URL [--probe-rate RPS]]
   zdu rehearse PLAN [-i INVENTORY | --nodes N] [--fail NODE:STEP ...] [--rate RPS] [--run-dir DIR]
+  zdu resume RUNDIR|RUNID [--set secret=v ...] [--rerun-in-flight] [--accept-changes]
+  zdu status RUNDIR|RUNID [--format text|json]
+  zdu unlock RUNID
   zdu schema plan|inventory
   zdu version                    (or zdu --version)
   zdu help [COMMAND]             (or zdu COMMAND -h: the command's flags)
@@ -53,6 +56,9 @@ func commands() []command {
 		{"graph", cmdGraph},
 		{"run", cmdRun},
 		{"rehearse", cmdRehearse},
+		{"resume", cmdResume},
+		{"status", cmdStatus},
+		{"unlock", cmdUnlock},
 		{"version", cmdVersion},
 	}
 }

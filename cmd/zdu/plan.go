@@ -38,7 +38,8 @@ func newPlanFlags(name string, formats ...string) *planFlags {
 }
 
 // compileFrom parses args, loads and binds plan + inventory, and compiles.
-func (f *planFlags) compileFrom(args []string, stdout io.Writer) (*compile.Program, int, error) {
+// It also returns what it read.
+func (f *planFlags) compileFrom(args []string, stdout io.Writer) (*compile.Program, loaded, error) {
 	pos, err := parseInterleaved(f.fs, args)
 	if err == nil && len(pos) != 1 {
 		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
@@ -50,20 +51,20 @@ func (f *planFlags) compileFrom(args []string, stdout io.Writer) (*compile.Progr
 		err = oneOf("format", *f.format, f.formats...)
 	}
 	if err != nil {
-		return nil, exitBadInput, err
+		return nil, loaded{}, err
 	}
 	in, probs := loadAll(pos[0], *f.inv, load.BindOptions{Sets: f.sets, RequireParams: true})
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())
 		}
-		return nil, exitBadInput, badUsage("%d problem(s) in the plan, inventory or flags", len(probs))
+		return nil, loaded{}, badUsage("%d problem(s) in the plan, inventory or flags", len(probs))
 	}
 	prog, err := compile.Compile(in.Binding)
 	if err != nil {
-		return nil, exitBadInput, badUsage("%v", err)
+		return nil, loaded{}, badUsage("%v", err)
 	}
-	return prog, 0, nil
+	return prog, in, nil
 }
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -144,7 +144,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 			fmt.Fprintf(stderr, "zdu rehearse: tearing the sandbox down: %v\n", err)
 		}
 	}()
-	prog, err := f.compile(planFile, s.Inventory, stdout)
+	prog, in, err := f.compile(planFile, s.Inventory, stdout)
 	if err != nil {
 		return report(stdout, stderr, "rehearse", err)
 	}
@@ -154,7 +154,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	} else {
 		opt.probeOpt.URL = s.URL + "/"
 	}
-	code, dir := execute(ctx, prog, opt, stdout, stderr)
+	code, dir := execute(ctx, job{prog: prog, src: sourceOf(in, f.sets)}, opt, stdout, stderr)
 	fired := map[sandbox.Failure]bool{}
 	for _, fl := range cfg.Fail {
 		if fired[fl] = s.Fired(fl); !fired[fl] {
@@ -171,20 +171,20 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 }
 
 // compile binds the plan to the sandbox's generated inventory.
-func (f *rehearseFlags) compile(planFile, inv string, stdout io.Writer) (*compile.Program, error) {
+func (f *rehearseFlags) compile(planFile, inv string, stdout io.Writer) (*compile.Program, loaded, error) {
 	in, probs := loadAll(planFile, inv, load.BindOptions{Sets: f.sets, RequireParams: true})
 	if len(probs) > 0 {
 		for _, p := range probs {
 			// The generated inventory is gone after the rehearsal: name it.
 			fmt.Fprintln(stdout, strings.ReplaceAll(p.String(), inv, "the sandbox's inventory"))
 		}
-		return nil, badUsage("%d problem(s) binding the plan to the sandbox: a required param it does not set needs --set; a var the plan reads needs -i INVENTORY (the sandbox copies its nodes' vars), a default or a test", len(probs))
+		return nil, in, badUsage("%d problem(s) binding the plan to the sandbox: a required param it does not set needs --set; a var the plan reads needs -i INVENTORY (the sandbox copies its nodes' vars), a default or a test", len(probs))
 	}
 	prog, err := compile.Compile(in.Binding)
 	if err != nil {
-		return nil, badUsage("%v", err)
+		return nil, in, badUsage("%v", err)
 	}
-	return prog, nil
+	return prog, in, nil
 }
 
 // rehearsalNode is one node of rehearsal.json.

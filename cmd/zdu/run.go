@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,7 +45,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
-	prog, _, err := f.compileFrom(args, stdout)
+	prog, in, err := f.compileFrom(args, stdout)
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
 	}
@@ -57,13 +58,40 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opt.probeOpt.URL == "" && !prog.Binding.Plan.ErrorBudget.IsZero() {
 		fmt.Fprintln(stderr, "zdu run: note: the plan's errorBudget is not checked without --probe URL")
 	}
-	code, _ := execute(ctx, prog, opt, stdout, stderr)
+	code, _ := execute(ctx, job{prog: prog, src: sourceOf(in, f.sets)}, opt, stdout, stderr)
 	return code
 }
 
-// execute runs a compiled program with a run directory, logs and signals.
-// It returns the exit code and the run directory ("" when none was made).
-func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout, stderr io.Writer) (int, string) {
+// job is what execute runs: a new run of prog, or, with resume set, one
+// that goes on.
+type job struct {
+	prog   *compile.Program
+	src    source
+	resume *resumption
+}
+
+// source is what a new run is started with, for its record.
+type source struct {
+	planFile, invFile string
+	plan, inv         []byte
+	sets              []string
+}
+
+func sourceOf(in loaded, sets []string) source {
+	return source{planFile: in.PlanFile, invFile: in.InvFile, plan: in.PlanData, inv: in.InvData, sets: sets}
+}
+
+// resumption is a run going on: its id and directory, and what its journal
+// says it left.
+type resumption struct {
+	id, dir string
+	prior   *run.Replay
+}
+
+// execute runs a job with a run directory, logs and signals. It returns the
+// exit code and the run directory ("" when none was made).
+func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Writer) (int, string) {
+	prog := j.prog
 	// A closed stdout or stderr stops the run as a signal does; the
 	// journal and the logs go on being written.
 	broken := make(chan string, 2)
@@ -75,13 +103,14 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, interruptSignals...)
 	defer signal.Stop(sigs)
-	id := rundir.NewID(prog.Binding.Plan.Name)
-	dir := opt.runDir
-	if dir == "" {
+	id, dir := rundir.NewID(prog.Binding.Plan.Name), opt.runDir
+	if j.resume != nil {
+		id, dir = j.resume.id, j.resume.dir
+	} else if dir == "" {
 		dir = filepath.Join(rundir.DefaultParent, id)
 	}
 	// Lock the nodes first: a run already on them refuses this one at once.
-	held, code := lockNodes(prog, opt.stateDir, id, dir, stdout, stderr)
+	held, code := lockNodes(prog, opt.stateDir, id, dir, j.resume != nil, stdout, stderr)
 	if held == nil {
 		return code, ""
 	}
@@ -114,14 +143,29 @@ func execute(ctx context.Context, prog *compile.Program, opt runOptions, stdout,
 		return exitFatal, ""
 	}
 	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
-	rd, err := rundir.Create(dir, rundir.Options{ID: id, Mask: mask.New(prog.Binding.Secrets),
-		Sinks: []journal.Sink{rundir.NewLogSink(stderr, console, console, zerolog.InfoLevel)}})
+	rdo := rundir.Options{ID: id, Mask: mask.New(prog.Binding.Secrets),
+		Sinks: []journal.Sink{rundir.NewLogSink(stderr, console, console, zerolog.InfoLevel)}}
+	var rd *rundir.Dir
+	if j.resume != nil {
+		rd, _, err = rundir.Open(dir, rdo)
+	} else {
+		rd, err = rundir.Create(dir, rdo)
+		if err == nil {
+			err = rd.WriteRecord(j.src.record(id, prog, opt.stateDir), j.src.plan, j.src.inv)
+		}
+	}
 	if err != nil {
+		if rd != nil {
+			rd.Close()
+		}
 		return report(stdout, stderr, "run", badUsage("--run-dir %s: %v", dir, err)), ""
 	}
 	defer rd.Close()
 
 	r := &run.Runner{Prog: prog, Journal: rd.Journal, Transports: pool, Logs: rd.Logs, StopGrace: opt.stopGrace}
+	if j.resume != nil {
+		r.Prior = j.resume.prior
+	}
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
 	}
@@ -164,15 +208,23 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // lockNodes locks the nodes the program targets in the state directory for
-// run id. When another run holds any, it says which (exit code Held) and
-// returns nil.
-func lockNodes(prog *compile.Program, stateDir, id, dir string, stdout, stderr io.Writer) (*state.Held, int) {
+// run id (a resumed run takes its own locks over). When another run holds
+// any, it says which (exit code Held) and returns nil.
+func lockNodes(prog *compile.Program, stateDir, id, dir string, resumed bool, stdout, stderr io.Writer) (*state.Held, int) {
 	st, err := state.Open(stateDir)
 	if err != nil {
 		return nil, report(stdout, stderr, "run", badUsage("--state: %v", err))
 	}
 	nodes := targetNodes(prog)
-	held, err := st.Lock(state.NewRun(id, prog.Binding.Plan.Name, dir, nodes), nodes)
+	rec := state.NewRun(id, prog.Binding.Plan.Name, dir, nodes)
+	if resumed {
+		if prev, err := st.Run(id); err == nil {
+			prev.Nodes = rec.Nodes
+			rec = prev
+		}
+		st.Resumed(&rec)
+	}
+	held, err := st.Lock(rec, nodes)
 	var he *state.HeldError
 	if errors.As(err, &he) {
 		fmt.Fprintf(stderr, "zdu run: refused, nothing was changed: %v\n", err)
@@ -273,4 +325,36 @@ func (g *outputGuard) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// record is run.json for a new run: where the plan and inventory were, the
+// --set flags (secret params only as digests), who started it.
+func (src source) record(id string, prog *compile.Program, stateDir string) rundir.Record {
+	me := state.Me()
+	rec := rundir.Record{ID: id, Zdu: buildVersion(), Host: me.Host, User: me.User, PID: me.PID, Started: me.At,
+		Plan: rundir.File{Path: absPath(src.planFile)}, Inventory: rundir.File{Path: absPath(src.invFile)},
+		Sets: []string{}, State: absPath(stateDir)}
+	secret := map[string]bool{}
+	for _, p := range prog.Binding.Plan.Params {
+		secret[p.Name] = p.Secret
+	}
+	for _, s := range src.sets {
+		name, value, _ := strings.Cut(s, "=")
+		if secret[name] {
+			if rec.Secrets == nil {
+				rec.Secrets = map[string]rundir.Digest{}
+			}
+			rec.Secrets[name] = rundir.NewDigest(value)
+			continue
+		}
+		rec.Sets = append(rec.Sets, s)
+	}
+	return rec
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

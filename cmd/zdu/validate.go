@@ -90,6 +90,9 @@ type loaded struct {
 	Plan    *load.Plan
 	Inv     *load.Inventory
 	Binding *load.Binding
+	// The files as read, for a run's record.
+	PlanFile, InvFile string
+	PlanData, InvData []byte
 }
 
 func (l loaded) summary() string {
@@ -107,11 +110,12 @@ func (l loaded) summary() string {
 // loadAll reads and checks a plan, and an inventory when given, reporting
 // every problem of both files at once.
 func loadAll(planFile, invFile string, opt load.BindOptions) (loaded, []schema.Problem) {
-	var out loaded
+	out := loaded{PlanFile: planFile, InvFile: invFile}
 	var probs []schema.Problem
 	if data, err := os.ReadFile(planFile); err != nil {
 		probs = append(probs, schema.Problem{File: planFile, Msg: fmt.Sprintf("cannot read plan: %v", unwrapPath(err))})
 	} else {
+		out.PlanData = data
 		out.Plan, probs = load.ParsePlan(planFile, data)
 	}
 	if invFile != "" {
@@ -120,6 +124,7 @@ func loadAll(planFile, invFile string, opt load.BindOptions) (loaded, []schema.P
 			probs = append(probs, schema.Problem{File: invFile, Msg: fmt.Sprintf("cannot read inventory: %v", unwrapPath(err))})
 		} else {
 			var ips []schema.Problem
+			out.InvData = data
 			out.Inv, ips = load.ParseInventory(invFile, data)
 			probs = append(probs, ips...)
 		}

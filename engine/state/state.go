@@ -179,7 +179,19 @@ func (d *Dir) Lock(run Run, nodes []Node) (_ *Held, err error) {
 		return nil, d.heldError(held)
 	}
 	h := &Held{d: d, run: run}
-	if h.alive, err = d.holdAlive(run.ID); err != nil {
+	if h.alive, err = d.holdAlive(run.ID); errors.Is(err, syscall.EWOULDBLOCK) {
+		// The run itself still runs in another process (resumed twice).
+		holder, rerr := d.Run(run.ID)
+		if rerr != nil {
+			holder = run
+		}
+		names := make([]string, len(nodes))
+		for i, n := range nodes {
+			names[i] = n.Name
+		}
+		return nil, &HeldError{Holder: holder, Nodes: names, Alive: true}
+	}
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -363,7 +375,7 @@ func (d *Dir) holdAlive(id string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("run %s is already running in another process", id)
+		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
 	return f, nil
 }

@@ -87,6 +87,12 @@ func TestStaleLock(t *testing.T) {
 	if _, err := d.Unlock("run-a"); err == nil || !strings.Contains(err.Error(), "still running") {
 		t.Fatalf("unlocking a running run: %v", err)
 	}
+	// Resumed a second time while the first resumption runs: refused as
+	// held by a running run.
+	_, err = d.Lock(run, nodes("n1"))
+	if !errors.As(err, &held) || !held.Alive || held.Holder.ID != "run-a" {
+		t.Fatalf("resuming a running run: got %v, want held by the running run-a", err)
+	}
 	resumed.alive.Close() // dies again
 	released, err := d.Unlock("run-a")
 	if err != nil || strings.Join(released, ",") != "n1" {
