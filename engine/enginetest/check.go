@@ -119,6 +119,10 @@ func endWithoutStart(e journal.Event) bool {
 		return e.State == journal.Failed && e.Attempt == 0
 	case journal.KindDrift:
 		return true // one-off checks, no start
+	case journal.KindNode:
+		// A resumed run ends a node whose steps all passed in the process
+		// before, which died before it journaled the node's end.
+		return e.State == journal.Passed && e.Detail["earlier"] == true
 	}
 	return false
 }

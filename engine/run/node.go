@@ -15,7 +15,12 @@ import (
 // runStep runs one step with its timeout and retries, recording each attempt.
 // kind is journal.KindStep, or KindRollback with the rollback's name; vertex
 // is the graph vertex the step runs for.
-func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env, kind, rollback, vertex string) (step.Outcome, error) {
+//
+// settle, when set, is called with the outcome before the step's end is
+// journaled: what it records (compensations armed or settled by the step)
+// is on disk before the end, so a crash between the two leaves the step in
+// flight, never done with its compensations unrecorded.
+func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env, kind, rollback, vertex string, settle func(step.Outcome)) (step.Outcome, error) {
 	rc := &stepContext{r: r, node: n, env: env, log: r.Logs.Writer(n.Name)}
 	base := journal.Event{Kind: kind, Phase: phase, Node: n.Name, Step: s.ID, Rollback: rollback, Vertex: vertex}
 	delay := s.Retries.Delay
@@ -31,6 +36,9 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 		out, err = r.attempt(s, rc)
 		e.Detail = nil
 		if err == nil {
+			if settle != nil {
+				settle(out)
+			}
 			e.State, e.ExitCode = journal.Passed, journal.Code(out.ExitCode)
 			e.Detail = registered(s, expr.Result(out, nil))
 			r.event(e)
@@ -44,6 +52,9 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 				// Killed by Stop's grace running out or a second SIGINT:
 				// the step did not fail on its own.
 				e.State = journal.Cancelled
+			}
+			if settle != nil {
+				settle(out)
 			}
 			e.Detail = registered(s, expr.Result(out, err))
 			r.event(e)

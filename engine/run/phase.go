@@ -118,6 +118,7 @@ func (r *Runner) barrier(b *compile.Barrier) dag.Status {
 		return dag.Blocked
 	}
 	ps = r.enter(ph, b.ID()) // a phase with no target node begins here
+	r.endEarlierNodes(ph.Index)
 	if !b.Last {
 		e.State = journal.Passed
 		if ps.closed() || r.stopping.Load() {

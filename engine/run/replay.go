@@ -29,6 +29,9 @@ type Replay struct {
 	Undos map[string][]ReplayedUndo
 	// Kept are the nodes left out of service by a failed rollback.
 	Kept map[string]bool
+	// NodeEnded holds "PHASE/NODE" for each node whose end in a phase is
+	// journaled (and not undone since by a rollback of the node).
+	NodeEnded map[string]bool
 	// Ended is the run's last end (passed or failed), when it has one.
 	Ended *journal.Event
 	// LastSeq is the last event's sequence number.
@@ -65,7 +68,12 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 		}
 	}
 	rp := &Replay{Done: map[string]bool{}, Results: map[string]map[string]map[string]any{},
-		Undos: map[string][]ReplayedUndo{}, Kept: map[string]bool{}}
+		Undos: map[string][]ReplayedUndo{}, Kept: map[string]bool{}, NodeEnded: map[string]bool{}}
+	phaseIndex := map[string]int{}
+	for _, ph := range prog.Phases {
+		phaseIndex[ph.ID] = ph.Index
+	}
+	nodeEnds := map[string][2]string{}        // "PHASE/NODE" -> phase, node
 	last := map[string]string{}               // vertex -> its last terminal state
 	started := map[string]time.Time{}         // vertex -> an attempt started, not ended
 	armedPhase := map[string]map[string]int{} // node -> rollback -> arming phase index
@@ -99,6 +107,11 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 					}
 					rp.Results[e.Node][sv.Step.Register] = r
 				}
+			}
+		case journal.KindNode:
+			switch e.State {
+			case journal.Passed, journal.Failed, journal.Cancelled, journal.Skipped, journal.Blocked:
+				nodeEnds[e.Phase+"/"+e.Node] = [2]string{e.Phase, e.Node}
 			}
 		case journal.KindRule:
 			if e.State == journal.Armed && sv != nil && sv.Step.Rollback != nil {
@@ -141,6 +154,12 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 		if sv := steps[id]; (state == journal.Passed || state == journal.Skipped) && !undone(sv) {
 			rp.Done[id] = true
 		}
+	}
+	for k, pn := range nodeEnds {
+		if p, ok := rolledBack[pn[1]]; ok && phaseIndex[pn[0]] >= p {
+			continue
+		}
+		rp.NodeEnded[k] = true
 	}
 	for id, since := range started {
 		rp.InFlight = append(rp.InFlight, InFlight{Vertex: steps[id], Since: since})

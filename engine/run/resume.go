@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/user"
 
+	"github.com/zdu-dev/zdu/engine/compile"
+	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/steps/step"
 )
 
@@ -22,6 +24,13 @@ func (r *Runner) restore(ctx context.Context) error {
 	for _, rule := range p.Rules {
 		v := rule.Vertex
 		r.rules = append(r.rules, &armedRule{phase: v.Phase.ID, stepID: v.Step.ID, node: v.Node, rule: v.Step.Rollback, vertex: v.ID()})
+	}
+	r.unended = map[int][]*compile.StepVertex{}
+	for _, v := range r.Prog.Graph.Vertices() {
+		sv, ok := v.(*compile.StepVertex)
+		if ok && sv.Last && p.Done[sv.ID()] && !p.NodeEnded[sv.Phase.ID+"/"+sv.Node.Name] {
+			r.unended[sv.Phase.Index] = append(r.unended[sv.Phase.Index], sv)
+		}
 	}
 	var errs []error
 	for node, undos := range p.Undos {
@@ -68,4 +77,19 @@ func (r *Runner) resumeDetail() map[string]any {
 		d["rerun"] = rerun
 	}
 	return d
+}
+
+// endEarlierNodes journals, at a barrier of phase index ph, the end of the
+// nodes whose steps there all passed in an earlier process that died
+// before it could journal the node's end: the summary and the barrier's
+// decision count them as the earlier process would have.
+func (r *Runner) endEarlierNodes(ph int) {
+	r.mu.Lock()
+	done := r.unended[ph]
+	delete(r.unended, ph)
+	r.mu.Unlock()
+	for _, v := range done {
+		r.event(journal.Event{Kind: journal.KindNode, State: journal.Passed, Phase: v.Phase.ID, Node: v.Node.Name,
+			Vertex: v.ID(), ExitCode: journal.Code(0), Detail: map[string]any{"earlier": true}})
+	}
 }

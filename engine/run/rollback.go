@@ -37,6 +37,9 @@ type undoEntry struct {
 	putsBack  bool
 	lost      func(ctx context.Context, rc step.Context) ([]string, error)
 	redo      func(ctx context.Context, rc step.Context) error
+	// pending: armed before its step ran (prearm), not yet confirmed by
+	// the step's outcome.
+	pending bool
 }
 
 func newUndoEntry(u *step.Undo) undoEntry {
@@ -69,10 +72,48 @@ func (r *Runner) track(st *nodeState, s *load.Step, rollback string, out step.Ou
 		st.undo = kept
 	}
 	if out.Undo != nil {
-		st.undo = append(st.undo, newUndoEntry(out.Undo))
-		r.event(journal.Event{Kind: journal.KindUndo, State: journal.Armed, Node: st.node.Name, Step: out.Undo.Key, Vertex: vertex,
-			Rollback: rollback, Detail: map[string]any{"description": out.Undo.Description, "step": s.ID}})
+		if i := st.undoIndex(out.Undo.Key); i >= 0 {
+			st.undo[i] = newUndoEntry(out.Undo) // armed before the step ran, or by a crashed run
+		} else {
+			st.undo = append(st.undo, newUndoEntry(out.Undo))
+			r.event(journal.Event{Kind: journal.KindUndo, State: journal.Armed, Node: st.node.Name, Step: out.Undo.Key, Vertex: vertex,
+				Rollback: rollback, Detail: map[string]any{"description": out.Undo.Description, "step": s.ID}})
+		}
 	}
+	// Armed before the step and not confirmed by it: the step changed
+	// nothing, or put back what it changed (a failed drain).
+	kept := st.undo[:0]
+	for _, u := range st.undo {
+		if !u.pending {
+			kept = append(kept, u)
+			continue
+		}
+		r.event(journal.Event{Kind: journal.KindUndo, State: journal.Settled, Node: st.node.Name, Step: u.key, Vertex: vertex,
+			Rollback: rollback, Detail: map[string]any{"reason": "its step left nothing to undo"}})
+	}
+	st.undo = kept
+}
+
+// prearm arms the compensation of a step that can build it beforehand (a
+// drain) before the step runs, and journals it with the step's start: a
+// process killed in the middle of the step leaves a journal that says the
+// node may be out of service, and what puts it back. track confirms or
+// settles it once the step has ended.
+func (r *Runner) prearm(st *nodeState, s *load.Step, env *expr.Env, rollback, vertex string) {
+	c, ok := s.Action.(step.Compensator)
+	if !ok {
+		return
+	}
+	rc := &stepContext{r: r, node: st.node, env: env, log: r.Logs.Writer(st.node.Name), ctx: r.stepsCtx}
+	u, err := c.Compensation(rc)
+	if err != nil || u == nil || st.undoIndex(u.Key) >= 0 {
+		return // the step fails on the same error; or it is armed already
+	}
+	e := newUndoEntry(u)
+	e.pending = true
+	st.undo = append(st.undo, e)
+	r.event(journal.Event{Kind: journal.KindUndo, State: journal.Armed, Node: st.node.Name, Step: u.Key, Vertex: vertex,
+		Rollback: rollback, Detail: map[string]any{"description": u.Description, "step": s.ID, "before": true}})
 }
 
 // onFailure finds the newest rule armed on the failing node whose `when`
@@ -181,11 +222,12 @@ func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node, vertex string)
 				continue
 			}
 		}
-		out, err := r.runStep(f.phase.ID, n, s, env, journal.KindRollback, a.rule.Rollback, vertex)
+		r.prearm(st, s, env, a.rule.Rollback, vertex)
+		out, err := r.runStep(f.phase.ID, n, s, env, journal.KindRollback, a.rule.Rollback, vertex,
+			func(out step.Outcome) { r.track(st, s, a.rule.Rollback, out, vertex) })
 		if s.Register != "" {
 			env = env.WithResult(s.Register, expr.Result(out, err))
 		}
-		r.track(st, s, a.rule.Rollback, out, vertex)
 		if err != nil && !s.ContinueOnError {
 			return r.rollbackDone(base, false, out.ExitCode, err)
 		}
@@ -340,4 +382,14 @@ func (r *Runner) checkDrift(st *nodeState, env *expr.Env, phase, vertex string) 
 		r.event(e)
 	}
 	return nil
+}
+
+// undoIndex is the position of the node's compensation keyed key, or -1.
+func (st *nodeState) undoIndex(key string) int {
+	for i, u := range st.undo {
+		if u.key == key {
+			return i
+		}
+	}
+	return -1
 }

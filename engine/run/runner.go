@@ -56,6 +56,10 @@ type Runner struct {
 	jerr      error        // first journal error: the run cannot go on without its record
 	stopWhy   string       // a StopFor before Run began, journaled once it has
 	begun     bool         // the run's start is journaled
+	// unended, in a resumed run, are by phase index the last step vertices
+	// of nodes whose steps all passed in an earlier process that died
+	// before it journaled the node's end (see endEarlierNodes).
+	unended map[int][]*compile.StepVertex
 }
 
 // Logs gives each node's log.

@@ -127,11 +127,12 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 		r.endNode(v, st, r.stepFailed(v, step.Outcome{ExitCode: -1}, err))
 		return dag.Failed
 	}
-	out, err := r.runStep(ph.ID, n, s, np.env, journal.KindStep, "", id)
+	r.prearm(st, s, np.env, "", id)
+	out, err := r.runStep(ph.ID, n, s, np.env, journal.KindStep, "", id,
+		func(out step.Outcome) { r.track(st, s, "", out, id) })
 	if s.Register != "" {
 		r.register(st, np, s.Register, expr.Result(out, err))
 	}
-	r.track(st, s, "", out, id)
 	if err != nil && !s.ContinueOnError {
 		r.endNode(v, st, r.stepFailed(v, out, err))
 		return dag.Failed
