@@ -52,6 +52,33 @@ func ReapStale() ([]string, error) {
 	return reaped, nil
 }
 
+// Owned reports whether a process owns the sandbox in dir (it runs).
+func Owned(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, ownerFile), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return true
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// Reap removes the sandbox in dir, whose owner is gone: the processes it
+// left are killed, the directory removed.
+func Reap(dir string) error {
+	if Owned(dir) {
+		return fmt.Errorf("the sandbox in %s still runs", dir)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	killFrom(dir)
+	return os.RemoveAll(dir)
+}
+
 // ownerGone: the sandbox's owner file exists and nobody holds it.
 func ownerGone(dir string) bool {
 	f, err := os.OpenFile(filepath.Join(dir, ownerFile), os.O_RDWR, 0)

@@ -49,6 +49,9 @@ func (l Layout) ControlDir() string { return filepath.Join(l.State, "ctl") }
 // its content the exit code.
 func (l Layout) FailDir() string { return filepath.Join(l.State, "fail") }
 
+// HoldDir holds one file per hold (see hold.go): its name the key.
+func (l Layout) HoldDir() string { return filepath.Join(l.State, "hold") }
+
 // RunDir holds the pid files of the stand-in daemons.
 func (l Layout) RunDir() string { return filepath.Join(l.State, "run") }
 
@@ -70,7 +73,7 @@ func (l Layout) Log() string { return filepath.Join(l.State, "standins.log") }
 // install runs oldVersion, the new one newVersion; apt-get installs
 // newVersion for systemctl to start.
 func WriteStandIns(l Layout, oldVersion, newVersion string) error {
-	for _, d := range []string{l.Bin, l.ControlDir(), l.FailDir(), l.RunDir(), filepath.Join(l.State, "state")} {
+	for _, d := range []string{l.Bin, l.ControlDir(), l.FailDir(), l.HoldDir(), l.RunDir(), filepath.Join(l.State, "state")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("stand-ins under %s: %w", l.Root, err)
 		}
@@ -81,7 +84,7 @@ func WriteStandIns(l Layout, oldVersion, newVersion string) error {
 		filepath.Join(l.Bin, "systemctl"):                    binScript(l, systemctlBody),
 		filepath.Join(l.Bin, "apt-get"):                      binScript(l, aptBody(newVersion)),
 		filepath.Join(l.Bin, "sudo"):                         binScript(l, sudoBody),
-		filepath.Join(l.Bin, "nova-manage"):                  binScript(l, `zdu_fail nova-manage; zdu_log "nova-manage $*"`),
+		filepath.Join(l.Bin, "nova-manage"):                  binScript(l, `zdu_fail nova-manage; zdu_log "nova-manage $*"; zdu_hold nova-manage`),
 	}
 	for _, in := range []struct{ dir, tag, version string }{{l.OldInstall, "old", oldVersion}, {l.NewInstall, "new", newVersion}} {
 		posix := filepath.Join(in.dir, "apigateway", "posix", "bin")
@@ -150,6 +153,50 @@ zdu_ctl() {
   [ -z "$msg" ] || echo "sandbox: $msg" >&2
   return "$code"
 }
+# zdu_held KEY...: whether a hold is set on one of the keys.
+zdu_held() {
+  for k in "$@"; do [ -e "$ZDU_STATE/hold/$k" ] && return 0; done
+  return 1
+}
+# zdu_hold KEY...: while a hold is set on one of the keys, wait: the step
+# calling this stand-in is caught in its middle until the hold is released.
+zdu_hold() {
+  for k in "$@"; do
+    [ -e "$ZDU_STATE/hold/$k" ] || continue
+    zdu_log "HOLD $k"
+    w="$ZDU_STATE/hold/.waiting.$k.$$"
+    : > "$w"
+    while [ -e "$ZDU_STATE/hold/$k" ]; do sleep 0.05; done
+    rm -f "$w"
+    zdu_log "RELEASED $k"
+    return 0
+  done
+}
+# zdu_detached PID: wait until the process started with setsid leads a
+# group of its own: until then it is in this command's process group,
+# which the SSH server kills once the command's channel closes.
+zdu_detached() {
+  i=0
+  while [ $i -lt 500 ]; do
+    g=; read -r _ _ _ _ g _ 2>/dev/null < "/proc/$1/stat" || return 0
+    [ "$g" = "$1" ] && return 0
+    sleep 0.01; i=$((i+1))
+  done
+}
+# zdu_start VERB VERSION: start (VERB start) or restart the service. With a
+# hold on service-start the command returns at once and the service comes
+# up once the hold is released, as a unit whose start returns before its
+# service listens.
+zdu_start() {
+  if zdu_held service-start; then
+    [ "$1" = restart ] && { zdu_ctl stop || return 1; }
+    setsid sh -c '. "$1"; zdu_hold service-start; zdu_ctl start "$2"' zdu-start "$ZDU_STATE/lib.sh" "$2" </dev/null >>"$ZDU_STATE/daemons.log" 2>&1 &
+    echo $! > "$ZDU_STATE/run/service-start.$!.pid"
+    zdu_detached $!
+    return 0
+  fi
+  zdu_ctl "$1" "$2"
+}
 `
 }
 
@@ -162,6 +209,7 @@ const sysupgradeBody = `sub=$1
 case $sub in export|upgrade|pre-apply|apply|post-apply) ;; *) echo "sysupgrade: unknown command $sub" >&2; exit 2;; esac
 zdu_fail "$sub" "sysupgrade-$sub"
 zdu_log "sysupgrade $*"
+zdu_hold "$sub" "sysupgrade-$sub"
 echo "sysupgrade $sub: done"
 date > "$ZDU_STATE/state/sysupgrade-$sub"`
 
@@ -179,17 +227,23 @@ for a in "$@"; do case $a in -d) mode=d;; -k) mode=k;; esac; done
 zdu_fail %s "%s-$mode"
 zdu_log "%s $*"
 if [ "$mode" = d ]; then
-  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then echo "%s already running"; exit 0; fi
-  setsid %s %s "$@" </dev/null >>"$ZDU_STATE/daemons.log" 2>&1 &
-  echo $! > "$pidf"
+  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+    echo "%s already running"
+  else
+    setsid %s %s "$@" </dev/null >>"$ZDU_STATE/daemons.log" 2>&1 &
+    echo $! > "$pidf"
+    zdu_detached $!
+  fi
 `, name, cmd, cmd, cmd, cmd, name, q(filepath.Join(posix, "vshell")), name)
+	fmt.Fprintf(&b, "  zdu_hold %s \"%s-$mode\"\n", cmd, cmd)
 	if ctlStart != "" {
-		fmt.Fprintf(&b, "  zdu_ctl %s || exit 1\n", ctlStart)
+		fmt.Fprintf(&b, "  zdu_start %s || exit 1\n", ctlStart)
 	}
 	b.WriteString("  echo \"" + name + " started\"\nelse\n")
 	if ctlStart != "" {
 		b.WriteString("  zdu_ctl stop || exit 1\n")
 	}
+	fmt.Fprintf(&b, "  zdu_hold %s \"%s-$mode\"\n", cmd, cmd)
 	b.WriteString(`  if [ -f "$pidf" ]; then kill "$(cat "$pidf")" 2>/dev/null; rm -f "$pidf"; fi
   echo "` + name + ` stopped"
 fi`)
@@ -207,11 +261,16 @@ case $verb in
   restart|start|reload|try-restart)
     zdu_fail restart "systemctl-$verb"
     zdu_log "systemctl $*"
-    zdu_ctl restart "$(cat "$ZDU_STATE/state/installed-version")" ;;
+    if zdu_held restart "systemctl-$verb"; then
+      zdu_ctl stop || exit 1
+      zdu_hold restart "systemctl-$verb"
+    fi
+    zdu_start restart "$(cat "$ZDU_STATE/state/installed-version")" ;;
   stop)
     zdu_fail "systemctl-stop"
     zdu_log "systemctl $*"
-    zdu_ctl stop ;;
+    zdu_ctl stop || exit 1
+    zdu_hold "systemctl-stop" ;;
   is-active|status)
     zdu_ctl status && echo active || { echo inactive; exit 3; } ;;
   *)
@@ -222,6 +281,7 @@ esac`
 func aptBody(newVersion string) string {
 	return `zdu_fail upgrade apt-get
 zdu_log "apt-get $*"
+zdu_hold upgrade apt-get
 case " $* " in *" install "*) printf '%s\n' ` + q(newVersion) + ` > "$ZDU_STATE/state/installed-version"; echo "installed ` + newVersion + `";; esac`
 }
 
