@@ -29,6 +29,7 @@ var pinnedFlags = map[string][]string{
 		"rerun-in-flight", "set", "state", "stop-grace"},
 	"status":  {"format", "state"},
 	"unlock":  {"state"},
+	"sandbox": {"dir", "fail", "format", "i", "inventory", "nodes", "rate", "set", "startup"},
 	"schema":  {},
 	"version": {},
 }

@@ -29,4 +29,12 @@ func TestNoTestHelperInTheBinary(t *testing.T) {
 			}
 		}
 	}
+	// Fault injection is only in a binary built with -tags zdufaults.
+	files, err := exec.Command(goTool, "list", "-f", "{{range .GoFiles}}{{.}} {{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if strings.Contains(string(files), "faults_zdufaults.go") {
+		t.Errorf("a release build compiles the fault injection: %s", files)
+	}
 }

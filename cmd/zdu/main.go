@@ -36,6 +36,9 @@ Usage:
   zdu resume RUNDIR|RUNID [--set secret=v ...] [--rerun-in-flight] [--accept-changes]
   zdu status RUNDIR|RUNID [--format text|json]
   zdu unlock RUNID
+  zdu sandbox up PLAN [-i INVENTORY | --nodes N] [--dir DIR] [--rate RPS]
+  zdu sandbox status|down [--dir DIR] [--format text|json]
+  zdu sandbox hold|release NODE:STEP ... [--dir DIR]
   zdu schema plan|inventory
   zdu version                    (or zdu --version)
   zdu help [COMMAND]             (or zdu COMMAND -h: the command's flags)
@@ -59,6 +62,7 @@ func commands() []command {
 		{"resume", cmdResume},
 		{"status", cmdStatus},
 		{"unlock", cmdUnlock},
+		{"sandbox", cmdSandbox},
 		{"version", cmdVersion},
 	}
 }

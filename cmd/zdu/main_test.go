@@ -34,12 +34,13 @@ var (
 )
 
 // zduBinary builds zdu once for the tests that need a real process (a
-// closed pipe, SIGHUP, SIGKILL).
+// closed pipe, SIGHUP, SIGKILL), with the crash tests' fault injection
+// (-tags zdufaults, see faults_zdufaults.go).
 func zduBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
 		binPath = filepath.Join(testDir, "zdu")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "zdufaults", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

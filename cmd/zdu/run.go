@@ -145,6 +145,9 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
 	rdo := rundir.Options{ID: id, Mask: mask.New(prog.Binding.Secrets),
 		Sinks: []journal.Sink{rundir.NewLogSink(stderr, console, console, zerolog.InfoLevel)}}
+	if faultSinks != nil {
+		rdo.Sinks = append(rdo.Sinks, faultSinks()...)
+	}
 	var rd *rundir.Dir
 	if j.resume != nil {
 		rd, _, err = rundir.Open(dir, rdo)
