@@ -417,7 +417,19 @@ func killMidRestart(t *testing.T, kp killPlan) {
 	if n := k.node(kp.first); n.LB != "drain" {
 		t.Errorf("after the refused resume %s is %q in HAProxy, want still drained", kp.first, n.LB)
 	}
-	k.finish(k.resume("--rerun-in-flight"))
+	last := k.resume("--rerun-in-flight")
+	// Before going on, the resumption looked at what the dead process
+	// left: the node still drained on HAProxy.
+	reconciled := false
+	for _, e := range k.events()[before:] {
+		if e.Kind == journal.KindDrift && e.Node == kp.first && e.Detail["reconcile"] == true {
+			reconciled = e.State == journal.Passed
+		}
+	}
+	if !reconciled {
+		t.Errorf("the resumption did not journal that %s was still drained", kp.first)
+	}
+	k.finish(last)
 }
 
 // killMidWait: the first node's service comes up only once released; zdu

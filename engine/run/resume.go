@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"sort"
+	"strings"
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/journal"
@@ -55,7 +57,48 @@ func (r *Runner) restore(ctx context.Context) error {
 			st.undo = append(st.undo, newUndoEntry(undo))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r.reconcile(ctx)
+	return nil
+}
+
+// reconcile looks, before anything runs, at what the journal says the
+// crashed process left: whether each node it drained is still drained on
+// every instance of its load balancer. What it finds is journaled (drift
+// passed: still holds; detected: lost, with the instances) and shown; the
+// node's next step acts on a loss by the drain's onDrift.
+func (r *Runner) reconcile(ctx context.Context) {
+	names := make([]string, 0, len(r.Prior.Undos))
+	for node := range r.Prior.Undos {
+		names = append(names, node)
+	}
+	sort.Strings(names)
+	for _, node := range names {
+		n, ok := r.Prog.Binding.Inv.ByName[node]
+		if !ok {
+			continue
+		}
+		st := r.state(n)
+		for _, u := range st.undo {
+			if u.lost == nil {
+				continue
+			}
+			rc := &stepContext{r: r, node: n, env: st.env, log: r.Logs.Writer(node), ctx: ctx}
+			e := journal.Event{Kind: journal.KindDrift, Node: node, Step: u.key, State: journal.Passed,
+				Detail: map[string]any{"reconcile": true, "what": u.desc}}
+			lost, err := u.lost(ctx, rc)
+			switch {
+			case err != nil:
+				e.State, e.Error = journal.Failed, "cannot tell whether it still holds: "+err.Error()
+			case len(lost) > 0:
+				e.State, e.Error = journal.Detected, fmt.Sprintf("no longer holds on %s", strings.Join(lost, ", "))
+				e.Detail["instances"] = lost
+			}
+			r.event(e)
+		}
+	}
 }
 
 // resumeDetail is what the journal says of a resumption.
