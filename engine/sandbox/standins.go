@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/zdu-dev/zdu/steps/transport"
 )
@@ -306,16 +307,39 @@ func KillDaemons(l Layout) error {
 		}
 		return fmt.Errorf("stand-in daemons of %s: %w", l.Root, err)
 	}
+	var pids []int
 	for _, e := range ents {
 		p := filepath.Join(l.RunDir(), e.Name())
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 && syscall.Kill(pid, syscall.SIGTERM) == nil {
+			pids = append(pids, pid)
 		}
 		_ = os.Remove(p)
+	}
+	// Gone before this returns: a torn-down sandbox leaves no process.
+	for i := 0; len(pids) > 0; i++ {
+		left := pids[:0]
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				left = append(left, pid)
+			}
+		}
+		pids = left
+		if len(pids) == 0 {
+			break
+		}
+		if i == 100 { // 5s
+			for _, pid := range pids {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		if i > 200 {
+			return fmt.Errorf("stand-in daemons of %s did not end: %v", l.Root, pids)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
 }
