@@ -21,7 +21,7 @@ import (
 
 // Backend is a versioned HTTP service on 127.0.0.1. Every request but
 // /health answers "NAME VERSION\n" after the current delay; /health answers
-// 200 or 503 at once. Stop shuts it down gracefully (in-flight requests end
+// 200 or 503 after its own delay (none unless set). Stop shuts it down gracefully (in-flight requests end
 // first) and Start brings it back on the same address, like a service
 // restart during an upgrade.
 type Backend struct {
@@ -34,6 +34,12 @@ type Backend struct {
 	addr    string
 	srv     *http.Server
 	done    chan struct{}
+
+	// healthDelay slows /health down; healthChecks counts the /health
+	// requests received, each with the healthDelay of its arrival (both
+	// under mu).
+	healthDelay  time.Duration
+	healthChecks int64
 
 	inFlight, served, aborted atomic.Int64
 }
@@ -66,9 +72,21 @@ func (b *Backend) listen(addr string) error {
 
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
-	version, delay, sick := b.version, b.delay, b.sick
+	version, delay, sick, healthDelay := b.version, b.delay, b.sick, b.healthDelay
+	if r.URL.Path == "/health" {
+		b.healthChecks++
+	}
 	b.mu.Unlock()
 	if r.URL.Path == "/health" {
+		if healthDelay > 0 {
+			t := time.NewTimer(healthDelay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if sick {
 			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
 			return
@@ -111,6 +129,13 @@ func (b *Backend) SetDelay(d time.Duration) { b.mu.Lock(); b.delay = d; b.mu.Unl
 
 // SetVersion changes the version later answers report.
 func (b *Backend) SetVersion(v string) { b.mu.Lock(); b.version = v; b.mu.Unlock() }
+
+// SetHealthDelay makes every later /health request take d, as a backend on
+// a loaded machine may.
+func (b *Backend) SetHealthDelay(d time.Duration) { b.mu.Lock(); b.healthDelay = d; b.mu.Unlock() }
+
+// HealthChecks is the number of /health requests received so far.
+func (b *Backend) HealthChecks() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.healthChecks }
 
 // SetHealthy makes /health answer 200 (true) or 503 (false).
 func (b *Backend) SetHealthy(ok bool) { b.mu.Lock(); b.sick = !ok; b.mu.Unlock() }

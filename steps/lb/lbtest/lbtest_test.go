@@ -62,6 +62,35 @@ func TestHAProxyHarness(t *testing.T) {
 	}
 }
 
+// TestHAProxySlowCheckKeepsServerUp: a health check answered later than the
+// check interval (as by a backend on a loaded machine) leaves the server up;
+// with HAProxy's default, the interval as the whole check's timeout, it
+// would time out and, with fall 1, take the server out.
+func TestHAProxySlowCheckKeepsServerUp(t *testing.T) {
+	b := backends(t, "s1")[0]
+	h := MustHAProxy(t, HAProxyConfig{Servers: []*Backend{b}, Check: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b.SetHealthDelay(300 * time.Millisecond) // three check intervals
+	// Checks do not overlap: once a second slow one has arrived, the first
+	// has ended, answered or timed out.
+	from := b.HealthChecks()
+	if err := WaitUntil(ctx, func() bool { return b.HealthChecks() >= from+2 }); err != nil {
+		t.Fatalf("HAProxy sent no second check: %v", err)
+	}
+	st, err := h.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Server("haproxy", "app", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check := strings.TrimPrefix(r["check_status"], "* "); r.Status() != "UP" || check != "L7OK" {
+		t.Errorf("after a check that took 300ms: status %q, check %q; want UP and L7OK", r.Status(), r["check_status"])
+	}
+}
+
 func TestNginxHarness(t *testing.T) {
 	bs := backends(t, "s1", "s2")
 	n := MustNginx(t, NginxConfig{Servers: bs})
