@@ -35,6 +35,9 @@ type Backend struct {
 	srv     *http.Server
 	done    chan struct{}
 
+	// release ends the delay of the requests waiting now (Release).
+	release chan struct{}
+
 	// healthDelay slows /health down; healthChecks counts the /health
 	// requests received, each with the healthDelay of its arrival (both
 	// under mu).
@@ -46,7 +49,7 @@ type Backend struct {
 
 // NewBackend starts a backend on a free loopback port.
 func NewBackend(name, version string) (*Backend, error) {
-	b := &Backend{Name: name, version: version}
+	b := &Backend{Name: name, version: version, release: make(chan struct{})}
 	if err := b.listen("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -72,7 +75,7 @@ func (b *Backend) listen(addr string) error {
 
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
-	version, delay, sick, healthDelay := b.version, b.delay, b.sick, b.healthDelay
+	version, delay, sick, healthDelay, release := b.version, b.delay, b.sick, b.healthDelay, b.release
 	if r.URL.Path == "/health" {
 		b.healthChecks++
 	}
@@ -104,6 +107,7 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 		defer t.Stop()
 		select {
 		case <-t.C:
+		case <-release:
 		case <-r.Context().Done():
 			// The client (the load balancer) gave up on this request.
 			b.aborted.Add(1)
@@ -126,6 +130,16 @@ func (b *Backend) URL() string { return "http://" + b.Addr() }
 
 // SetDelay makes every later request take d.
 func (b *Backend) SetDelay(d time.Duration) { b.mu.Lock(); b.delay = d; b.mu.Unlock() }
+
+// Release ends the delay of every request waiting now: they answer at once.
+// With SetDelay(time.Hour) a test holds requests in flight for as long as it
+// needs, however slow the machine, and no longer.
+func (b *Backend) Release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.release)
+	b.release = make(chan struct{})
+}
 
 // SetVersion changes the version later answers report.
 func (b *Backend) SetVersion(v string) { b.mu.Lock(); b.version = v; b.mu.Unlock() }
