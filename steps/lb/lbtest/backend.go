@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -37,6 +38,9 @@ type Backend struct {
 
 	// release ends the delay of the requests waiting now (Release).
 	release chan struct{}
+	// balanced counts, by version, the requests answered that came through
+	// a load balancer (Balanced).
+	balanced map[string]int64
 
 	// healthDelay slows /health down; healthChecks counts the /health
 	// requests received, each with the healthDelay of its arrival (both
@@ -49,7 +53,7 @@ type Backend struct {
 
 // NewBackend starts a backend on a free loopback port.
 func NewBackend(name, version string) (*Backend, error) {
-	b := &Backend{Name: name, version: version, release: make(chan struct{})}
+	b := &Backend{Name: name, version: version, release: make(chan struct{}), balanced: map[string]int64{}}
 	if err := b.listen("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -115,6 +119,11 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b.served.Add(1)
+	if r.Header.Get("X-Forwarded-For") != "" {
+		b.mu.Lock()
+		b.balanced[version]++
+		b.mu.Unlock()
+	}
 	fmt.Fprintf(w, "%s %s\n", b.Name, version)
 }
 
@@ -159,6 +168,16 @@ func (b *Backend) InFlight() int64 { return b.inFlight.Load() }
 
 // Served is the number of requests answered completely.
 func (b *Backend) Served() int64 { return b.served.Load() }
+
+// Balanced is how many requests the backend answered through a load
+// balancer (they carry X-Forwarded-For, which the harnesses' HAProxy and
+// nginx add), by the version it answered with. Requests sent to it directly,
+// such as a plan's health checks, are not in it.
+func (b *Backend) Balanced() map[string]int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.balanced)
+}
 
 // Aborted is the number of requests whose client went away before the answer.
 func (b *Backend) Aborted() int64 { return b.aborted.Load() }

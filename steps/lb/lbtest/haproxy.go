@@ -87,10 +87,12 @@ func StartHAProxy(ctx context.Context, cfg HAProxyConfig) (*HAProxy, error) {
 	}
 	// retries 0 and no redispatch: a failure must reach the client, where the
 	// tests count it, and never be hidden by a retry on another server.
+	// forwardfor marks what came through HAProxy (Backend.Balanced).
 	fmt.Fprintf(&b, `    nbthread 2
 
 defaults
     mode http
+    option forwardfor
     retries 0
     timeout connect 2s
     timeout client 60s

@@ -53,6 +53,9 @@ func TestHAProxyHarness(t *testing.T) {
 	if got := bs[0].Served() + bs[1].Served(); got != c.OK {
 		t.Errorf("backends served %d, clients got %d ok answers", got, c.OK)
 	}
+	if got := bs[0].Balanced()["v1"] + bs[1].Balanced()["v1"]; got != c.OK {
+		t.Errorf("backends answered %d requests through HAProxy, clients got %d ok answers", got, c.OK)
+	}
 	cn, err := h.Counters(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +107,9 @@ func TestNginxHarness(t *testing.T) {
 	if c.Failed != 0 {
 		t.Errorf("failed requests = %d, want 0: %v", c.Failed, c)
 	}
+	if got := bs[0].Balanced()["v1"] + bs[1].Balanced()["v1"]; got != c.OK {
+		t.Errorf("backends answered %d requests through nginx, clients got %d ok answers", got, c.OK)
+	}
 	if errs := n.Errors(); len(errs) != 0 {
 		t.Errorf("nginx error log: %s", strings.Join(errs, "\n"))
 	}
@@ -147,5 +153,8 @@ func TestBackendStopWaitsForInFlight(t *testing.T) {
 	resp.Body.Close()
 	if b.Aborted() != 0 {
 		t.Errorf("aborted = %d, want 0", b.Aborted())
+	}
+	if n := len(b.Balanced()); n != 0 {
+		t.Errorf("direct requests counted as through a load balancer: %v", b.Balanced())
 	}
 }
