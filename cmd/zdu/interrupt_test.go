@@ -167,6 +167,16 @@ func TestRehearseInterrupted(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			dir := t.TempDir()
 			runDir := filepath.Join(dir, "run")
+			// zdu makes its sandbox in TMPDIR: one of its own, so that
+			// sandboxes of other tests or processes running meanwhile
+			// (engine/sandbox's, under go test ./...) are not taken for
+			// one left behind. A short path: HAProxy's sockets live there.
+			tmp, err := os.MkdirTemp("", "zdu-ri-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(tmp) })
+			t.Setenv("TMPDIR", tmp)
 			before := sandboxDirs()
 			code, out := interrupted(t, f, func() bool { return drained(filepath.Join(runDir, "journal.jsonl"), "node-1") },
 				"rehearse", plan, "--nodes", "2", "--run-dir", runDir, "--state", filepath.Join(dir, "state"),
@@ -241,7 +251,8 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// sandboxDirs lists the rehearsal sandboxes' directories present now.
+// sandboxDirs lists the rehearsal sandboxes' directories present now in
+// os.TempDir (TMPDIR).
 func sandboxDirs() map[string]bool {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "zdu-sandbox-*"))
 	out := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zdu-dev/zdu/engine/summary"
@@ -16,7 +17,10 @@ import (
 )
 
 // probePlan makes its service unavailable for a while: the server answers
-// 503 while the flag file exists.
+// 503 while the flag file exists. The outage begins once the service has
+// answered the probe (flagServer's FLAG.up) and ends once the probe has had
+// its 503s (FLAG.seen), not after a fixed half second that a loaded
+// machine's probe might barely sample.
 const probePlan = `apiVersion: zdu/v1
 name: probed
 params:
@@ -28,7 +32,8 @@ phases:
     steps:
       - id: down
         type: ssh-exec
-        with: {command: "touch ${{ params.flag }}; sleep 0.5; rm ${{ params.flag }}"}
+        timeout: 60s
+        with: {command: "until [ -e ${{ params.flag }}.up ]; do sleep 0.01; done; touch ${{ params.flag }}; until [ -e ${{ params.flag }}.seen ]; do sleep 0.01; done; rm ${{ params.flag }}"}
 `
 
 // probeFiles writes probePlan and a one-node local inventory into dir.
@@ -44,17 +49,26 @@ func probeFiles(t *testing.T, dir string) (plan, inv string) {
 	return plan, inv
 }
 
-// flagServer answers 503 while flag exists, 200 otherwise, on 127.0.0.1.
+// flagServer answers 503 while flag exists, 200 otherwise, on 127.0.0.1. It
+// creates FLAG.up once it has answered 200 twice (Ping before the run, then
+// the probe) and FLAG.seen once it has answered 503 five times.
 func flagServer(t *testing.T, flag string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var up, down atomic.Int64
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := os.Stat(flag); err == nil {
+			if down.Add(1) == 5 {
+				os.WriteFile(flag+".seen", nil, 0o644)
+			}
 			http.Error(w, "maintenance", http.StatusServiceUnavailable)
 			return
+		}
+		if up.Add(1) == 2 {
+			os.WriteFile(flag+".up", nil, 0o644)
 		}
 		w.Write([]byte("ok\n"))
 	})}
@@ -72,7 +86,7 @@ func runProbed(t *testing.T, extra ...string) (int, string, summary.Summary) {
 	plan, inv := probeFiles(t, dir)
 	url := flagServer(t, flag)
 	args := append([]string{"run", plan, "-i", inv, "--set", "flag=" + flag, "--run-dir", filepath.Join(dir, "run"),
-		"--log-format", "json", "--probe", url, "--probe-rate", "100"}, extra...)
+		"--log-format", "json", "--probe", url, "--probe-rate", "100", "--probe-timeout", "30s"}, extra...)
 	var out, errb bytes.Buffer
 	code := dispatch(context.Background(), args, &out, &errb)
 	var s summary.Summary
@@ -99,11 +113,12 @@ func runProbed(t *testing.T, extra ...string) (int, string, summary.Summary) {
 func TestRunProbeSeesOutage(t *testing.T) {
 	code, stderr, s := runProbed(t)
 	p := s.Probe
-	if p.Failed == 0 || p.Failures["503"] != p.Failed || p.LongestFailureMS < 300 {
-		t.Errorf("probe = failed %d by %v, window %.0f ms; want the 0.5 s outage as 503s", p.Failed, p.Failures, p.LongestFailureMS)
+	if p.Failed < 5 || p.Failures["503"] != p.Failed || p.LongestFailureMS <= 0 || p.LongestFailureMS > p.DurationMS {
+		t.Errorf("probe = failed %d by %v, window %.1f ms in %.1f; want the outage's 503s (at least 5) and its window",
+			p.Failed, p.Failures, p.LongestFailureMS, p.DurationMS)
 	}
 	if p.Requests <= p.Failed {
-		t.Errorf("requests %d, failed %d: want successes around the outage", p.Requests, p.Failed)
+		t.Errorf("requests %d, failed %d: want the success before the outage", p.Requests, p.Failed)
 	}
 	if code != 90 || s.Status != "ERROR_BUDGET_EXCEEDED" || s.ExitCode != 90 || p.Breach == "" {
 		t.Errorf("exit %d, status %s (%d), breach %q; want 90 ERROR_BUDGET_EXCEEDED\n%s", code, s.Status, s.ExitCode, p.Breach, stderr)

@@ -193,6 +193,10 @@ type rehearsalNode struct {
 	Groups   []string `json:"groups"`
 	Balanced bool     `json:"balanced"`
 	Version  string   `json:"version"`
+	// Served counts the requests the node's service answered through the
+	// load balancer (the probe's), by the version it answered with: the
+	// traffic moving across a rolling upgrade.
+	Served map[string]int64 `json:"served,omitempty"`
 }
 
 // injectedFailure is one --fail of rehearsal.json, and whether it fired.
@@ -217,7 +221,7 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 	versions := s.Versions()
 	for _, n := range s.Nodes {
 		out.Nodes = append(out.Nodes, rehearsalNode{Name: n.Spec.Name, Groups: n.Spec.Groups,
-			Balanced: !n.Spec.Unbalanced, Version: versions[n.Spec.Name]})
+			Balanced: !n.Spec.Unbalanced, Version: versions[n.Spec.Name], Served: n.Service.Backend.Balanced()})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -22,12 +22,14 @@ phases:
     steps:
       - id: long
         type: ssh-exec
+        timeout: 60s
         retries: %s
-        with: {command: "touch ${{ params.dir }}/started.$$; sleep 2; touch ${{ params.dir }}/done"}
+        with: {command: "touch ${{ params.dir }}/started.$$; until [ -e ${{ params.dir }}/killed ]; do sleep 0.02; done; touch ${{ params.dir }}/done"}
 `
 
 // runWithKilledSSHD kills the node's sshd while the step runs, restarts it on
-// the same port, and returns zdu's exit code and output.
+// the same port, and returns zdu's exit code and output. The step cannot end
+// before that: it waits for the file the test writes once sshd is back.
 func runWithKilledSSHD(t *testing.T, retries string) (int, string, string) {
 	inv, servers := startNodes(t, 1, true)
 	base, err := os.MkdirTemp("", "zdu-ssh-fault-")
@@ -56,6 +58,9 @@ func runWithKilledSSHD(t *testing.T, retries string) (int, string, string) {
 	}
 	servers[0].Kill()
 	servers[0].Restart()
+	if err := os.WriteFile(filepath.Join(base, "killed"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case code := <-done:
 		return code, out.String() + errb.String(), base

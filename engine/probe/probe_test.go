@@ -11,120 +11,155 @@ import (
 	"time"
 )
 
-func server(t *testing.T, h http.HandlerFunc) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func ok(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
-
-func mustStart(t *testing.T, cfg Config) *Probe {
-	t.Helper()
-	p, err := Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { p.Stop() })
-	return p
-}
-
-// stopWithin stops p and fails the test when Stop took longer than limit.
-func stopWithin(t *testing.T, p *Probe, limit time.Duration) Result {
-	t.Helper()
-	t0 := time.Now()
-	r := p.Stop()
-	if took := time.Since(t0); took > limit {
-		t.Errorf("Stop took %s, want at most %s", took, limit)
-	}
-	t.Logf("%s; failures %v", r.Line(), r.Failures)
-	return r
-}
-
-// wantRequests checks the open loop sent about rate×duration requests and
-// did not burst.
-func wantRequests(t *testing.T, r Result) {
-	t.Helper()
-	expected := r.RateRPS * r.DurationMS / 1000
-	if lo, hi := expected/2, expected*1.1+maxCatchUp+2; float64(r.Requests) < lo || float64(r.Requests) > hi {
-		t.Errorf("%d requests in %.0f ms at %v rps, want between %.0f and %.0f", r.Requests, r.DurationMS, r.RateRPS, lo, hi)
-	}
-}
-
 func TestHealthyServer(t *testing.T) {
-	srv := server(t, ok)
-	p := mustStart(t, Config{URL: srv.URL, Rate: 200})
-	time.Sleep(time.Second)
-	r := stopWithin(t, p, DefaultTimeout+2*time.Second)
-	wantRequests(t, r)
+	srv, got := countingServer(t, ok)
+	before := time.Now()
+	p := mustStart(t, Config{URL: srv.URL, Rate: 200, Timeout: slowMachine})
+	started := time.Now()
+	waitFor(t, "50 answers", func() bool { return got.total() >= 50 })
+	stopping := time.Now()
+	r := stop(t, p)
+	ran := time.Since(before)
+	// Open loop, nothing saturated: every request scheduled was sent and
+	// reached the server. (How close to the rate it came is a figure:
+	// BenchmarkProbeRate.)
+	if r.Requests < 50 || r.Requests != got.total() {
+		t.Errorf("%d requests, the server answered %d: want the same, at least 50", r.Requests, got.total())
+	}
 	if r.Failed != 0 || r.LongestFailureMS != 0 || r.Failures != nil {
 		t.Errorf("failed %d, window %v ms, failures %v; want none", r.Failed, r.LongestFailureMS, r.Failures)
 	}
 	if r.P50MS <= 0 || r.P50MS > r.P99MS || r.P99MS > r.MaxMS {
 		t.Errorf("latencies p50 %v p99 %v max %v: want 0 < p50 <= p99 <= max", r.P50MS, r.P99MS, r.MaxMS)
 	}
-	if r.URL != srv.URL || r.RateRPS != 200 || r.DurationMS < 1000 {
-		t.Errorf("url %q rate %v duration %v ms", r.URL, r.RateRPS, r.DurationMS)
+	if r.URL != srv.URL || r.RateRPS != 200 {
+		t.Errorf("url %q rate %v", r.URL, r.RateRPS)
+	}
+	// The probe ran at least while it was left running, at most while the test ran.
+	if r.DurationMS < ms(stopping.Sub(started)) || r.DurationMS > ms(ran) {
+		t.Errorf("duration %.1f ms, want between %.1f and %.1f", r.DurationMS, ms(stopping.Sub(started)), ms(ran))
 	}
 }
 
+// TestOutageWindow takes the service down and up again and checks, request
+// by request, that the probe's verdicts are the service's: every request
+// answered before the outage succeeded, every one sent after it began and
+// answered before it ended failed, every one sent after it ended succeeded,
+// and the failures are exactly the 503s the server gave. The outage is
+// begun and ended on events (answers seen), not after sleeps. How close the
+// failure window comes to the outage's length is a figure
+// (BenchmarkOutageWindow).
 func TestOutageWindow(t *testing.T) {
 	var down atomic.Bool
-	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, got := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
 		ok(w, r)
 	})
-	p := mustStart(t, Config{URL: srv.URL, Rate: 200})
-	time.Sleep(300 * time.Millisecond)
+	p := mustStart(t, Config{URL: srv.URL, Rate: 50, Timeout: slowMachine})
+	waitFor(t, "5 answers", func() bool { return got.of(200) >= 5 })
+	idle(t, p)
+	upUntil := p.sinceStart()
 	down.Store(true)
-	from := time.Now()
-	time.Sleep(400 * time.Millisecond)
+	downFrom := p.sinceStart()
+	sentAfter(t, p, "a 503", func() int64 { return got.of(503) })
+	idle(t, p)
+	downUntil := p.sinceStart()
 	down.Store(false)
-	outage := time.Since(from)
-	time.Sleep(300 * time.Millisecond)
-	r := stopWithin(t, p, DefaultTimeout+2*time.Second)
-	wantRequests(t, r)
-	if r.Failed == 0 || r.Failures["503"] != r.Failed {
-		t.Errorf("failed %d, failures %v: want every failure a 503", r.Failed, r.Failures)
+	upFrom := p.sinceStart()
+	sentAfter(t, p, "a 200", func() int64 { return got.of(200) })
+	r := stop(t, p)
+
+	samples := samplesOf(p)
+	var before, during, after int
+	for i, s := range samples {
+		switch {
+		case s.end() < upUntil:
+			before++
+			if !s.ok {
+				t.Errorf("request %d (sent %s, ended %s) answered before the outage (%s) failed", i, s.at, s.end(), upUntil)
+			}
+		case s.at >= downFrom && s.end() < downUntil:
+			during++
+			if s.ok {
+				t.Errorf("request %d (sent %s, ended %s) inside the outage (%s to %s) succeeded", i, s.at, s.end(), downFrom, downUntil)
+			}
+		case s.at >= upFrom:
+			after++
+			if !s.ok {
+				t.Errorf("request %d sent %s, after the outage (%s), failed", i, s.at, upFrom)
+			}
+		}
 	}
-	if got, want := r.LongestFailureMS, ms(outage); got < want-100 || got > want+100 {
-		t.Errorf("longest failure window %.1f ms, the outage lasted %.1f ms", got, want)
+	if before == 0 || during == 0 || after == 0 {
+		t.Errorf("requests before, inside and after the outage: %d, %d, %d; want some of each", before, during, after)
+	}
+	if n503 := got.of(503); r.Failed != n503 || r.Failures["503"] != n503 || r.Requests != got.total() {
+		t.Errorf("%d requests, failed %d (%v); the server answered %d, %d of them 503: want the probe to count exactly those",
+			r.Requests, r.Failed, r.Failures, got.total(), n503)
+	}
+	if want := ms(longestFailure(samples)); r.LongestFailureMS != want || want <= 0 || want > r.DurationMS {
+		t.Errorf("longest failure window %.1f ms; from the samples %.1f ms; duration %.1f ms", r.LongestFailureMS, want, r.DurationMS)
 	}
 }
 
+// A stopped server: every request sent after it was gone is refused, and
+// the failure window runs to the end of the probe.
 func TestServerStopped(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(ok))
+	var answered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { answered.Add(1); ok(w, r) }))
 	defer srv.Close()
-	p := mustStart(t, Config{URL: srv.URL, Rate: 200})
-	time.Sleep(300 * time.Millisecond)
+	p := mustStart(t, Config{URL: srv.URL, Rate: 200, Timeout: slowMachine})
+	waitFor(t, "5 answers", func() bool { return answered.Load() >= 5 })
 	srv.Close()
-	gone := time.Now()
-	time.Sleep(300 * time.Millisecond)
-	r := stopWithin(t, p, DefaultTimeout+2*time.Second)
-	if r.Failures[reasonRefused] == 0 {
-		t.Errorf("failures %v: want %q", r.Failures, reasonRefused)
+	goneFrom := p.sinceStart()
+	sentAfter(t, p, "a refusal", func() int64 { return p.failuresOf(reasonRefused) })
+	r := stop(t, p)
+
+	samples := samplesOf(p)
+	first := -1
+	for i, s := range samples {
+		if s.at < goneFrom {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if s.ok {
+			t.Errorf("request %d sent %s, after the server was gone (%s), succeeded", i, s.at, goneFrom)
+		}
 	}
-	// The outage reaches the end of the probe.
-	if min := ms(time.Since(gone)) - 150; r.LongestFailureMS < min {
-		t.Errorf("longest failure window %.1f ms, want at least %.1f", r.LongestFailureMS, min)
+	if first < 0 || r.Failures[reasonRefused] == 0 {
+		t.Fatalf("no request sent after the server was gone; failures %v", r.Failures)
+	}
+	// The outage reaches the end of the probe: the window spans at least
+	// from the first request sent to the gone server to the end of the last.
+	last := samples[len(samples)-1]
+	if min := ms(last.end() - samples[first].at); r.LongestFailureMS < min || r.LongestFailureMS > r.DurationMS {
+		t.Errorf("longest failure window %.1f ms, want at least %.1f (and at most the duration, %.1f)", r.LongestFailureMS, min, r.DurationMS)
 	}
 }
 
 func TestHangingServer(t *testing.T) {
-	srv := server(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	srv, arrived := hangingServer(t)
 	timeout := 300 * time.Millisecond
-	p := mustStart(t, Config{URL: srv.URL, Rate: 100, Timeout: timeout})
-	time.Sleep(500 * time.Millisecond)
-	r := stopWithin(t, p, timeout+2*time.Second)
-	wantRequests(t, r)
-	if r.Failed != r.Requests || r.Failures[reasonTimeout] != r.Failed {
-		t.Errorf("%d requests, failed %d, failures %v: want every one a timeout", r.Requests, r.Failed, r.Failures)
+	p := mustStart(t, Config{URL: srv.URL, Rate: 20, Timeout: timeout})
+	waitFor(t, "3 requests at the server", func() bool { return arrived.Load() >= 3 })
+	// Stop returns once every request has timed out: a hang here would be a
+	// request the timeout did not end.
+	r := stop(t, p)
+	if r.Requests < 3 || r.Failed != r.Requests || r.Failures[reasonTimeout] != r.Failed {
+		t.Errorf("%d requests, failed %d, failures %v: want at least 3, every one a timeout", r.Requests, r.Failed, r.Failures)
 	}
-	if r.P50MS < ms(timeout) {
+	// No request can time out before its timeout, however slow the machine.
+	for i, s := range samplesOf(p) {
+		if lat := time.Duration(s.lat) * time.Microsecond; !s.sent || lat < timeout-time.Microsecond {
+			t.Errorf("request %d: sent %v, latency %s; want every one sent, ended by the %s timeout", i, s.sent, lat, timeout)
+		}
+	}
+	if r.P50MS < ms(timeout)-0.001 {
 		t.Errorf("p50 %v ms, want at least the timeout", r.P50MS)
 	}
 }
@@ -132,17 +167,24 @@ func TestHangingServer(t *testing.T) {
 // The duration runs until the last request ended: a failure window that
 // reaches the end of the probe, with requests still in flight at Stop, fits.
 func TestDurationCoversRequestsInFlight(t *testing.T) {
-	srv := server(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	srv, arrived := hangingServer(t)
 	timeout := 400 * time.Millisecond
-	p := mustStart(t, Config{URL: srv.URL, Rate: 100, Timeout: timeout})
-	time.Sleep(200 * time.Millisecond)
-	r := stopWithin(t, p, timeout+2*time.Second)
-	// Every request timed out; the last ones were sent about 200 ms in.
-	min := ms(timeout) + 150
-	if r.DurationMS < min {
+	p := mustStart(t, Config{URL: srv.URL, Rate: 20, Timeout: timeout})
+	waitFor(t, "3 requests at the server", func() bool { return arrived.Load() >= 3 })
+	r := stop(t, p)
+	samples := samplesOf(p)
+	if len(samples) == 0 || r.Failed != r.Requests {
+		t.Fatalf("%d requests, failed %d: want every one to time out", r.Requests, r.Failed)
+	}
+	first, last := samples[0], samples[len(samples)-1]
+	if !last.sent {
+		t.Fatalf("the last request was not sent (failures %v)", r.Failures)
+	}
+	// The last request ended no sooner than a timeout after it was sent.
+	if min := ms(last.at + timeout); r.DurationMS < min {
 		t.Errorf("duration %.1f ms, want at least %.1f: the last request ended a timeout after it was sent", r.DurationMS, min)
 	}
-	if r.LongestFailureMS < min {
+	if min := ms(last.at + timeout - first.at); r.LongestFailureMS < min {
 		t.Errorf("longest failure window %.1f ms, want at least %.1f: it ends when the last request ended", r.LongestFailureMS, min)
 	}
 	if r.LongestFailureMS > r.DurationMS {
@@ -150,35 +192,71 @@ func TestDurationCoversRequestsInFlight(t *testing.T) {
 	}
 }
 
+// With the in-flight bound reached, requests are counted as saturated and
+// never sent. The server holds every request until the sender has stopped,
+// so exactly the bound's worth are ever in flight.
 func TestSaturated(t *testing.T) {
-	srv := server(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	timeout := 500 * time.Millisecond
-	cfg, err := Config{URL: srv.URL, Rate: 100, Timeout: timeout}.withDefaults()
+	release := make(chan struct{})
+	var arrived atomic.Int64
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		select {
+		case <-release:
+			ok(w, r)
+		case <-r.Context().Done():
+		}
+	})
+	cfg, err := Config{URL: srv.URL, Rate: 100, Timeout: slowMachine}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := start(context.Background(), cfg, 5)
-	time.Sleep(300 * time.Millisecond)
-	r := stopWithin(t, p, timeout+2*time.Second)
+	const bound = 5
+	p := start(context.Background(), cfg, bound)
+	waitFor(t, "3 saturated requests", func() bool { return p.failuresOf(reasonSaturated) >= 3 })
+	done := make(chan Result, 1)
+	go func() { done <- p.Stop() }()
+	select {
+	case <-p.sendDone:
+	case <-time.After(hangLimit):
+		t.Fatal("the sender did not stop")
+	}
+	close(release)
+	var r Result
+	select {
+	case r = <-done:
+	case <-time.After(hangLimit):
+		t.Fatal("Stop did not return once the server answered")
+	}
 	sat := r.Failures[reasonSaturated]
-	if sat == 0 || r.Failures[reasonTimeout] > 5 || sat+r.Failures[reasonTimeout] != r.Requests {
-		t.Errorf("%d requests, failures %v: want at most 5 sent (timeouts), the rest %q", r.Requests, r.Failures, reasonSaturated)
+	if arrived.Load() != bound || sat < 3 || r.Failed != sat || r.Requests != bound+sat {
+		t.Errorf("%d requests (%d reached the server), failures %v: want %d sent and answered, the rest %q",
+			r.Requests, arrived.Load(), r.Failures, bound, reasonSaturated)
+	}
+	for i, s := range samplesOf(p) {
+		if s.sent != (i < bound) {
+			t.Errorf("request %d sent = %v; want the first %d sent, none after", i, s.sent, bound)
+		}
 	}
 }
 
+// The end of ctx alone stops the sender, and Stop's figures do not change.
 func TestStopTwiceAndContextEnd(t *testing.T) {
-	srv := server(t, ok)
+	srv, got := countingServer(t, ok)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := Start(ctx, Config{URL: srv.URL, Rate: 200})
+	p, err := Start(ctx, Config{URL: srv.URL, Rate: 200, Timeout: slowMachine})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "5 answers", func() bool { return got.total() >= 5 })
 	cancel()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-p.sendDone:
+	case <-time.After(hangLimit):
+		t.Fatal("the sender went on after its context ended")
+	}
 	r := p.Stop()
-	if hi := int64(200*0.2*1.1) + 20; r.Requests > hi || r.Requests == 0 {
-		t.Errorf("%d requests: the end of ctx should have stopped sending after about 40", r.Requests)
+	if r.Requests < 5 || r.Requests != got.total() {
+		t.Errorf("%d requests, the server answered %d: want the same, at least 5", r.Requests, got.total())
 	}
 	if again := p.Stop(); !reflect.DeepEqual(again, r) {
 		t.Errorf("second Stop = %+v, want %+v", again, r)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -65,27 +66,35 @@ func TestStartErrorsHideThePassword(t *testing.T) {
 // The credentials reach the service, but no Result shows them, whatever
 // failed.
 func TestResultHidesThePassword(t *testing.T) {
+	var welcomed atomic.Int64
 	authed := server(t, func(w http.ResponseWriter, r *http.Request) {
 		if u, pw, _ := r.BasicAuth(); u != "user" || pw != secret {
 			http.Error(w, "who are you", http.StatusUnauthorized)
 			return
 		}
+		welcomed.Add(1)
 		ok(w, r)
 	})
 	hanging := server(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	withSecret := func(u string) string { return strings.Replace(u, "http://", "http://user:"+secret+"@", 1) }
 	tests := []struct {
 		name, url, failure string
+		timeout            time.Duration
 	}{
-		{"answers", withSecret(authed.URL), ""},
-		{"refused", withSecret(refusedURL(t)), reasonRefused},
-		{"hangs", withSecret(hanging.URL), reasonTimeout},
+		{"answers", withSecret(authed.URL), "", slowMachine},
+		{"refused", withSecret(refusedURL(t)), reasonRefused, slowMachine},
+		{"hangs", withSecret(hanging.URL), reasonTimeout, 200 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustStart(t, Config{URL: tc.url, Rate: 100, Timeout: 200 * time.Millisecond})
-			time.Sleep(300 * time.Millisecond)
-			r := stopWithin(t, p, 2*time.Second)
+			p := mustStart(t, Config{URL: tc.url, Rate: 100, Timeout: tc.timeout})
+			waitFor(t, "a request's outcome", func() bool {
+				if tc.failure == "" {
+					return welcomed.Load() > 0
+				}
+				return p.failuresOf(tc.failure) > 0
+			})
+			r := stop(t, p)
 			if tc.failure == "" && r.Failed != 0 {
 				t.Errorf("failures %v: want none, the credentials should reach the service", r.Failures)
 			}

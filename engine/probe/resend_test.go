@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 type connKey struct{}
@@ -37,7 +36,7 @@ func secondRequestDies(t *testing.T) *httptest.Server {
 
 func TestResentRequestFails(t *testing.T) {
 	srv := secondRequestDies(t)
-	p := &Probe{cfg: Config{URL: srv.URL, Rate: 1, Timeout: time.Second}, client: newClient(minInFlight)}
+	p := &Probe{cfg: Config{URL: srv.URL, Rate: 1, Timeout: slowMachine}, client: newClient(minInFlight)}
 	defer p.client.CloseIdleConnections()
 	if got := p.get(context.Background()); got != "" {
 		t.Fatalf("first request on a new connection: reason %q, want success", got)
@@ -56,9 +55,9 @@ func TestResentRequestFails(t *testing.T) {
 
 func TestResentRequestsInARun(t *testing.T) {
 	srv := secondRequestDies(t)
-	p := mustStart(t, Config{URL: srv.URL, Rate: 100})
-	time.Sleep(500 * time.Millisecond)
-	r := stopWithin(t, p, DefaultTimeout+2*time.Second)
+	p := mustStart(t, Config{URL: srv.URL, Rate: 100, Timeout: slowMachine})
+	waitFor(t, "a resent request", func() bool { return p.failuresOf(reasonResent) > 0 })
+	r := stop(t, p)
 	if r.Failures[reasonResent] == 0 || r.Failures[reasonResent] != r.Failed {
 		t.Errorf("failed %d, failures %v: want every failure %q", r.Failed, r.Failures, reasonResent)
 	}

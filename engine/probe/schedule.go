@@ -16,19 +16,45 @@ const (
 	minCatchUp = 10 * time.Millisecond
 )
 
-// send runs the schedule: request i at base+i/rate, until Stop or ctx ends.
+// timetable is the open loop's schedule, apart from the clock so that its
+// rules can be checked without one: request i is due at base+i/rate.
+type timetable struct {
+	rate   float64
+	maxLag time.Duration // how late a request may go out before a new schedule starts
+	base   time.Time
+	i      int64
+}
+
+func newTimetable(start time.Time, rate float64) timetable {
+	return timetable{
+		rate:   rate,
+		maxLag: max(maxCatchUp*time.Duration(float64(time.Second)/rate), minCatchUp),
+		base:   start,
+	}
+}
+
+// due is when the next request is due.
+func (t *timetable) due() time.Time {
+	return t.base.Add(time.Duration(float64(t.i) * float64(time.Second) / t.rate))
+}
+
+// sent records that the next request went out at now, and starts a new
+// schedule from now when that was more than maxLag after it was due.
+func (t *timetable) sent(now time.Time) {
+	if now.Sub(t.due()) > t.maxLag {
+		t.base, t.i = now, 0
+	}
+	t.i++
+}
+
+// send runs the schedule until Stop or ctx ends.
 func (p *Probe) send(ctx context.Context) {
 	defer close(p.sendDone)
-	maxLag := max(maxCatchUp*time.Duration(float64(time.Second)/p.cfg.Rate), minCatchUp)
-	due := func(base time.Time, i int64) time.Time {
-		return base.Add(time.Duration(float64(i) * float64(time.Second) / p.cfg.Rate))
-	}
+	tt := newTimetable(p.start, p.cfg.Rate)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	base, i := p.start, int64(0)
 	for {
-		next := due(base, i)
-		if wait := time.Until(next); wait > 0 {
+		if wait := time.Until(tt.due()); wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-timer.C:
@@ -46,11 +72,8 @@ func (p *Probe) send(ctx context.Context) {
 			default:
 			}
 		}
-		if time.Since(next) > maxLag {
-			base, i = time.Now(), 0
-		}
+		tt.sent(time.Now())
 		p.launch()
-		i++
 	}
 }
 

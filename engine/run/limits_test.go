@@ -29,6 +29,40 @@ phases:
 `, strategy, sleep)
 }
 
+// barrierPlan is markPlan where a node, once inside its step, waits until
+// as many nodes are inside as the strategy should allow (fewer when fewer
+// are left), so that the overlap reaches the limit whatever the machine's
+// speed, then stays inside a moment longer, so that a walker starting more
+// than the limit is seen doing it. A node gives up waiting after 1,000 looks
+// (10s at least), when the overlap check fails.
+func barrierPlan(strategy string, want, nodes int) string {
+	return fmt.Sprintf(`apiVersion: zdu/v1
+name: limits
+params:
+  dir: {type: string, required: true}
+phases:
+  - id: work
+    targets: all
+    strategy: %s
+    steps:
+      - id: mark
+        type: ssh-exec
+        with:
+          command: |
+            m=${{ params.dir }}/m
+            echo start ${{ node.name }} >> "$m"
+            i=0
+            while [ $i -lt 1000 ]; do
+              s=$(grep -c '^start' "$m"); e=$(grep -c '^end' "$m")
+              need=%d; [ $((%d - e)) -lt $need ] && need=$((%d - e))
+              [ $((s - e)) -ge $need ] && break
+              sleep 0.01; i=$((i + 1))
+            done
+            sleep 0.2
+            echo end ${{ node.name }} >> "$m"
+`, strategy, want, nodes, nodes)
+}
+
 func TestSerialOrder(t *testing.T) {
 	dir := t.TempDir()
 	prog := enginetest.Compile(t, markPlan("serial", "0.05"), inventory(4), "dir="+dir)
@@ -56,6 +90,8 @@ func TestSerialOrder(t *testing.T) {
 // TestConcurrencyLimits measures, from the markers, how many nodes were
 // inside their step at once: never more than the strategy allows, and
 // exactly that many at some point (so the limit is not just never reached).
+// The nodes wait for each other inside the step (barrierPlan) rather than
+// sleep: a loaded machine that starts them slowly cannot keep them apart.
 func TestConcurrencyLimits(t *testing.T) {
 	tests := []struct {
 		strategy string
@@ -73,7 +109,7 @@ func TestConcurrencyLimits(t *testing.T) {
 		t.Run(tt.strategy, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			prog := enginetest.Compile(t, markPlan(tt.strategy, "0.3"), inventory(5), "dir="+dir)
+			prog := enginetest.Compile(t, barrierPlan(tt.strategy, tt.want, 5), inventory(5), "dir="+dir)
 			r := enginetest.Execute(t, prog, enginetest.Options{})
 			if r.Result.ExitCode != 0 {
 				t.Fatalf("exit %d: %v", r.Result.ExitCode, r.Result.Err)

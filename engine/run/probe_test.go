@@ -78,12 +78,17 @@ loadBalancers:
 	if err := down.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 10; i++ {
+	const direct = 10
+	for i := 0; i < direct; i++ {
 		if resp, err := http.Get(h.URL + "/"); err == nil {
 			resp.Body.Close()
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	// More 503s than the direct requests could have drawn: the probe, the
+	// only other client, got some too.
+	if err := lbtest.WaitUntil(ctx, func() bool { c, err := lbtest.ReadCounters(ctx, h); return err == nil && c.Hrsp5xx > direct }); err != nil {
+		t.Fatalf("HAProxy never answered the probe a 503: %v", err)
+	}
 	f := obs.Finish(ctx)
 	if f.Kind != journal.KindProbe || f.Err == nil || f.ExitCode != 81 || f.Status != "ERROR_BUDGET_EXCEEDED" {
 		t.Fatalf("finding = %+v, want the budget exceeded (exit 81)", f)

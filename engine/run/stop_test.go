@@ -2,7 +2,7 @@ package run_test
 
 import (
 	"fmt"
-	"github.com/zdu-dev/zdu/engine/exitcode"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/enginetest"
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/run"
 )
 
-// stopPlan drains (a compensation), works (a long sleep with a unique
-// argument) and enables (settles) each node; a second phase marks nodes.
+// stopPlan drains (a compensation), works (once DIR/go exists, a sleep with
+// a unique argument) and enables (settles) each node; a second phase marks
+// nodes.
 const stopPlan = `apiVersion: zdu/v1
 name: stop
 params:
@@ -31,7 +33,7 @@ phases:
       - {id: drain, type: test-undo, with: {key: lb, file: "${{ params.dir }}/lb"}}
       - id: work
         type: ssh-exec
-        with: {command: "touch ${{ params.dir }}/started-${{ raw node.name }}; sleep ${{ params.marker }} & wait"}
+        with: {command: "touch ${{ params.dir }}/started-${{ raw node.name }}; until [ -e ${{ params.dir }}/go ]; do sleep 0.01; done; sleep ${{ params.marker }} & wait"}
       - {id: enable, type: test-settle, with: {key: lb}}
   - id: two
     targets: all
@@ -42,6 +44,14 @@ phases:
 // uniqueSleep is a sleep argument of secs and a half seconds that no other
 // process has, so pgrep can find what a test started.
 func uniqueSleep(secs int) string { return fmt.Sprintf("%d.5%08d", secs, time.Now().UnixNano()%1e8) }
+
+// open lets the work step of stopPlan go on to its sleep.
+func open(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func noProcesses(t *testing.T, pattern string) {
 	t.Helper()
@@ -61,6 +71,7 @@ func TestStopMidStep(t *testing.T) {
 		t.Run(strategy, func(t *testing.T) {
 			t.Parallel()
 			dir, marker := t.TempDir(), uniqueSleep(30)
+			open(t, dir)
 			prog := enginetest.Compile(t, fmt.Sprintf(stopPlan, strategy), inventory(3), "dir="+dir, "marker="+marker)
 			r := enginetest.Execute(t, prog, enginetest.Options{
 				StopGrace: 200 * time.Millisecond,
@@ -126,7 +137,8 @@ func TestStopBeforeRun(t *testing.T) {
 // on Stop (compensation included) and exits 80.
 func TestJournalUnwritable(t *testing.T) {
 	// The journal only fails when written to: close it during a step,
-	// and the write that records the step's end fails.
+	// and the write that records the step's end fails. The step goes on
+	// to its end (half a second) only once the journal is closed.
 	dir, marker := t.TempDir(), uniqueSleep(0)
 	prog := enginetest.Compile(t, fmt.Sprintf(stopPlan, "serial"), inventory(3), "dir="+dir, "marker="+marker)
 	r := enginetest.Execute(t, prog, enginetest.Options{
@@ -135,6 +147,7 @@ func TestJournalUnwritable(t *testing.T) {
 		Start: func(r *run.Runner) {
 			if enginetest.WaitFile(t, filepath.Join(dir, "started-n1"), 10*time.Second) {
 				_ = r.Journal.Close()
+				open(t, dir)
 			}
 		},
 	})

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zdu-dev/zdu/steps/steptest"
 	"github.com/zdu-dev/zdu/steps/transport"
 	zssh "github.com/zdu-dev/zdu/steps/transport/ssh"
 	"github.com/zdu-dev/zdu/steps/transport/ssh/sshtest"
@@ -48,7 +49,10 @@ func testNode(t *testing.T) (*SSHNode, zssh.Config, *sshtest.Key) {
 	}
 	cfg := zssh.Config{Name: "node-a", Host: "127.0.0.1", Port: n.Port, User: currentUser(t),
 		IdentityFiles: []string{key.Path}, KnownHostsFiles: []string{kh}, SSHConfigFile: "none",
-		ConnectTimeout: 10 * time.Second, KeepAlive: 50 * time.Millisecond, KillGrace: 200 * time.Millisecond}
+		// Keepalives often, so the server answers many; but 10s to answer
+		// one, so a loaded machine does not make a live node look dead.
+		ConnectTimeout: 10 * time.Second, KeepAlive: 50 * time.Millisecond, KeepAliveMax: 200,
+		KillGrace: 200 * time.Millisecond}
 	return n, cfg, key
 }
 
@@ -110,10 +114,11 @@ func TestSSHNodeKillsTimedOutCommand(t *testing.T) {
 	n, cfg, _ := testNode(t)
 	tr := dialNode(t, cfg)
 	pidFile := filepath.Join(n.Root(), "child.pid")
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
+	// The deadline passes once the child runs, not after a fixed time.
+	ctx, stop := steptest.DeadlineWhen(func() bool { _, err := os.Stat(pidFile); return err == nil }, 30*time.Second)
+	defer stop()
 	// The child is a grandchild of the shell: only a process-group kill ends it.
-	_, err := tr.Run(ctx, transport.Command{Script: `sleep 60 & echo $! > child.pid; wait`})
+	_, err := tr.Run(ctx, transport.Command{Script: `sleep 60 & echo $! > child.pid.tmp; mv child.pid.tmp child.pid; wait`})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run = %v, want deadline exceeded", err)
 	}

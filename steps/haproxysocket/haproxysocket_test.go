@@ -109,11 +109,16 @@ func TestSend(t *testing.T) {
 	}
 }
 
-// until polls: the answer matches once something else changes HAProxy.
+// until polls: the answer matches once something else changes HAProxy, and
+// the change comes after a round that did not match.
 func TestUntil(t *testing.T) {
 	f := setup(t)
+	looked := func() bool { return strings.Contains(f.rc.Logged(), " answered ") }
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
+		for !looked() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 		for _, h := range []*loopback.HAProxy{f.h1, f.h2} {
 			_, _ = h.Command(context.Background(), "set server app/s2 state maint")
 		}
@@ -122,7 +127,17 @@ func TestUntil(t *testing.T) {
 	if err != nil {
 		t.Fatalf("until: %v\n%s", err, f.rc.Logged())
 	}
-	_, err = run(t, map[string]any{"lb": "web", "commands": "get weight app/s1", "until": "^7 ", "interval": "50ms", "timeout": "200ms"}, f.rc)
+	if !looked() {
+		t.Errorf("the answers matched at the first round, before the change:\n%s", f.rc.Logged())
+	}
+	// Its time ends once it has seen an answer that does not match: the
+	// timeout names the last answer.
+	act, err := steptest.Build("haproxy-socket", map[string]any{"lb": "web", "commands": "get weight app/s1", "until": "^7 ", "interval": "50ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &steptest.Context{NodeInfo: f.rc.NodeInfo, Others: f.rc.Others, LBs: f.rc.LBs}
+	_, err = steptest.RunUntil(act, rc, func() bool { return strings.Contains(rc.Logged(), " answered ") }, 30*time.Second)
 	if !errors.Is(err, wait.ErrTimeout) || !strings.Contains(err.Error(), `lb1 answered "10 (initial 10)"`) {
 		t.Fatalf("err = %v, want a timeout with the last answer", err)
 	}

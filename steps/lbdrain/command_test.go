@@ -54,7 +54,7 @@ func TestCommandDriver(t *testing.T) {
 		name      string
 		status    bool
 		instances []string
-		stuck     bool // the status never says drained
+		stuck     bool // the status never says drained: 200ms to time out, however many looks fit
 		wantErr   string
 		wantOff   string // files present after the drain
 	}{
@@ -72,7 +72,11 @@ func TestCommandDriver(t *testing.T) {
 				}
 			}
 			rc := cmdContext(l)
-			out, err := run(t, "lb-drain", map[string]any{"lb": "f5", "drainTime": "10ms", "interval": "20ms", "timeout": "200ms"}, rc)
+			timeout := "30s" // a status that says drained is never waited out
+			if tc.stuck {
+				timeout = "200ms"
+			}
+			out, err := run(t, "lb-drain", map[string]any{"lb": "f5", "drainTime": "10ms", "interval": "20ms", "timeout": timeout}, rc)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q\n%s", err, tc.wantErr, rc.Logged())

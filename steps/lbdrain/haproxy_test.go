@@ -10,11 +10,17 @@ import (
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
 	"github.com/zdu-dev/zdu/steps/step"
+	"github.com/zdu-dev/zdu/steps/steptest"
 	"github.com/zdu-dev/zdu/steps/transport"
 	"github.com/zdu-dev/zdu/steps/transport/local"
 )
 
 var fastDrain = map[string]any{"lb": "web", "polls": 3, "interval": "50ms", "timeout": "20s"}
+
+// drainTimeout is the drain's own timeout in the tests where it must pass
+// with sessions still open (held by the backend until released): room for
+// at least one look at the sessions on a loaded machine, however many.
+const drainTimeout = "2s"
 
 func with(base map[string]any, kv ...any) map[string]any {
 	out := map[string]any{}
@@ -112,11 +118,12 @@ func TestHAProxyDrainTimeout(t *testing.T) {
 		t.Run(tc.onTimeout, func(t *testing.T) {
 			r := newRig(t, 2, 1, 1)
 			h, s1 := r.hs[0], r.bs[0]
-			s1.SetDelay(4 * time.Second)
+			s1.SetDelay(time.Hour) // held until released, however long the drain takes
 			load := lbtest.StartLoad(h.URL+"/", 8)
 			waitFor(t, "slow requests in flight on s1", func() bool { return s1.InFlight() >= 2 })
 
-			out, err := run(t, "lb-drain", with(fastDrain, "timeout", "300ms", "onTimeout", tc.onTimeout), r.rc)
+			// The timeout only has to leave room for one look at the sessions.
+			out, err := run(t, "lb-drain", with(fastDrain, "timeout", drainTimeout, "onTimeout", tc.onTimeout), r.rc)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "scur=") {
 					t.Fatalf("err = %v, want %q and the sessions seen", err, tc.wantErr)
@@ -127,6 +134,13 @@ func TestHAProxyDrainTimeout(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("drain: %v\n%s", err, r.rc.Logged())
 			}
+			if tc.onTimeout == "shutdown-sessions" {
+				// A cut request ends at the backend once it notices the
+				// closed connection; then the count of aborted ones is final.
+				waitFor(t, "the cut requests to end on s1", func() bool { return s1.InFlight() == 0 })
+			}
+			s1.SetDelay(0)
+			s1.Release()
 			if st := row(t, h, "s1").Status(); st != tc.wantStatus {
 				t.Errorf("s1 status = %q, want %q", st, tc.wantStatus)
 			}
@@ -264,12 +278,14 @@ func TestHAProxyInstancesTogether(t *testing.T) {
 	}
 
 	// Only lb2 carries slow traffic to s1: lb1 drains at once, lb2 times out.
-	s1.SetDelay(3 * time.Second)
+	s1.SetDelay(time.Hour) // held until released
 	waitFor(t, "slow requests on s1", func() bool { return s1.InFlight() >= 1 })
-	_, err := run(t, "lb-drain", with(fastDrain, "timeout", "300ms"), rc)
+	_, err := run(t, "lb-drain", with(fastDrain, "timeout", drainTimeout), rc)
 	if err == nil || !strings.Contains(err.Error(), "haproxy lb2 (tcp:"+r.hs[1].TCPAddr+" via lb-host): scur=") {
 		t.Fatalf("err = %v, want a timeout naming lb2's sessions", err)
 	}
+	s1.SetDelay(0)
+	s1.Release()
 	for _, h := range r.hs {
 		if st := row(t, h, "s1").Status(); st != "UP" {
 			t.Errorf("s1 on %s = %q after the failed drain, want UP on every instance", h.Socket, st)
@@ -320,7 +336,12 @@ func TestHAProxyEnableHealthGate(t *testing.T) {
 	}
 	// The gate wants a status the node never gives (HAProxy's own check,
 	// on the same URL, stays happy, so only the gate holds the node back).
-	out, err := run(t, "lb-enable", map[string]any{"lb": "web", "healthUrl": s1.URL() + "/health", "healthStatus": 204, "healthTimeout": "300ms", "interval": "50ms"}, r.rc)
+	// The gate's time ends once it has seen the node's answer.
+	act, err := steptest.Build("lb-enable", map[string]any{"lb": "web", "healthUrl": s1.URL() + "/health", "healthStatus": 204, "interval": "50ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := steptest.RunUntil(act, r.rc, func() bool { return strings.Contains(r.rc.Logged(), "status 200") }, 40*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "not enabling node-1 in load balancer web") || !strings.Contains(err.Error(), "status 200 (want 204)") {
 		t.Fatalf("err = %v, want the health gate to refuse with the status seen", err)
 	}
@@ -341,7 +362,7 @@ func TestHAProxyEnableHealthGate(t *testing.T) {
 func TestHAProxyInstanceDiesDuringDrain(t *testing.T) {
 	r := newRig(t, 2, 2, 1)
 	s1 := r.bs[0]
-	s1.SetDelay(2 * time.Second)
+	s1.SetDelay(time.Hour) // held until released: the drain cannot end before lb2 dies
 	load := lbtest.StartLoad(r.hs[0].URL+"/", 4)
 	waitFor(t, "slow requests on s1", func() bool { return s1.InFlight() >= 1 })
 	killed := make(chan struct{})
@@ -360,6 +381,8 @@ func TestHAProxyInstanceDiesDuringDrain(t *testing.T) {
 	}()
 	_, err := run(t, "lb-drain", with(fastDrain, "timeout", "20s"), r.rc)
 	<-killed
+	s1.SetDelay(0)
+	s1.Release()
 	if err == nil || !strings.Contains(err.Error(), "haproxy lb2 (unix:"+r.hs[1].Socket+" via control node): connecting") {
 		t.Fatalf("err = %v, want the dead instance named", err)
 	}

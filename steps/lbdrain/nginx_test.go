@@ -56,7 +56,8 @@ func nginxClean(t *testing.T, n *loopback.Nginx) {
 }
 
 // Drain marks s1 down and waits drainTime, long enough for its slow
-// in-flight requests; its restart loses nothing; enable brings it back.
+// in-flight requests (3s for requests of 500ms: room for a loaded machine);
+// its restart loses nothing; enable brings it back.
 func TestNginxDrainRestartEnable(t *testing.T) {
 	r := newNginxRig(t, 3, 1, 1)
 	n, s1 := r.ns[0], r.bs[0]
@@ -66,7 +67,7 @@ func TestNginxDrainRestartEnable(t *testing.T) {
 	waitFor(t, "slow requests in flight on s1", func() bool { return s1.InFlight() >= 2 })
 	rc := r.context()
 
-	out, err := run(t, "lb-drain", map[string]any{"lb": "web", "drainTime": "1500ms"}, rc)
+	out, err := run(t, "lb-drain", map[string]any{"lb": "web", "drainTime": "3s"}, rc)
 	if err != nil {
 		t.Fatalf("drain: %v\n%s", err, rc.Logged())
 	}

@@ -275,3 +275,56 @@ func Run(act step.Action, rc step.Context, timeout time.Duration) (step.Outcome,
 	defer cancel()
 	return act.Run(ctx, rc)
 }
+
+// RunUntil runs act with a context whose deadline passes once cond holds, as
+// if a timeout had fired at exactly that point: a test can time a wait out
+// after it has looked (its log shows what it saw), however slow the machine.
+// cond is checked every few milliseconds; after limit the deadline passes
+// anyway.
+func RunUntil(act step.Action, rc step.Context, cond func() bool, limit time.Duration) (step.Outcome, error) {
+	ctx, stop := DeadlineWhen(cond, limit)
+	defer stop()
+	return act.Run(ctx, rc)
+}
+
+// DeadlineWhen returns a context whose deadline is an event: once cond holds
+// (or limit has passed, or stop is called) Done is closed and Err is
+// context.DeadlineExceeded, as for a deadline. It has no Deadline time.
+func DeadlineWhen(cond func() bool, limit time.Duration) (ctx context.Context, stop func()) {
+	c := &eventDeadline{Context: context.Background(), done: make(chan struct{})}
+	quit := make(chan struct{})
+	go func() {
+		defer close(c.done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		end := time.NewTimer(limit)
+		defer end.Stop()
+		for !cond() {
+			select {
+			case <-tick.C:
+			case <-end.C:
+				return
+			case <-quit:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return c, func() { once.Do(func() { close(quit) }) }
+}
+
+type eventDeadline struct {
+	context.Context // Background: no values, no time
+	done            chan struct{}
+}
+
+func (c *eventDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *eventDeadline) Done() <-chan struct{}       { return c.done }
+func (c *eventDeadline) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}

@@ -37,8 +37,8 @@ func TestWaitPort(t *testing.T) {
 		name      string
 		with      func(port int) map[string]any
 		listen    bool // a listener exists when the step starts
-		change    bool // 150ms in, the listener appears (or goes away)
-		wantErr   bool
+		change    bool // once the step has looked, the listener appears (or goes away)
+		wantErr   bool // the step's time ends once it has looked: a timeout naming what it saw
 		wantAddr  func(port int) string
 		wantTries int // at least
 	}{
@@ -46,7 +46,7 @@ func TestWaitPort(t *testing.T) {
 		{name: "port as text, from node", with: func(p int) map[string]any { return map[string]any{"port": strconv.Itoa(p), "from": "node"} }, change: true, wantTries: 2},
 		{name: "already open", with: func(p int) map[string]any { return map[string]any{"port": p, "host": "127.0.0.1"} }, listen: true, wantTries: 1},
 		{name: "closes later", with: func(p int) map[string]any { return map[string]any{"port": p, "state": "closed"} }, listen: true, change: true, wantTries: 2},
-		{name: "never opens", with: func(p int) map[string]any { return map[string]any{"port": p, "timeout": "200ms"} }, wantErr: true},
+		{name: "never opens", with: func(p int) map[string]any { return map[string]any{"port": p} }, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,21 +71,27 @@ func TestWaitPort(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			rc := nodeAt("127.0.0.1")
+			looked := func() bool { return rc.Logged() != "" }
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
 				if !tc.change {
 					return
 				}
-				time.Sleep(150 * time.Millisecond)
+				waitUntil(looked)
 				if tc.listen {
 					ln.Close()
 				} else {
 					open()
 				}
 			}()
-			rc := nodeAt("127.0.0.1")
-			out, err := steptest.Run(act, rc, 30*time.Second)
+			var out step.Outcome
+			if tc.wantErr {
+				out, err = steptest.RunUntil(act, rc, looked, 30*time.Second)
+			} else {
+				out, err = steptest.Run(act, rc, 30*time.Second)
+			}
 			<-done
 			if tc.wantErr {
 				if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "connection refused") {
@@ -127,15 +133,15 @@ func TestWaitHTTP(t *testing.T) {
 	tests := []struct {
 		name    string
 		with    map[string]any
-		wantErr string
+		wantErr string // the step's time ends once it has looked: a timeout naming what it saw
 		body    string
 	}{
 		{name: "503 then 200", with: map[string]any{"url": srv.URL + "/warming"}, body: `{"version":"7.7.0"}`},
 		{name: "from node", with: map[string]any{"url": srv.URL + "/old", "from": "node"}, body: `{"version":"7.5.3"}`},
 		{name: "other status", with: map[string]any{"url": srv.URL + "/teapot", "status": 418}},
-		{name: "body must match", with: map[string]any{"url": srv.URL + "/old", "body": `"version":"7\.7`, "timeout": "200ms"}, wantErr: `body does not match`},
-		{name: "wrong status times out", with: map[string]any{"url": srv.URL + "/teapot", "timeout": "200ms"}, wantErr: "status 418 (want 200)"},
-		{name: "no server", with: map[string]any{"url": fmt.Sprintf("http://127.0.0.1:%d/", freePort(t)), "timeout": "200ms"}, wantErr: "connection refused"},
+		{name: "body must match", with: map[string]any{"url": srv.URL + "/old", "body": `"version":"7\.7`}, wantErr: `body does not match`},
+		{name: "wrong status times out", with: map[string]any{"url": srv.URL + "/teapot"}, wantErr: "status 418 (want 200)"},
+		{name: "no server", with: map[string]any{"url": fmt.Sprintf("http://127.0.0.1:%d/", freePort(t))}, wantErr: "connection refused"},
 		{name: "not a url", with: map[string]any{"url": "ftp://x/"}, wantErr: "not an http"},
 	}
 	for _, tc := range tests {
@@ -146,7 +152,12 @@ func TestWaitHTTP(t *testing.T) {
 				t.Fatal(err)
 			}
 			rc := nodeAt("127.0.0.1")
-			out, err := steptest.Run(act, rc, 30*time.Second)
+			var out step.Outcome
+			if tc.wantErr != "" {
+				out, err = steptest.RunUntil(act, rc, func() bool { return rc.Logged() != "" }, 30*time.Second)
+			} else {
+				out, err = steptest.Run(act, rc, 30*time.Second)
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)

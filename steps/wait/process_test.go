@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/steptest"
 )
 
@@ -68,10 +69,14 @@ func TestWaitProcess(t *testing.T) {
 		name    string
 		with    map[string]any
 		before  func(t *testing.T) // runs before the step
-		during  func(t *testing.T) // runs 150ms into the step
+		during  func(t *testing.T) // runs once the step has looked
 		wantErr string             // "" passes
 		timeout bool
-		pids    int
+		// lookOnce ends the step's time once it has looked (its log shows
+		// what it saw), instead of after a timeout that a slow look could
+		// outlast.
+		lookOnce bool
+		pids     int
 	}{
 		{name: "name appears", with: map[string]any{"name": s.name}, during: s.start, pids: 1},
 		{name: "pattern appears", with: map[string]any{"pattern": s.name + " " + s.arg + "$"}, during: s.start, pids: 1},
@@ -93,7 +98,9 @@ func TestWaitProcess(t *testing.T) {
 		// a pattern no process has is "stopped" at the first look.
 		{name: "pattern matches not itself", with: map[string]any{"pattern": "zdu-no-such-" + s.arg, "state": "stopped"}},
 		{name: "missing pid file is stopped", with: map[string]any{"pidFile": filepath.Join(t.TempDir(), "none.pid"), "state": "stopped"}},
-		{name: "never starts", with: map[string]any{"name": s.name, "timeout": "300ms"}, wantErr: "not running", timeout: true},
+		{name: "never starts", with: map[string]any{"name": s.name}, lookOnce: true, wantErr: "not running", timeout: true},
+		// Its own timeout: how many looks fitted in it does not matter.
+		{name: "own timeout", with: map[string]any{"name": s.name, "timeout": "300ms"}, wantErr: "timed out after", timeout: true},
 		{name: "bad regex fails at once", with: map[string]any{"pattern": "a(b", "timeout": "1m"}, wantErr: "exited 2"},
 	}
 	for _, tc := range tests {
@@ -109,17 +116,23 @@ func TestWaitProcess(t *testing.T) {
 			}
 			rc := &steptest.Context{}
 			rc.NodeInfo.Name = "node-a"
+			looked := func() bool { return rc.Logged() != "" }
 			done := make(chan struct{})
 			if tc.during != nil {
 				go func() {
 					defer close(done)
-					time.Sleep(150 * time.Millisecond)
+					waitUntil(looked)
 					tc.during(t)
 				}()
 			} else {
 				close(done)
 			}
-			out, err := steptest.Run(act, rc, 30*time.Second)
+			var out step.Outcome
+			if tc.lookOnce {
+				out, err = steptest.RunUntil(act, rc, looked, 30*time.Second)
+			} else {
+				out, err = steptest.Run(act, rc, 30*time.Second)
+			}
 			<-done
 			if tc.wantErr == "" {
 				if err != nil {
@@ -142,6 +155,18 @@ func TestWaitProcess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitUntil polls cond for up to 30 seconds, a bound only a hang reaches.
+func waitUntil(cond func() bool) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 func TestWaitProcessBuildErrors(t *testing.T) {

@@ -63,7 +63,7 @@ func counterRig(t *testing.T) (l step.LoadBalancer, hs []*loopback.HAProxy, s1 *
 // returns how many were answered 503.
 func get(t *testing.T, h *loopback.HAProxy, n int) (unavailable int64) {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}} // a hang guard only
 	for i := 0; i < n; i++ {
 		resp, err := c.Get(h.URL + "/")
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -21,7 +22,7 @@ import (
 
 // Backend is a versioned HTTP service on 127.0.0.1. Every request but
 // /health answers "NAME VERSION\n" after the current delay; /health answers
-// 200 or 503 at once. Stop shuts it down gracefully (in-flight requests end
+// 200 or 503 after its own delay (none unless set). Stop shuts it down gracefully (in-flight requests end
 // first) and Start brings it back on the same address, like a service
 // restart during an upgrade.
 type Backend struct {
@@ -35,12 +36,24 @@ type Backend struct {
 	srv     *http.Server
 	done    chan struct{}
 
+	// release ends the delay of the requests waiting now (Release).
+	release chan struct{}
+	// balanced counts, by version, the requests answered that came through
+	// a load balancer (Balanced).
+	balanced map[string]int64
+
+	// healthDelay slows /health down; healthChecks counts the /health
+	// requests received, each with the healthDelay of its arrival (both
+	// under mu).
+	healthDelay  time.Duration
+	healthChecks int64
+
 	inFlight, served, aborted atomic.Int64
 }
 
 // NewBackend starts a backend on a free loopback port.
 func NewBackend(name, version string) (*Backend, error) {
-	b := &Backend{Name: name, version: version}
+	b := &Backend{Name: name, version: version, release: make(chan struct{}), balanced: map[string]int64{}}
 	if err := b.listen("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -66,9 +79,21 @@ func (b *Backend) listen(addr string) error {
 
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
-	version, delay, sick := b.version, b.delay, b.sick
+	version, delay, sick, healthDelay, release := b.version, b.delay, b.sick, b.healthDelay, b.release
+	if r.URL.Path == "/health" {
+		b.healthChecks++
+	}
 	b.mu.Unlock()
 	if r.URL.Path == "/health" {
+		if healthDelay > 0 {
+			t := time.NewTimer(healthDelay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if sick {
 			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
 			return
@@ -86,6 +111,7 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 		defer t.Stop()
 		select {
 		case <-t.C:
+		case <-release:
 		case <-r.Context().Done():
 			// The client (the load balancer) gave up on this request.
 			b.aborted.Add(1)
@@ -93,6 +119,11 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b.served.Add(1)
+	if r.Header.Get("X-Forwarded-For") != "" {
+		b.mu.Lock()
+		b.balanced[version]++
+		b.mu.Unlock()
+	}
 	fmt.Fprintf(w, "%s %s\n", b.Name, version)
 }
 
@@ -109,8 +140,25 @@ func (b *Backend) URL() string { return "http://" + b.Addr() }
 // SetDelay makes every later request take d.
 func (b *Backend) SetDelay(d time.Duration) { b.mu.Lock(); b.delay = d; b.mu.Unlock() }
 
+// Release ends the delay of every request waiting now: they answer at once.
+// With SetDelay(time.Hour) a test holds requests in flight for as long as it
+// needs, however slow the machine, and no longer.
+func (b *Backend) Release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.release)
+	b.release = make(chan struct{})
+}
+
 // SetVersion changes the version later answers report.
 func (b *Backend) SetVersion(v string) { b.mu.Lock(); b.version = v; b.mu.Unlock() }
+
+// SetHealthDelay makes every later /health request take d, as a backend on
+// a loaded machine may.
+func (b *Backend) SetHealthDelay(d time.Duration) { b.mu.Lock(); b.healthDelay = d; b.mu.Unlock() }
+
+// HealthChecks is the number of /health requests received so far.
+func (b *Backend) HealthChecks() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.healthChecks }
 
 // SetHealthy makes /health answer 200 (true) or 503 (false).
 func (b *Backend) SetHealthy(ok bool) { b.mu.Lock(); b.sick = !ok; b.mu.Unlock() }
@@ -120,6 +168,16 @@ func (b *Backend) InFlight() int64 { return b.inFlight.Load() }
 
 // Served is the number of requests answered completely.
 func (b *Backend) Served() int64 { return b.served.Load() }
+
+// Balanced is how many requests the backend answered through a load
+// balancer (they carry X-Forwarded-For, which the harnesses' HAProxy and
+// nginx add), by the version it answered with. Requests sent to it directly,
+// such as a plan's health checks, are not in it.
+func (b *Backend) Balanced() map[string]int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.balanced)
+}
 
 // Aborted is the number of requests whose client went away before the answer.
 func (b *Backend) Aborted() int64 { return b.aborted.Load() }

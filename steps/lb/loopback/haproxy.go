@@ -21,7 +21,8 @@ type HAProxyConfig struct {
 	// Weight is every server's configured weight (default 10, so a weight
 	// that was not restored is told apart from HAProxy's default of 1).
 	Weight int
-	// Check enables HTTP health checks on /health every 100ms (fall 1, rise 1).
+	// Check enables HTTP health checks on /health every 100ms (fall 1, rise
+	// 1), each allowed 2s to answer.
 	Check bool
 	// TCPAdmin also opens an admin-level runtime API on a loopback TCP port.
 	TCPAdmin bool
@@ -78,10 +79,12 @@ func StartHAProxy(ctx context.Context, cfg HAProxyConfig) (*HAProxy, error) {
 	}
 	// retries 0 and no redispatch: a failure must reach the client, where the
 	// tests and the rehearsal probe count it, and never be hidden by a retry.
+	// forwardfor marks what came through HAProxy (Backend.Balanced).
 	fmt.Fprintf(&b, `    nbthread 2
 
 defaults
     mode http
+    option forwardfor
     retries 0
     timeout connect 2s
     timeout client 60s
@@ -95,7 +98,12 @@ backend %s
     balance roundrobin
 `, port, h.Backend, h.Backend)
 	if cfg.Check {
-		b.WriteString("    option httpchk GET /health\n    default-server check inter 100ms fall 1 rise 1\n")
+		// Without "timeout check" HAProxy gives a whole check only "inter"
+		// (100ms): on a loaded machine a backend that is up but slow to be
+		// scheduled then fails its check and, with fall 1, is taken out, so
+		// a rehearsal sees 503s that no upgrade step caused. A refused
+		// connection or a 503 from /health still fails a check at once.
+		b.WriteString("    option httpchk GET /health\n    timeout check 2s\n    default-server check inter 100ms fall 1 rise 1\n")
 	}
 	for _, s := range cfg.Servers {
 		fmt.Fprintf(&b, "    server %s %s weight %d\n", s.Name, s.Addr(), cfg.Weight)

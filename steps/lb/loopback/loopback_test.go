@@ -55,12 +55,44 @@ func TestHAProxyHarness(t *testing.T) {
 	if got := bs[0].Served() + bs[1].Served(); got != c.OK {
 		t.Errorf("backends served %d, clients got %d ok answers", got, c.OK)
 	}
+	if got := bs[0].Balanced()["v1"] + bs[1].Balanced()["v1"]; got != c.OK {
+		t.Errorf("backends answered %d requests through HAProxy, clients got %d ok answers", got, c.OK)
+	}
 	cn, err := lbtest.ReadCounters(ctx, h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cn != (lbtest.Counters{}) {
 		t.Errorf("haproxy counters = %+v, want all zero", cn)
+	}
+}
+
+// TestHAProxySlowCheckKeepsServerUp: a health check answered later than the
+// check interval (as by a backend on a loaded machine) leaves the server up;
+// with HAProxy's default, the interval as the whole check's timeout, it
+// would time out and, with fall 1, take the server out.
+func TestHAProxySlowCheckKeepsServerUp(t *testing.T) {
+	b := backends(t, "s1")[0]
+	h := lbtest.MustHAProxy(t, loopback.HAProxyConfig{Servers: []*loopback.Backend{b}, Check: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b.SetHealthDelay(300 * time.Millisecond) // three check intervals
+	// Checks do not overlap: once a second slow one has arrived, the first
+	// has ended, answered or timed out.
+	from := b.HealthChecks()
+	if err := lbtest.WaitUntil(ctx, func() bool { return b.HealthChecks() >= from+2 }); err != nil {
+		t.Fatalf("HAProxy sent no second check: %v", err)
+	}
+	st, err := h.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Server("haproxy", "app", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check := strings.TrimPrefix(r["check_status"], "* "); r.Status() != "UP" || check != "L7OK" {
+		t.Errorf("after a check that took 300ms: status %q, check %q; want UP and L7OK", r.Status(), r["check_status"])
 	}
 }
 
@@ -76,6 +108,9 @@ func TestNginxHarness(t *testing.T) {
 	c := l.Stop()
 	if c.Failed != 0 {
 		t.Errorf("failed requests = %d, want 0: %v", c.Failed, c)
+	}
+	if got := bs[0].Balanced()["v1"] + bs[1].Balanced()["v1"]; got != c.OK {
+		t.Errorf("backends answered %d requests through nginx, clients got %d ok answers", got, c.OK)
 	}
 	if errs := n.Errors(); len(errs) != 0 {
 		t.Errorf("nginx error log: %s", strings.Join(errs, "\n"))
@@ -120,5 +155,8 @@ func TestBackendStopWaitsForInFlight(t *testing.T) {
 	resp.Body.Close()
 	if b.Aborted() != 0 {
 		t.Errorf("aborted = %d, want 0", b.Aborted())
+	}
+	if n := len(b.Balanced()); n != 0 {
+		t.Errorf("direct requests counted as through a load balancer: %v", b.Balanced())
 	}
 }

@@ -81,6 +81,7 @@ http {
             proxy_pass http://%[5]s;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_next_upstream off;
             proxy_read_timeout 60s;
         }

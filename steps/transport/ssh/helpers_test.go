@@ -68,19 +68,20 @@ func pgrep(t *testing.T, pattern string) []string {
 	return procs
 }
 
-// waitGone polls until no process matches pattern, or gives up after a
-// generous bound (the kill itself completes before Run returns; this only
-// absorbs the kernel reaping zombies).
+// waitGone polls until no process matches pattern, or gives up after 20s, a
+// bound only a process that was not killed reaches (the kill itself
+// completes before Run returns; this only absorbs the kernel reaping
+// zombies).
 func waitGone(t *testing.T, pattern string) []string {
 	t.Helper()
-	var left []string
-	for i := 0; i < 50; i++ {
-		if left = pgrep(t, pattern); len(left) == 0 {
-			return nil
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		left := pgrep(t, pattern)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return left
 }
 
 func acceptedLogins(srv *sshtest.Server) int {

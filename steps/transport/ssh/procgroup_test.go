@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"os/exec"
@@ -17,22 +18,32 @@ func TestWrapWithoutSessionLeader(t *testing.T) {
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("setsid(1) not installed")
 	}
-	var stdout, stderr bytes.Buffer
-	c := exec.Command("/bin/sh", "-c", wrap(`echo "it's"; sleep 0.3; exit 3`, "tok"))
-	c.Stdout = &stdout
+	// The script says it runs, then waits for its stdin to close: its group
+	// is read while it surely runs, however slow the machine.
+	var stderr bytes.Buffer
+	c := exec.Command("/bin/sh", "-c", wrap(`echo "it's"; read -r _; exit 3`, "tok"))
 	c.Stderr = &stderr
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdoutPipe, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the script sleeps 0.3s
+	line, rerr := bufio.NewReader(stdoutPipe).ReadString('\n')
 	running, gerr := syscall.Getpgid(c.Process.Pid)
-	err := c.Wait()
+	stdin.Close()
+	err = c.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("exit %v, want 3", err)
 	}
-	if stdout.String() != "it's\n" {
-		t.Fatalf("stdout %q", stdout.String())
+	if line != "it's\n" || rerr != nil {
+		t.Fatalf("stdout %q (%v)", line, rerr)
 	}
 	rest, ok := strings.CutPrefix(strings.TrimSpace(stderr.String()), "zdu-pgid:tok:")
 	pgid, err := strconv.Atoi(rest)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zdu-dev/zdu/steps/steptest"
 	"github.com/zdu-dev/zdu/steps/transport"
 	"github.com/zdu-dev/zdu/steps/transport/ssh/sshtest"
 )
@@ -128,11 +129,14 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 			tr := dialT(t, nodeConfig(srv))
 			marker := fmt.Sprintf("%d", 40000+time.Now().UnixNano()%10000)
 			// A child, a grandchild in the background, and one that ignores
-			// SIGTERM: only the KILL after the grace ends that one.
-			script := fmt.Sprintf(`sleep %[1]s & sh -c 'trap "" TERM; sleep %[1]s.5' & sleep %[1]s.25; wait`, marker)
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-			defer cancel()
-			res, err := tr.Run(ctx, transport.Command{Script: script})
+			// SIGTERM: only the KILL after the grace ends that one. The
+			// deadline passes once that one has set its trap (not after a
+			// fixed time the machine might need just to start them).
+			script := fmt.Sprintf(`sleep %[1]s & sh -c 'trap "" TERM; echo trapped; sleep %[1]s.5' & sleep %[1]s.25; wait`, marker)
+			var out syncBuffer
+			ctx, stop := steptest.DeadlineWhen(func() bool { return strings.Contains(out.String(), "trapped") }, 30*time.Second)
+			defer stop()
+			res, err := tr.Run(ctx, transport.Command{Script: script, Stdout: &out})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Run error %v (result %+v), want deadline exceeded", err, res)
 			}
@@ -145,6 +149,24 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a command writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func TestRunAfterContextDone(t *testing.T) {
