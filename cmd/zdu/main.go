@@ -6,12 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zdu-dev/zdu/engine/exitcode"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/zdu-dev/zdu/engine/exitcode"
 
 	_ "github.com/zdu-dev/zdu/steps/all"
 )

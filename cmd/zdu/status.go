@@ -56,7 +56,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if o.Kept {
 			why = " — kept out: its rollback failed"
 		}
-		fmt.Fprintf(stdout, "    %s: %s, since %s (run %s)%s\n", o.Node, strings.TrimPrefix(o.What, "re-enable "), o.Since.Format(time.RFC3339), st.Summary.Run, why)
+		fmt.Fprintf(stdout, "    %s: out since %s (run %s); what puts it back: %s%s\n", o.Node, o.Since.Format(time.RFC3339), st.Summary.Run, o.What, why)
 	}
 	return exitOK
 }
