@@ -62,6 +62,7 @@ func (p *Program) addPhase(ph *Phase, prev dag.Vertex) (dag.Vertex, error) {
 	g := p.Graph
 	for bi, batch := range ph.Batches {
 		bar := &Barrier{Phase: ph, Batch: bi + 1, Last: bi == len(ph.Batches)-1}
+		bar.id = bar.ID()
 		if err := g.Add(bar); err != nil {
 			return nil, err
 		}
@@ -70,6 +71,7 @@ func (p *Program) addPhase(ph *Phase, prev dag.Vertex) (dag.Vertex, error) {
 			last := prev
 			for si, s := range ph.Order {
 				v := &StepVertex{Phase: ph, Node: n, Step: s, Batch: bi + 1, First: si == 0, Last: si == len(ph.Order)-1}
+				v.id = StepVertexID(ph.ID, n.Name, s.ID)
 				if err := g.Add(v); err != nil {
 					return nil, err
 				}
@@ -93,6 +95,7 @@ func (p *Program) addPhase(ph *Phase, prev dag.Vertex) (dag.Vertex, error) {
 	if ph.Done == nil {
 		// No target node: the phase is only its end.
 		ph.Done = &Barrier{Phase: ph, Batch: 1, Last: true}
+		ph.Done.id = ph.Done.ID()
 		if err := g.Add(ph.Done); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,8 @@ type StepVertex struct {
 	Batch int
 	// First and Last mark the node's first and last step in the phase.
 	First, Last bool
+
+	id string // ID, computed once by Compile
 }
 
 var (
@@ -27,7 +29,12 @@ var (
 )
 
 // ID is PHASE/NODE/STEP (see StepVertexID).
-func (v *StepVertex) ID() string { return StepVertexID(v.Phase.ID, v.Node.Name, v.Step.ID) }
+func (v *StepVertex) ID() string {
+	if v.id != "" {
+		return v.id
+	}
+	return StepVertexID(v.Phase.ID, v.Node.Name, v.Step.ID)
+}
 
 // Label is the step and its type, as the graph shows it.
 func (v *StepVertex) Label() string { return fmt.Sprintf("%s (%s)", v.Step.ID, v.Step.Type) }
@@ -48,6 +55,8 @@ type Barrier struct {
 	Phase *Phase
 	Batch int
 	Last  bool
+
+	id string // ID, computed once by Compile
 }
 
 var (
@@ -57,6 +66,9 @@ var (
 
 // ID is PHASE/batch-N, or PHASE/done for the phase's last barrier.
 func (b *Barrier) ID() string {
+	if b.id != "" {
+		return b.id
+	}
 	if b.Last {
 		return b.Phase.ID + "/done"
 	}

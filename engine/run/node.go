@@ -31,7 +31,7 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 	for attempt := 1; ; attempt++ {
 		e := base
 		e.State, e.Attempt = journal.Started, attempt
-		e.Detail = map[string]any{"name": s.Name, "type": s.Type}
+		e.Detail = r.startDetail(s)
 		r.event(e)
 		out, err = r.attempt(s, rc)
 		e.Detail = nil
@@ -40,7 +40,7 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 				settle(out)
 			}
 			e.State, e.ExitCode = journal.Passed, journal.Code(out.ExitCode)
-			e.Detail = registered(s, expr.Result(out, nil))
+			e.Detail = registered(s, out, nil)
 			r.event(e)
 			return out, nil
 		}
@@ -56,7 +56,7 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 			if settle != nil {
 				settle(out)
 			}
-			e.Detail = registered(s, expr.Result(out, err))
+			e.Detail = registered(s, out, err)
 			r.event(e)
 			return out, err
 		}
@@ -106,9 +106,25 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // registered is the detail of a step's last event that keeps what the step
 // registers: a resumed run gives it back to the node's later steps.
-func registered(s *load.Step, result map[string]any) map[string]any {
+func registered(s *load.Step, out step.Outcome, err error) map[string]any {
 	if s.Register == "" {
 		return nil
 	}
-	return map[string]any{"register": s.Register, "result": result}
+	return map[string]any{"register": s.Register, "result": expr.Result(out, err)}
+}
+
+// startDetail is what a step's start journals of it (its name and type):
+// one map per step, shared by its events and never changed.
+func (r *Runner) startDetail(s *load.Step) map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, ok := r.starts[s]
+	if !ok {
+		if r.starts == nil {
+			r.starts = map[*load.Step]map[string]any{}
+		}
+		d = map[string]any{"name": s.Name, "type": s.Type}
+		r.starts[s] = d
+	}
+	return d
 }

@@ -60,6 +60,7 @@ type Runner struct {
 	// of nodes whose steps all passed in an earlier process that died
 	// before it journaled the node's end (see endEarlierNodes).
 	unended map[int][]*compile.StepVertex
+	starts  map[*load.Step]map[string]any // see startDetail
 }
 
 // Logs gives each node's log.

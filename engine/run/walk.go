@@ -114,7 +114,10 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 		}
 		if !ok {
 			skipped := base
-			skipped.State, skipped.Detail = journal.Skipped, registered(s, expr.SkippedResult())
+			skipped.State = journal.Skipped
+			if s.Register != "" {
+				skipped.Detail = map[string]any{"register": s.Register, "result": expr.SkippedResult()}
+			}
 			r.event(skipped)
 			if s.Register != "" {
 				r.register(st, np, s.Register, expr.SkippedResult())
