@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 )
 
 // WalkFunc runs one vertex. It is called at most once per vertex, on its own
@@ -48,8 +49,8 @@ type WalkOptions struct {
 	// Stop, when set, is asked before each vertex starts; true keeps that
 	// vertex from running (Blocked, Stopped). It lets the caller decide
 	// dynamically, e.g. once a failure budget is spent, or per phase. It is
-	// called from the walker's single scheduling goroutine (never
-	// concurrently with itself) but concurrently with running fns, so state
+	// called with the walk's lock held (never concurrently with itself, nor
+	// with OnBlocked or Done) but concurrently with running fns, so state
 	// it shares with fn needs synchronising.
 	Stop func(v Vertex) bool
 
@@ -95,8 +96,8 @@ func (o WalkOptions) Walk(ctx context.Context, g *Graph, fn WalkFunc) *Result {
 		r:        r,
 		pending:  make([]int, n),
 		poisoned: make([]bool, n),
-		done:     make(chan completion, n),
 		slots:    newSlots(g),
+		idle:     make(chan struct{}),
 	}
 	for i := range n {
 		w.pending[i] = len(g.up[i])
@@ -106,24 +107,34 @@ func (o WalkOptions) Walk(ctx context.Context, g *Graph, fn WalkFunc) *Result {
 	}
 	r.Started = make([]string, 0, n)
 	r.Finished = make([]string, 0, n)
-	w.run(ctx, fn)
+	w.mu.Lock()
+	start := w.schedule(ctx)
+	w.mu.Unlock()
+	for _, v := range start {
+		go w.work(ctx, fn, v)
+	}
+	<-w.idle
 	return r
 }
 
-// walker is the state of one walk. Only the scheduling goroutine (the one
-// in run) touches it; vertex goroutines talk back through done.
+// walker is the state of one walk, under mu. There is no scheduling
+// goroutine: the goroutine whose vertex has just finished records it and
+// decides what is ready, then runs the first vertex it started itself (a
+// node's next step goes on on the same goroutine, with no hand-off) and
+// gives the others goroutines of their own.
 type walker struct {
 	o        WalkOptions
 	g        *Graph
 	r        *Result
+	slots    *slots
+	idle     chan struct{} // closed once nothing runs and nothing can start
+	mu       sync.Mutex
 	pending  []int  // upstream vertices not finished yet
 	poisoned []bool // some upstream vertex Failed or was Blocked
 	ready    []int  // FIFO of vertices whose upstream has all finished
 	head     int
 	running  int
 	failed   bool
-	done     chan completion // buffered for every vertex: senders never wait
-	slots    *slots
 }
 
 type completion struct {
@@ -132,46 +143,76 @@ type completion struct {
 	err    error
 }
 
-func (w *walker) run(ctx context.Context, fn WalkFunc) {
+// work runs v, then what its end made ready, until nothing is left for
+// this goroutine.
+func (w *walker) work(ctx context.Context, fn WalkFunc, v int) {
+	for {
+		c := w.exec(ctx, v, fn)
+		w.mu.Lock()
+		w.complete(c)
+		next := w.schedule(ctx)
+		w.mu.Unlock()
+		if len(next) == 0 {
+			return
+		}
+		for _, u := range next[1:] {
+			go w.work(ctx, fn, u)
+		}
+		v = next[0]
+	}
+}
+
+// schedule decides every ready vertex and returns those it started (their
+// running is counted). When nothing runs and nothing can start, it ends
+// the walk. Called with mu held.
+func (w *walker) schedule(ctx context.Context) []int {
+	var start []int
 	for {
 		for w.head < len(w.ready) {
 			v := w.ready[w.head]
 			w.head++
-			w.decide(ctx, v, fn)
-		}
-		if w.running == 0 {
-			if stuck := w.slots.drain(); len(stuck) > 0 {
-				// Only a holder depending on another waiting holder gets here.
-				w.r.Err = fmt.Errorf("walking graph: %d vertices waited for a slot that never came free (first: %q)",
-					len(stuck), w.g.verts[stuck[0]].ID())
-				for _, v := range stuck {
-					w.blockAndFinish(v, Stopped)
-				}
-				continue
+			if w.decide(ctx, v) {
+				start = append(start, v)
 			}
-			return
 		}
-		c := <-w.done
-		w.running--
-		w.r.Finished = append(w.r.Finished, w.g.verts[c.v].ID())
-		if c.err != nil {
-			if w.r.Errors == nil {
-				w.r.Errors = make(map[string]error)
-			}
-			w.r.Errors[w.g.verts[c.v].ID()] = c.err
+		if w.running > 0 {
+			return start
 		}
-		if c.status == Failed {
-			w.failed = true
-			w.r.Failed = append(w.r.Failed, w.g.verts[c.v].ID())
+		stuck := w.slots.drain()
+		if len(stuck) == 0 {
+			close(w.idle)
+			return start
 		}
-		w.finish(c.v, c.status)
+		// Only a holder depending on another waiting holder gets here.
+		w.r.Err = fmt.Errorf("walking graph: %d vertices waited for a slot that never came free (first: %q)",
+			len(stuck), w.g.verts[stuck[0]].ID())
+		for _, v := range stuck {
+			w.blockAndFinish(v, Stopped)
+		}
 	}
 }
 
-// decide starts v or blocks it. The order of the checks gives each blocked
-// vertex its truest reason: a failed dependency outranks a cancellation,
-// which outranks a policy stop.
-func (w *walker) decide(ctx context.Context, v int, fn WalkFunc) {
+// complete records how a vertex ended. Called with mu held.
+func (w *walker) complete(c completion) {
+	w.running--
+	w.r.Finished = append(w.r.Finished, w.g.verts[c.v].ID())
+	if c.err != nil {
+		if w.r.Errors == nil {
+			w.r.Errors = make(map[string]error)
+		}
+		w.r.Errors[w.g.verts[c.v].ID()] = c.err
+	}
+	if c.status == Failed {
+		w.failed = true
+		w.r.Failed = append(w.r.Failed, w.g.verts[c.v].ID())
+	}
+	w.finish(c.v, c.status)
+}
+
+// decide starts v (counting it running; true) or blocks it. The order of
+// the checks gives each blocked vertex its truest reason: a failed
+// dependency outranks a cancellation, which outranks a policy stop.
+func (w *walker) decide(ctx context.Context, v int) bool {
 	if w.o.Done != nil && w.o.Done(w.g.verts[v]) {
 		w.r.Done = append(w.r.Done, w.g.verts[v].ID())
 		if w.poisoned[v] {
@@ -179,7 +220,7 @@ func (w *walker) decide(ctx context.Context, v int, fn WalkFunc) {
 		} else {
 			w.finish(v, Passed)
 		}
-		return
+		return false
 	}
 	switch {
 	case w.poisoned[v] && !isBarrier(w.g.verts[v]):
@@ -196,18 +237,18 @@ func (w *walker) decide(ctx context.Context, v int, fn WalkFunc) {
 	default:
 		w.running++
 		w.r.Started = append(w.r.Started, w.g.verts[v].ID())
-		go w.exec(ctx, v, fn)
+		return true
 	}
+	return false
 }
 
-func (w *walker) exec(ctx context.Context, v int, fn WalkFunc) {
-	c := completion{v: v, status: Failed}
+func (w *walker) exec(ctx context.Context, v int, fn WalkFunc) (c completion) {
+	c = completion{v: v, status: Failed}
 	defer func() {
 		if p := recover(); p != nil {
 			c.status = Failed
 			c.err = fmt.Errorf("vertex %q panicked: %v\n%s", w.g.verts[v].ID(), p, debug.Stack())
 		}
-		w.done <- c
 	}()
 	c.status = fn(ctx, w.g.verts[v])
 	switch c.status {
@@ -216,6 +257,7 @@ func (w *walker) exec(ctx context.Context, v int, fn WalkFunc) {
 		c.err = fmt.Errorf("vertex %q: walk function returned invalid status %v", w.g.verts[v].ID(), c.status)
 		c.status = Failed
 	}
+	return c
 }
 
 func isBarrier(v Vertex) bool {
