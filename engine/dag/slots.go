@@ -1,7 +1,7 @@
 package dag
 
-// slots enforces Slotted vertices' limits for one walk. Only the walker's
-// scheduling goroutine uses it.
+// slots enforces Slotted vertices' limits for one walk. It is used only
+// with the walk's lock held.
 type slots struct {
 	holderOf []int // per vertex: its holder's index, or -1
 	holders  []holder
