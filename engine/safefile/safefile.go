@@ -1,0 +1,70 @@
+// Package safefile reads the files an operator names (a plan, an
+// inventory, a --set-file value) without trusting them: only a regular
+// file is read (a FIFO would block forever, /dev/zero never ends), and at
+// most a bounded number of bytes.
+package safefile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// TooBigError is a file over the limit.
+type TooBigError struct {
+	Path  string
+	Limit int64
+}
+
+func (e *TooBigError) Error() string {
+	return fmt.Sprintf("%s is over the limit of %d bytes", e.Path, e.Limit)
+}
+
+// ErrNotRegular is a path that is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Read reads the regular file at path, at most limit bytes. The file is
+// opened non-blocking, so that a FIFO is refused rather than waited on.
+func Read(path string, limit int64) ([]byte, error) {
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode()))
+	}
+	if st.Size() > limit {
+		return nil, &TooBigError{Path: path, Limit: limit}
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, &TooBigError{Path: path, Limit: limit}
+	}
+	return b, nil
+}
+
+func kind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return m.Type().String()
+}
