@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -90,18 +91,15 @@ type Journal struct {
 	run   string
 	seq   int
 	sinks []Sink
-	mask  func(string) string
+	mask  Masker
 	now   func() time.Time
 }
 
 // Create opens path for a new run's journal.
-func Create(path, run string, mask func(string) string, sinks ...Sink) (*Journal, error) {
+func Create(path, run string, mask Masker, sinks ...Sink) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("creating journal: %w", err)
-	}
-	if mask == nil {
-		mask = func(s string) string { return s }
 	}
 	return &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}, nil
 }
@@ -110,8 +108,8 @@ func Create(path, run string, mask func(string) string, sinks ...Sink) (*Journal
 // run): its sequence numbers go on from the last event, and a torn last
 // line (a crash in the middle of a write) is cut off first. It returns the
 // events already there.
-func Open(path, run string, mask func(string) string, sinks ...Sink) (*Journal, []Event, error) {
-	data, err := os.ReadFile(path)
+func Open(path, run string, mask Masker, sinks ...Sink) (*Journal, []Event, error) {
+	data, err := readNoFollow(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening journal: %w", err)
 	}
@@ -123,7 +121,7 @@ func Open(path, run string, mask func(string) string, sinks ...Sink) (*Journal, 
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening journal: %w", err)
 	}
@@ -135,14 +133,18 @@ func Open(path, run string, mask func(string) string, sinks ...Sink) (*Journal, 
 		f.Close()
 		return nil, nil, err
 	}
-	if mask == nil {
-		mask = func(s string) string { return s }
-	}
 	j := &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}
 	if n := len(events); n > 0 {
 		j.seq = events[n-1].Seq
 	}
 	return j, events, nil
+}
+
+// Masker hides secrets in the events' texts (engine/mask.Masker).
+type Masker interface {
+	Mask(s string) string
+	// Secrets reports whether there is anything to hide.
+	Secrets() bool
 }
 
 // Append writes e, syncs the file when e announces an action (see Syncs),
@@ -153,12 +155,18 @@ func (j *Journal) Append(e Event) error {
 	defer j.mu.Unlock()
 	j.seq++
 	e.Seq, e.Run, e.Time = j.seq, j.run, j.now().UTC()
-	e.Error = j.mask(e.Error)
+	// Masked value by value, not as JSON text: a secret that looks like a
+	// piece of JSON must not break the line. The sinks get it masked too.
+	if j.mask != nil && j.mask.Secrets() {
+		e.Error = j.mask.Mask(e.Error)
+		if e.Detail != nil {
+			e.Detail, _ = maskValue(e.Detail, j.mask.Mask).(map[string]any)
+		}
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding journal event: %w", err)
 	}
-	b = []byte(j.mask(string(b)))
 	if _, err := j.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("writing journal: %w", err)
 	}
@@ -215,4 +223,50 @@ func Read(r io.Reader) ([]Event, error) {
 		out = append(out, e)
 	}
 	return out, sc.Err()
+}
+
+// maskValue returns v with every string in it masked (maps and slices
+// copied, never changed in place: a Detail map may be shared).
+func maskValue(v any, mask func(string) string) any {
+	switch x := v.(type) {
+	case string:
+		return mask(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = maskValue(val, mask)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = maskValue(val, mask)
+		}
+		return out
+	case []string:
+		out := make([]string, len(x))
+		for i, val := range x {
+			out[i] = mask(val)
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]string, len(x))
+		for k, val := range x {
+			out[k] = mask(val)
+		}
+		return out
+	case error:
+		return mask(x.Error())
+	}
+	return v
+}
+
+// readNoFollow reads a file that must not be a symlink.
+func readNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

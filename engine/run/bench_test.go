@@ -87,7 +87,7 @@ func runOnce(b *testing.B, prog *compile.Program, dir string) run.Result {
 		b.Fatal(err)
 	}
 	defer logs.Close()
-	j, err := journal.Create(filepath.Join(dir, rundir.JournalFile), "bench", m.Mask, logs)
+	j, err := journal.Create(filepath.Join(dir, rundir.JournalFile), "bench", m, logs)
 	if err != nil {
 		b.Fatal(err)
 	}

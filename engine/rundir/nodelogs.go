@@ -1,13 +1,14 @@
 package rundir
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/mask"
@@ -21,21 +22,29 @@ import (
 type NodeLogs struct {
 	dir  string
 	mask *mask.Masker
-	mu   sync.Mutex
-	w    map[string]*maskWriter
+	// flags open a node's log: a new run's must not exist (nor be a
+	// symlink planted there), a resumed run's is appended to.
+	flags int
+	mu    sync.Mutex
+	w     map[string]*mask.Writer
 	// entered holds "phase\x00node" for every node a phase started on.
 	entered map[string]bool
+	err     error // the first failure to open or write a log
 }
 
 // NewNodeLogs writes node logs into dir (created if needed). An empty dir
 // discards the logs (dry runs, tests).
 func NewNodeLogs(dir string, m *mask.Masker) (*NodeLogs, error) {
+	return newNodeLogs(dir, m, os.O_CREATE|os.O_EXCL)
+}
+
+func newNodeLogs(dir string, m *mask.Masker, flags int) (*NodeLogs, error) {
 	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.Mkdir(dir, 0o700); err != nil && !(os.IsExist(err) && flags&os.O_EXCL == 0) {
 			return nil, fmt.Errorf("creating node log dir: %w", err)
 		}
 	}
-	return &NodeLogs{dir: dir, mask: m, w: map[string]*maskWriter{}, entered: map[string]bool{}}, nil
+	return &NodeLogs{dir: dir, mask: m, flags: flags, w: map[string]*mask.Writer{}, entered: map[string]bool{}}, nil
 }
 
 // Writer returns the node's log writer.
@@ -45,16 +54,54 @@ func (l *NodeLogs) Writer(node string) io.Writer {
 	if w, ok := l.w[node]; ok {
 		return w
 	}
-	w := &maskWriter{mask: l.mask}
+	var out io.Writer = io.Discard
 	if l.dir != "" {
-		f, err := os.OpenFile(filepath.Join(l.dir, safeName(node)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err == nil {
-			w.out = f
+		path := filepath.Join(l.dir, safeName(node)+".log")
+		f, err := os.OpenFile(path, l.flags|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			l.fail(fmt.Errorf("node %s's log: %w", node, err))
+		} else {
+			out = &logFile{f: f, l: l, node: node}
 		}
 	}
+	w := l.mask.Writer(out)
 	l.w[node] = w
 	return w
 }
+
+// fail records the first failure. Called with mu held.
+func (l *NodeLogs) fail(err error) {
+	if l.err == nil {
+		l.err = err
+	}
+}
+
+// Err is the first failure to open or write a node's log: the log is
+// incomplete from there on.
+func (l *NodeLogs) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// logFile is a node's log file; a failed write is recorded once.
+type logFile struct {
+	f    *os.File
+	l    *NodeLogs
+	node string
+}
+
+func (f *logFile) Write(p []byte) (int, error) {
+	n, err := f.f.Write(p)
+	if err != nil {
+		f.l.mu.Lock()
+		f.l.fail(fmt.Errorf("writing node %s's log: %w", f.node, err))
+		f.l.mu.Unlock()
+	}
+	return n, err
+}
+
+func (f *logFile) Close() error { return f.f.Close() }
 
 // Event frames steps in the node logs.
 func (l *NodeLogs) Event(e journal.Event) {
@@ -106,49 +153,14 @@ func (l *NodeLogs) inPhase(e journal.Event) bool {
 // Close flushes and closes every node log.
 func (l *NodeLogs) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, w := range l.w {
-		w.Close()
+	ws := l.w
+	l.w = map[string]*mask.Writer{}
+	l.mu.Unlock()
+	var errs []error
+	for _, w := range ws {
+		errs = append(errs, w.Close())
 	}
-	return nil
-}
-
-// maskWriter masks whole lines, so a secret split across writes is still
-// caught; a partial last line is flushed on Close.
-type maskWriter struct {
-	mu   sync.Mutex
-	mask *mask.Masker
-	buf  bytes.Buffer
-	out  io.WriteCloser
-}
-
-func (w *maskWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		i := bytes.IndexByte(w.buf.Bytes(), '\n')
-		if i < 0 {
-			break
-		}
-		line := w.buf.Next(i + 1)
-		if w.out != nil {
-			io.WriteString(w.out, w.mask.Mask(string(line)))
-		}
-	}
-	return len(p), nil
-}
-
-func (w *maskWriter) Close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.out != nil {
-		if w.buf.Len() > 0 {
-			io.WriteString(w.out, w.mask.Mask(w.buf.String()))
-		}
-		w.out.Close()
-		w.out = nil
-	}
+	return errors.Join(errs...)
 }
 
 func safeName(s string) string {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,6 +57,9 @@ type Digest struct {
 	Salt       string `json:"salt"`
 	Iterations int    `json:"iterations"`
 	Sum        string `json:"sum"`
+	// Env names the environment variable the value came from (a param's
+	// env:), where a resumption reads it again.
+	Env string `json:"env,omitempty"`
 }
 
 // digestIterations is OWASP's figure for PBKDF2-HMAC-SHA256 (2023).
@@ -95,7 +99,7 @@ func FileDigest(data []byte) string {
 func (d *Dir) WriteRecord(rec Record, plan, inventory []byte) error {
 	rec.Plan.Digest, rec.Inventory.Digest = FileDigest(plan), FileDigest(inventory)
 	for name, data := range map[string][]byte{PlanCopy: plan, InventoryCopy: inventory} {
-		if err := os.WriteFile(filepath.Join(d.Path, name), data, 0o600); err != nil {
+		if err := WriteFile(filepath.Join(d.Path, name), data); err != nil {
 			return fmt.Errorf("copying the run's %s: %w", name, err)
 		}
 	}
@@ -103,7 +107,7 @@ func (d *Dir) WriteRecord(rec Record, plan, inventory []byte) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(d.Path, RecordFile), append(b, '\n'), 0o600)
+	return WriteFile(filepath.Join(d.Path, RecordFile), append(b, '\n'))
 }
 
 // ReadRecord reads a run directory's record and its copies of the plan and
@@ -134,15 +138,16 @@ func ReadRecord(path string) (rec Record, plan, inventory []byte, err error) {
 func Open(path string, opt Options) (*Dir, []journal.Event, error) {
 	d := &Dir{Path: path}
 	var err error
-	if d.Logs, err = NewNodeLogs(filepath.Join(path, NodesDir), opt.Mask); err != nil {
+	if d.Logs, err = newNodeLogs(filepath.Join(path, NodesDir), opt.Mask, os.O_CREATE); err != nil {
 		return nil, nil, err
 	}
-	if d.runLog, err = os.OpenFile(filepath.Join(path, RunLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+	if d.runLog, err = os.OpenFile(filepath.Join(path, RunLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600); err != nil {
 		d.Logs.Close()
 		return nil, nil, err
 	}
-	sinks := append([]journal.Sink{d.Logs, NewLogSink(d.runLog, true, false, zerolog.DebugLevel)}, opt.Sinks...)
-	j, events, err := journal.Open(filepath.Join(path, JournalFile), opt.ID, opt.Mask.Mask, sinks...)
+	d.runLogW = opt.Mask.Writer(d.runLog)
+	sinks := append([]journal.Sink{d.Logs, NewLogSink(d.runLogW, true, false, zerolog.DebugLevel)}, opt.Sinks...)
+	j, events, err := journal.Open(filepath.Join(path, JournalFile), opt.ID, opt.Mask, sinks...)
 	if err != nil {
 		d.Logs.Close()
 		d.runLog.Close()

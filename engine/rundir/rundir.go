@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -58,28 +60,46 @@ type Dir struct {
 	Journal *journal.Journal
 	Logs    *NodeLogs
 	runLog  *os.File
+	runLogW *mask.Writer
 }
 
-// Create makes path a new run's directory, refusing one that already holds
-// a run, and opens its journal with the node logs, run.log and opt.Sinks.
+// Create makes path a new run's directory, refusing one that holds files
+// already (an earlier run's), and opens its journal with the node logs,
+// run.log and opt.Sinks. The directory is its owner's only (0700), every
+// file in it 0600, and no file is opened through a symlink: a file planted
+// there in advance makes Create fail instead of being written through.
 func Create(path string, opt Options) (*Dir, error) {
-	if _, err := os.Stat(filepath.Join(path, JournalFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a run (%s); choose another directory", path, JournalFile)
-	}
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		if !os.IsExist(err) {
+			return nil, err
+		}
+		ents, rerr := os.ReadDir(path)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if len(ents) > 0 {
+			names := make([]string, 0, 3)
+			for _, e := range ents[:min(3, len(ents))] {
+				names = append(names, e.Name())
+			}
+			return nil, fmt.Errorf("%s is not empty (it holds %s): a run directory must be new; choose another", path, strings.Join(names, ", "))
+		}
 	}
 	d := &Dir{Path: path}
 	var err error
 	if d.Logs, err = NewNodeLogs(filepath.Join(path, NodesDir), opt.Mask); err != nil {
 		return nil, err
 	}
-	if d.runLog, err = os.Create(filepath.Join(path, RunLogFile)); err != nil {
+	if d.runLog, err = os.OpenFile(filepath.Join(path, RunLogFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600); err != nil {
 		d.Logs.Close()
 		return nil, err
 	}
-	sinks := append([]journal.Sink{d.Logs, NewLogSink(d.runLog, true, false, zerolog.DebugLevel)}, opt.Sinks...)
-	if d.Journal, err = journal.Create(filepath.Join(path, JournalFile), opt.ID, opt.Mask.Mask, sinks...); err != nil {
+	d.runLogW = opt.Mask.Writer(d.runLog)
+	sinks := append([]journal.Sink{d.Logs, NewLogSink(d.runLogW, true, false, zerolog.DebugLevel)}, opt.Sinks...)
+	if d.Journal, err = journal.Create(filepath.Join(path, JournalFile), opt.ID, opt.Mask, sinks...); err != nil {
 		d.Logs.Close()
 		d.runLog.Close()
 		return nil, err
@@ -87,9 +107,20 @@ func Create(path string, opt Options) (*Dir, error) {
 	return d, nil
 }
 
+// WriteFile writes a file of a run directory, 0600, replacing what was
+// there but never writing through a symlink.
+func WriteFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
+}
+
 // Close closes the journal (syncing it) and the logs.
 func (d *Dir) Close() error {
-	return errors.Join(d.Journal.Close(), d.Logs.Close(), d.runLog.Close())
+	return errors.Join(d.Journal.Close(), d.Logs.Close(), d.runLogW.Flush(), d.runLog.Close())
 }
 
 // Summary derives the summary from the journal on disk.
@@ -119,14 +150,14 @@ func (d *Dir) WriteSummary(w io.Writer) error {
 		return err
 	}
 	table := s.Table()
-	if err := os.WriteFile(filepath.Join(d.Path, SummaryText), []byte(table), 0o644); err != nil {
+	if err := WriteFile(filepath.Join(d.Path, SummaryText), []byte(table)); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(d.Path, SummaryJSON), append(b, '\n'), 0o644); err != nil {
+	if err := WriteFile(filepath.Join(d.Path, SummaryJSON), append(b, '\n')); err != nil {
 		return err
 	}
 	_, err = io.WriteString(w, table)
