@@ -29,6 +29,9 @@ type BindOptions struct {
 	// RequireParams reports required params without a value (run and plan do;
 	// validate does not, since the values come at run time).
 	RequireParams bool
+	// LookupEnv reads the environment variables params name (`env:`); nil
+	// reads none.
+	LookupEnv func(name string) (string, bool)
 }
 
 // Bind checks plan against inv and resolves params. Problems point into the
@@ -39,6 +42,7 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 	fp := &Problems{File: "--set"}
 	b := &Binding{Plan: p, Inv: inv, Params: map[string]map[string]any{}}
 	sets := parseSets(p, opt.Sets, fp)
+	fromEnv(p, opt.LookupEnv, sets, fp)
 	for i, ph := range p.Phases {
 		b.Targets = append(b.Targets, selectNodes(inv, ph, fmt.Sprintf("phases[%d].targets", i), pp))
 		for _, st := range ph.Steps {
@@ -93,8 +97,13 @@ func parseSets(p *Plan, sets []string, fp *Problems) map[string]any {
 	for i, s := range sets {
 		path := fmt.Sprintf("--set[%d]", i)
 		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
+		if !ok {
 			fp.At(spec.Pos{}, path, "%q must be name=value", s)
+			continue
+		}
+		if k == "" {
+			// The value may be a secret: not echoed.
+			fp.At(spec.Pos{}, path, "a value with no name before '=': must be name=value")
 			continue
 		}
 		prm, found := findParam(p, k)
@@ -110,6 +119,29 @@ func parseSets(p *Plan, sets []string, fp *Problems) map[string]any {
 		out[k] = val
 	}
 	return out
+}
+
+// fromEnv gives each param that names an environment variable, and has no
+// --set, the variable's value when it is set.
+func fromEnv(p *Plan, lookup func(string) (string, bool), sets map[string]any, fp *Problems) {
+	if lookup == nil {
+		return
+	}
+	for _, pr := range p.Params {
+		if _, given := sets[pr.Name]; given || pr.Env == "" {
+			continue
+		}
+		v, ok := lookup(pr.Env)
+		if !ok {
+			continue
+		}
+		val, err := ParseParam(pr, v)
+		if err != nil {
+			fp.At(spec.Pos{}, "$"+pr.Env, "%v", err)
+			continue
+		}
+		sets[pr.Name] = val
+	}
 }
 
 func findParam(p *Plan, name string) (Param, bool) {
@@ -261,12 +293,38 @@ func secretValues(p *Plan, params map[string]map[string]any) []string {
 			if !ok || v == nil {
 				continue
 			}
-			s := fmt.Sprint(v)
-			if s != "" && !seen[s] {
-				seen[s] = true
-				out = append(out, s)
+			for _, s := range secretStrings(v) {
+				if s != "" && !seen[s] {
+					seen[s] = true
+					out = append(out, s)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// secretStrings are the texts a secret value can show: itself, and each
+// element of a list or value of a map (and theirs), as a template would
+// render them.
+func secretStrings(v any) []string {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, secretStrings(e)...)
+		}
+		return out
+	case map[string]any:
+		var out []string
+		for _, e := range x {
+			out = append(out, secretStrings(e)...)
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
 }

@@ -41,6 +41,7 @@ type Param struct {
 	Required    bool
 	Default     any // nil when there is none
 	Secret      bool
+	Env         string   // the environment variable giving its value, if any
 	Values      []string // enum
 	Pos         spec.Pos
 }

@@ -36,7 +36,7 @@ func (b *planBuilder) params() []Param {
 		}
 		p := Param{
 			Name: name.V, Kind: kind, Description: sparam.Description.V, Required: sparam.Required.V,
-			Secret: sparam.Secret.V, Values: sparam.EnumValues.Strings(), Pos: name.Pos,
+			Secret: sparam.Secret.V, Env: sparam.Env.V, Values: sparam.EnumValues.Strings(), Pos: name.Pos,
 		}
 		if typ == "enum" && len(p.Values) == 0 {
 			b.probs.At(sparam.Pos, path+".values", "an enum param needs its allowed values")
@@ -75,25 +75,30 @@ func ParseParamNode(p Param, n *yaml.Node) (any, error) {
 	return ParseParam(p, n.Value)
 }
 
-// ParseParam parses a textual value (from --set or YAML) as p's type.
+// ParseParam parses a textual value (from --set or YAML) as p's type. A
+// secret param's value is never echoed in the error.
 func ParseParam(p Param, s string) (any, error) {
+	shown := fmt.Sprintf("%q", s)
+	if p.Secret {
+		shown = "the value given (not shown: the param is secret)"
+	}
 	switch p.Kind {
 	case expr.KindInt:
 		i, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("%s must be an integer, not %q", p.Name, s)
+			return nil, fmt.Errorf("%s must be an integer, not %s", p.Name, shown)
 		}
 		return i, nil
 	case expr.KindBool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("%s must be true or false, not %q", p.Name, s)
+			return nil, fmt.Errorf("%s must be true or false, not %s", p.Name, shown)
 		}
 		return b, nil
 	case expr.KindDuration:
 		d, err := time.ParseDuration(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("%s must be a duration such as 30s or 5m, not %q", p.Name, s)
+			return nil, fmt.Errorf("%s must be a duration such as 30s or 5m, not %s", p.Name, shown)
 		}
 		return d, nil
 	case expr.KindList:
@@ -115,6 +120,9 @@ func ParseParam(p Param, s string) (any, error) {
 			if v == s {
 				return s, nil
 			}
+		}
+		if p.Secret {
+			return nil, fmt.Errorf("%s must be one of %s, not %s", p.Name, strings.Join(p.Values, ", "), shown)
 		}
 		return nil, fmt.Errorf("%s must be one of %s, not %q%s", p.Name, strings.Join(p.Values, ", "), s, suggest(s, p.Values))
 	}

@@ -39,6 +39,7 @@ type Param struct {
 	Required    Value[bool]    `yaml:"required"`
 	Default     Raw            `yaml:"default"`
 	Secret      Value[bool]    `yaml:"secret"`
+	Env         Value[string]  `yaml:"env"`
 	EnumValues  Values[string] `yaml:"values"`
 	Pos         Pos            `yaml:"-"`
 }
