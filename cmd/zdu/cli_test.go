@@ -18,15 +18,15 @@ import (
 // A flag added, renamed or dropped changes this table, docs/cli.md and the
 // tests that use it together.
 var pinnedFlags = map[string][]string{
-	"validate": {"format", "i", "inventory", "set"},
-	"plan":     {"format", "i", "inventory", "set"},
-	"graph":    {"format", "i", "inventory", "set"},
+	"validate": {"format", "i", "inventory", "set", "set-file"},
+	"plan":     {"format", "i", "inventory", "set", "set-file"},
+	"graph":    {"format", "i", "inventory", "set", "set-file"},
 	"run": {"i", "inventory", "log-format", "probe", "probe-budget", "probe-rate", "probe-timeout",
-		"run-dir", "set", "state", "stop-grace"},
+		"run-dir", "set", "set-file", "state", "stop-grace"},
 	"rehearse": {"fail", "i", "inventory", "log-format", "nodes", "probe-budget", "probe-timeout", "rate",
-		"run-dir", "set", "startup", "state", "stop-grace"},
+		"run-dir", "set", "set-file", "startup", "state", "stop-grace"},
 	"resume": {"accept-changes", "log-format", "probe", "probe-budget", "probe-rate", "probe-timeout",
-		"rerun-in-flight", "set", "state", "stop-grace"},
+		"rerun-in-flight", "set", "set-file", "state", "stop-grace"},
 	"status":  {"format", "state"},
 	"unlock":  {"state"},
 	"sandbox": {"dir", "fail", "format", "i", "inventory", "nodes", "rate", "set", "startup"},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/zdu-dev/zdu/engine/safefile"
 	"github.com/zdu-dev/zdu/schema"
 )
 
@@ -98,4 +99,43 @@ func (h helpRequest) printHelp(w io.Writer) {
 	h.fs.SetOutput(w)
 	h.fs.PrintDefaults()
 	h.fs.SetOutput(io.Discard)
+}
+
+// maxSetFile bounds a --set-file: a param's value, not a document.
+const maxSetFile = 1 << 20
+
+// setFile is --set-file NAME=PATH: the value of param NAME is the content
+// of the file at PATH (one trailing newline dropped), so that a secret
+// need not be on the command line. It adds NAME=VALUE to sets.
+type setFile struct{ sets *multi }
+
+func (f setFile) String() string { return "" }
+
+func (f setFile) Set(s string) error {
+	name, path, ok := strings.Cut(s, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("--set-file %q: want NAME=PATH", s)
+	}
+	v, err := readValueFile(path)
+	if err != nil {
+		return fmt.Errorf("--set-file %s: %w", name, err)
+	}
+	*f.sets = append(*f.sets, name+"="+v)
+	return nil
+}
+
+// readValueFile reads a regular file of at most maxSetFile bytes.
+func readValueFile(path string) (string, error) {
+	b, err := safefile.Read(path, maxSetFile)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(v, "\r"), nil
+}
+
+// registerSets adds --set and --set-file to fs, both into sets.
+func registerSets(fs *flag.FlagSet, sets *multi, what string) {
+	fs.Var(sets, "set", what+" name=value (repeatable)")
+	fs.Var(setFile{sets: sets}, "set-file", what+" name=PATH: the value is the file's content, one trailing newline dropped (repeatable; a secret need not be on the command line)")
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/zdu-dev/zdu/engine/exitcode"
+	"github.com/zdu-dev/zdu/engine/mask"
 
 	_ "github.com/zdu-dev/zdu/steps/all"
 )
@@ -83,7 +84,17 @@ func main() {
 	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// dispatch runs a command with its output masked: whatever the command
+// writes, a secret it learnt (mask.FromContext(ctx).Add) is hidden.
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	m := mask.New(nil)
+	mo, me := m.Writer(stdout), m.Writer(stderr)
+	defer mo.Flush()
+	defer me.Flush()
+	return dispatchCommand(mask.NewContext(ctx, m), args, mo, me)
+}
+
+func dispatchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitBadInput

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/zdu-dev/zdu/engine/mask"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,6 +61,8 @@ func unwrapFile(w io.Writer) (*os.File, bool) {
 			w = x.w
 		case *outputGuard:
 			w = x.w
+		case *mask.Writer:
+			w = x.Unwrap()
 		default:
 			return nil, false
 		}

@@ -30,7 +30,7 @@ func newPlanFlags(name string, formats ...string) *planFlags {
 	f := &planFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), formats: formats}
 	f.inv = f.fs.String("i", "", "inventory file")
 	f.fs.StringVar(f.inv, "inventory", "", "inventory file")
-	f.fs.Var(&f.sets, "set", "param value name=value (repeatable)")
+	registerSets(f.fs, &f.sets, "param value")
 	if len(formats) > 0 {
 		f.format = f.fs.String("format", formats[0], "output format: "+strings.Join(formats, " or "))
 	}
@@ -39,7 +39,7 @@ func newPlanFlags(name string, formats ...string) *planFlags {
 
 // compileFrom parses args, loads and binds plan + inventory, and compiles.
 // It also returns what it read.
-func (f *planFlags) compileFrom(args []string, stdout io.Writer) (*compile.Program, loaded, error) {
+func (f *planFlags) compileFrom(ctx context.Context, args []string, stdout io.Writer) (*compile.Program, loaded, error) {
 	pos, err := parseInterleaved(f.fs, args)
 	if err == nil && len(pos) != 1 {
 		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
@@ -53,7 +53,7 @@ func (f *planFlags) compileFrom(args []string, stdout io.Writer) (*compile.Progr
 	if err != nil {
 		return nil, loaded{}, err
 	}
-	in, probs := loadAll(pos[0], *f.inv, load.BindOptions{Sets: f.sets, RequireParams: true})
+	in, probs := loadAll(ctx, pos[0], *f.inv, load.BindOptions{Sets: f.sets, RequireParams: true})
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())
@@ -69,7 +69,7 @@ func (f *planFlags) compileFrom(args []string, stdout io.Writer) (*compile.Progr
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newPlanFlags("plan", "text", "json")
-	prog, _, err := f.compileFrom(args, stdout)
+	prog, _, err := f.compileFrom(ctx, args, stdout)
 	if err != nil {
 		return report(stdout, stderr, "plan", err)
 	}
@@ -141,7 +141,7 @@ func printDrySteps(w io.Writer, steps []run.DryStep) {
 
 func cmdGraph(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newPlanFlags("graph", "dot", "mermaid")
-	prog, _, err := f.compileFrom(args, stdout)
+	prog, _, err := f.compileFrom(ctx, args, stdout)
 	if err != nil {
 		return report(stdout, stderr, "graph", err)
 	}

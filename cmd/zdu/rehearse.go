@@ -15,6 +15,7 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/sandbox"
 	"github.com/zdu-dev/zdu/engine/state"
 )
@@ -42,7 +43,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.StringVar(&f.inv, "i", "", "shape the sandbox like this inventory (its targeted nodes, groups and vars)")
 	fs.StringVar(&f.inv, "inventory", "", "same as -i")
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
-	fs.Var(&f.sets, "set", "param value name=value (repeatable)")
+	registerSets(fs, &f.sets, "param value")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
 	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (repeatable)")
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
@@ -60,7 +61,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return report(stdout, stderr, "rehearse", err)
 	}
-	cfg, plan, code := f.shape(pos[0], stdout, stderr)
+	cfg, plan, code := f.shape(ctx, pos[0], stdout, stderr)
 	if code != exitOK {
 		return code
 	}
@@ -72,7 +73,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 // shape loads the plan (and the shaping inventory) and turns them and the
 // flags into a sandbox configuration. Problems go to stdout, as validate's.
-func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbox.Config, *load.Plan, int) {
+func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stderr io.Writer) (sandbox.Config, *load.Plan, int) {
 	for _, set := range f.sets {
 		name, _, _ := strings.Cut(set, "=")
 		if slices.Contains(sandbox.OwnVars, strings.TrimSpace(name)) {
@@ -80,7 +81,7 @@ func (f *rehearseFlags) shape(planFile string, stdout, stderr io.Writer) (sandbo
 				"--set %s: the sandbox sets %s itself (its own paths and ports on this machine); drop the flag", set, name))
 		}
 	}
-	in, probs := loadAll(planFile, f.inv, load.BindOptions{Sets: f.sets})
+	in, probs := loadAll(ctx, planFile, f.inv, load.BindOptions{Sets: f.sets})
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())
@@ -144,7 +145,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 			fmt.Fprintf(stderr, "zdu rehearse: tearing the sandbox down: %v\n", err)
 		}
 	}()
-	prog, in, err := f.compile(planFile, s.Inventory, stdout)
+	prog, in, err := f.compile(ctx, planFile, s.Inventory, stdout)
 	if err != nil {
 		return report(stdout, stderr, "rehearse", err)
 	}
@@ -171,8 +172,8 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 }
 
 // compile binds the plan to the sandbox's generated inventory.
-func (f *rehearseFlags) compile(planFile, inv string, stdout io.Writer) (*compile.Program, loaded, error) {
-	in, probs := loadAll(planFile, inv, load.BindOptions{Sets: f.sets, RequireParams: true})
+func (f *rehearseFlags) compile(ctx context.Context, planFile, inv string, stdout io.Writer) (*compile.Program, loaded, error) {
+	in, probs := loadAll(ctx, planFile, inv, load.BindOptions{Sets: f.sets, RequireParams: true})
 	if len(probs) > 0 {
 		for _, p := range probs {
 			// The generated inventory is gone after the rehearsal: name it.
@@ -227,14 +228,14 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 	if err != nil {
 		return fmt.Errorf("encoding rehearsal.json: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "rehearsal.json"), append(b, '\n'), 0o644); err != nil {
+	if err := rundir.WriteFile(filepath.Join(dir, "rehearsal.json"), append(b, '\n')); err != nil {
 		return fmt.Errorf("writing rehearsal.json: %w", err)
 	}
 	inv, err := os.ReadFile(s.Inventory)
 	if err != nil {
 		return fmt.Errorf("copying the sandbox inventory: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, "sandbox-inventory.yaml"), inv, 0o644)
+	return rundir.WriteFile(filepath.Join(dir, "sandbox-inventory.yaml"), inv)
 }
 
 func nodeList(cfg sandbox.Config) string {

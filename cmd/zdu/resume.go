@@ -28,7 +28,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var opt runOptions
 	var sets multi
 	var acceptChanges, rerun bool
-	fs.Var(&sets, "set", "a secret param's value again, name=value (repeatable): secrets are not recorded")
+	registerSets(fs, &sets, "a secret param's value again (secrets are not recorded):")
 	fs.BoolVar(&acceptChanges, "accept-changes", false, "go on with the plan and inventory as they are now, although they changed since the run started")
 	fs.BoolVar(&rerun, "rerun-in-flight", false, "run again the steps that were running when the run stopped, even those not idempotent")
 	fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
@@ -49,7 +49,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return report(stdout, stderr, "resume", badUsage("%v", err))
 	}
-	prog, err := recompile(dir, sets, acceptChanges, stdout)
+	prog, err := recompile(ctx, dir, sets, acceptChanges, stdout)
 	if err != nil {
 		return report(stdout, stderr, "resume", err)
 	}
@@ -109,7 +109,7 @@ func readEvents(dir string) ([]journal.Event, error) {
 // copies in its directory), with its params (the secret ones given again),
 // and compiles them. Where the originals changed since, it refuses unless
 // told to go on with them as they are now.
-func recompile(dir string, secrets []string, acceptChanges bool, stdout io.Writer) (*compile.Program, error) {
+func recompile(ctx context.Context, dir string, secrets []string, acceptChanges bool, stdout io.Writer) (*compile.Program, error) {
 	rec, _, _, err := rundir.ReadRecord(dir)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func recompile(dir string, secrets []string, acceptChanges bool, stdout io.Write
 	if err != nil {
 		return nil, err
 	}
-	in, probs := loadAll(planFile, invFile, load.BindOptions{Sets: sets, RequireParams: true})
+	in, probs := loadAll(ctx, planFile, invFile, load.BindOptions{Sets: sets, RequireParams: true})
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())
@@ -164,6 +164,11 @@ func resumeSets(rec rundir.Record, given []string) ([]string, error) {
 	}
 	for _, name := range secretNames(rec) {
 		value, ok := got[name]
+		if env := rec.Secrets[name].Env; !ok && env != "" {
+			if value, ok = os.LookupEnv(env); !ok {
+				return nil, badUsage("the secret param %s is not recorded: set $%s again, or give it with --set %s=VALUE", name, env, name)
+			}
+		}
 		switch {
 		case !ok:
 			return nil, badUsage("the secret param %s is not recorded: give it again with --set %s=VALUE", name, name)
@@ -208,6 +213,9 @@ func decideInFlight(prior *run.Replay, rerun bool, stdin *os.File, stderr io.Wri
 		return badUsage("%s\nthen resume with --rerun-in-flight to run them again", what)
 	}
 	fmt.Fprintf(stderr, "zdu resume: %s\nRun them again? [y/N] ", what)
+	if f, ok := stderr.(interface{ Flush() error }); ok {
+		_ = f.Flush() // the prompt has no line end to flush it
+	}
 	answer, _ := bufio.NewReader(stdin).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 		return errors.New("not resumed: the steps in flight were not confirmed")

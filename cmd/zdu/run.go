@@ -45,7 +45,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
-	prog, in, err := f.compileFrom(args, stdout)
+	prog, in, err := f.compileFrom(ctx, args, stdout)
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
 	}
@@ -351,6 +351,19 @@ func (src source) record(id string, prog *compile.Program, stateDir string) rund
 			continue
 		}
 		rec.Sets = append(rec.Sets, s)
+	}
+	for _, p := range prog.Binding.Plan.Params {
+		if !p.Secret || p.Env == "" || rec.Secrets[p.Name].Sum != "" {
+			continue
+		}
+		if v, ok := os.LookupEnv(p.Env); ok {
+			if rec.Secrets == nil {
+				rec.Secrets = map[string]rundir.Digest{}
+			}
+			d := rundir.NewDigest(v)
+			d.Env = p.Env
+			rec.Secrets[p.Name] = d
+		}
 	}
 	return rec
 }

@@ -124,7 +124,7 @@ func (f *sandboxFlags) check(pos []string) error {
 // process of its own (zdu sandbox serve, in a session of its own so that
 // the terminal's end does not end it) and waits until it is up.
 func (f *sandboxFlags) up(ctx context.Context, plan string, stdout, stderr io.Writer) int {
-	if _, _, code := f.shape(plan, stdout, stderr); code != exitOK {
+	if _, _, code := f.shape(ctx, plan, stdout, stderr); code != exitOK {
 		return code
 	}
 	if err := f.claimDir(stderr); err != nil {
@@ -267,7 +267,7 @@ func (f *sandboxFlags) printUp(w io.Writer, m sandbox.Manifest) {
 // writes the manifest, and keeps it up until SIGTERM or SIGINT (zdu sandbox
 // down), then writes the probe's figures and tears the sandbox down.
 func (f *sandboxFlags) serve(ctx context.Context, plan string, stderr io.Writer) int {
-	cfg, _, code := f.shape(plan, stderr, stderr)
+	cfg, _, code := f.shape(ctx, plan, stderr, stderr)
 	if code != exitOK {
 		return code
 	}

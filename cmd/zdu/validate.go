@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/schema"
 )
 
@@ -19,7 +20,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.StringVar(inv, "inventory", "", "inventory file")
 	format := fs.String("format", "text", "output format: text or json")
 	var sets multi
-	fs.Var(&sets, "set", "param value name=value (repeatable)")
+	registerSets(fs, &sets, "param value")
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 1 {
 		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
@@ -30,7 +31,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return report(stdout, stderr, "validate", err)
 	}
-	in, probs := loadAll(pos[0], *inv, load.BindOptions{Sets: sets})
+	in, probs := loadAll(ctx, pos[0], *inv, load.BindOptions{Sets: sets})
 	// What needs the plan bound to an inventory: without -i, or when either
 	// file has problems, those checks were not made.
 	var unchecked []string
@@ -109,7 +110,10 @@ func (l loaded) summary() string {
 
 // loadAll reads and checks a plan, and an inventory when given, reporting
 // every problem of both files at once.
-func loadAll(planFile, invFile string, opt load.BindOptions) (loaded, []schema.Problem) {
+// The values of the plan's secret params (from --set, --set-file, the
+// environment, the inventory) are added to the masker ctx carries as soon
+// as they are known, bound or not: every later output hides them.
+func loadAll(ctx context.Context, planFile, invFile string, opt load.BindOptions) (loaded, []schema.Problem) {
 	out := loaded{PlanFile: planFile, InvFile: invFile}
 	var probs []schema.Problem
 	if data, err := os.ReadFile(planFile); err != nil {
@@ -131,10 +135,49 @@ func loadAll(planFile, invFile string, opt load.BindOptions) (loaded, []schema.P
 	}
 	if out.Plan != nil && out.Inv != nil {
 		var bps []schema.Problem
+		if opt.LookupEnv == nil {
+			opt.LookupEnv = os.LookupEnv // params' env:
+		}
 		out.Binding, bps = load.Bind(out.Plan, out.Inv, opt)
 		probs = append(probs, bps...)
 	}
+	hideSecrets(ctx, out, opt)
 	return out, probs
+}
+
+// hideSecrets tells the masker every secret value the load saw.
+func hideSecrets(ctx context.Context, in loaded, opt load.BindOptions) {
+	m := mask.FromContext(ctx)
+	if m == nil || in.Plan == nil {
+		return
+	}
+	if in.Binding != nil {
+		m.Add(in.Binding.Secrets...)
+		return
+	}
+	// Not bound (a problem): the raw values given for secret params.
+	for _, p := range in.Plan.Params {
+		if !p.Secret {
+			continue
+		}
+		for _, s := range opt.Sets {
+			if name, v, ok := strings.Cut(s, "="); ok && name == p.Name {
+				m.Add(v)
+			}
+		}
+		if p.Env != "" && opt.LookupEnv != nil {
+			if v, ok := opt.LookupEnv(p.Env); ok {
+				m.Add(v)
+			}
+		}
+		if in.Inv != nil {
+			for _, n := range in.Inv.Nodes {
+				if v, ok := n.Vars[p.Name]; ok {
+					m.Add(fmt.Sprint(v))
+				}
+			}
+		}
+	}
 }
 
 func unwrapPath(err error) error {
