@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
@@ -22,6 +24,11 @@ import (
 // flight, never done with its compensations unrecorded.
 func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env, kind, rollback, vertex string, settle func(step.Outcome)) (step.Outcome, error) {
 	rc := &stepContext{r: r, node: n, env: env, log: r.Logs.Writer(n.Name)}
+	var held *cappedBuffer // a secret step's output, until its value is known
+	if s.Secret {
+		held = &cappedBuffer{max: maxHeldLog}
+		rc.log = held
+	}
 	base := journal.Event{Kind: kind, Phase: phase, Node: n.Name, Step: s.ID, Rollback: rollback, Vertex: vertex}
 	delay := s.Retries.Delay
 	var (
@@ -32,8 +39,17 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 		e := base
 		e.State, e.Attempt = journal.Started, attempt
 		e.Detail = r.startDetail(s)
-		r.event(e)
+		// A forward step whose start is not on record does not run: a run
+		// that cannot be resumed or audited changes nothing more. Rollback
+		// and compensation still run, to put the node back.
+		if ok := r.event(e); kind == journal.KindStep && (!ok || r.journalErr() != nil) {
+			return step.Outcome{ExitCode: -1}, &JournalError{Err: r.journalErr()}
+		}
 		out, err = r.attempt(s, rc)
+		if held != nil {
+			r.learnSecret(out)
+			_, _ = r.Logs.Writer(n.Name).Write(held.take())
+		}
 		e.Detail = nil
 		if err == nil {
 			if settle != nil {
@@ -127,4 +143,57 @@ func (r *Runner) startDetail(s *load.Step) map[string]any {
 		r.starts[s] = d
 	}
 	return d
+}
+
+// learnSecret makes a secret step's stdout secret: the whole of it and each
+// of its lines (a token printed with a trailing newline, a key file).
+func (r *Runner) learnSecret(out step.Outcome) {
+	if r.Secrets == nil {
+		return
+	}
+	if v := strings.TrimSpace(out.Stdout); v != "" {
+		r.Secrets.Add(v, out.Stdout)
+	}
+}
+
+// maxHeldLog bounds the output of a secret step held back from its node
+// log: past it the rest is dropped, and the log says so.
+const maxHeldLog = 1 << 20
+
+// cappedBuffer holds a secret step's output until its value is known.
+type cappedBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	max     int
+	dropped int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.max - len(b.buf)
+	if room < len(p) {
+		if room > 0 {
+			b.buf = append(b.buf, p[:room]...)
+		}
+		b.dropped += len(p) - max(room, 0)
+		return len(p), nil
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+// take empties the buffer; its text ends with a newline.
+func (b *cappedBuffer) take() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.buf
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	if b.dropped > 0 {
+		out = append(out, fmt.Sprintf("[zdu: %d more bytes of this secret step's output not logged]\n", b.dropped)...)
+	}
+	b.buf, b.dropped = nil, 0
+	return out
 }

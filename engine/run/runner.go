@@ -41,6 +41,12 @@ type Runner struct {
 	// its done vertices are not run again, its nodes' results, rules and
 	// compensations are restored.
 	Prior *Replay
+	// Secrets learns values that become secret at run time (the output of
+	// a step marked secret); nil ignores them.
+	Secrets interface{ Add(values ...string) }
+	// JournalFailed, when set, is told of the first failed journal write at
+	// once, before the run reacts to it (the CLI says so on stderr first).
+	JournalFailed func(error)
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -203,7 +209,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 	}
 	res = r.finishObservers(ctx, res)
 	if err := r.journalErr(); err != nil {
-		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: fmt.Errorf("the run stopped because its journal cannot be written: %w", err)}
+		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: fmt.Errorf("the run stopped: journal write failed: %w", err)}
 	}
 	e := journal.Event{Kind: journal.KindRun, State: journal.Passed, ExitCode: journal.Code(res.ExitCode),
 		Detail: map[string]any{"status": res.Status}}
@@ -308,19 +314,32 @@ func (r *Runner) state(n *load.Node) *nodeState {
 // event appends to the journal. The first failure to record stops the run as
 // Stop does (no new work; running steps get StopGrace; compensation runs):
 // a run that cannot be resumed or audited must not go on changing nodes.
-func (r *Runner) event(e journal.Event) {
-	if err := r.Journal.Append(e); err != nil {
-		r.mu.Lock()
-		first := r.jerr == nil
-		if first {
-			r.jerr = err
-		}
-		r.mu.Unlock()
-		if first {
-			r.Stop()
-		}
+// After it, no step starts (see runStep). It reports whether e was recorded.
+func (r *Runner) event(e journal.Event) bool {
+	err := r.Journal.Append(e)
+	if err == nil {
+		return true
 	}
+	r.mu.Lock()
+	first := r.jerr == nil
+	if first {
+		r.jerr = err
+	}
+	r.mu.Unlock()
+	if first {
+		if r.JournalFailed != nil {
+			r.JournalFailed(err)
+		}
+		r.Stop()
+	}
+	return false
 }
+
+// JournalError is a step not started because the journal cannot be written.
+type JournalError struct{ Err error }
+
+func (e *JournalError) Error() string { return "journal write failed: " + e.Err.Error() }
+func (e *JournalError) Unwrap() error { return e.Err }
 
 func (r *Runner) journalErr() error {
 	r.mu.Lock()

@@ -199,7 +199,8 @@ func (r *Runner) stepFailed(v *compile.StepVertex, out step.Outcome, err error) 
 	if f.exitCode == 0 {
 		f.exitCode = 1
 	}
-	if r.stepsCtx.Err() != nil || (errors.Is(err, context.Canceled) && r.stopping.Load()) {
+	var je *JournalError
+	if r.stepsCtx.Err() != nil || (errors.Is(err, context.Canceled) && r.stopping.Load()) || errors.As(err, &je) {
 		f.interrupted = true
 	}
 	return f
