@@ -84,6 +84,10 @@ type Step struct {
 	// its type's default), so a resumed run may rerun it when it was in
 	// flight.
 	Idempotent bool
+	// Secret: what the step prints on stdout is a secret (a token it
+	// fetched): masked from then on in every output, and its own output
+	// reaches the node log only once masked.
+	Secret bool
 	// Rollback is set for rollback-on steps.
 	Rollback *RollbackRule
 	// LBs lists the load balancers the step names, for the inventory check.

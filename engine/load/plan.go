@@ -291,6 +291,7 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 		}
 	}
 	def, ok := step.Lookup(st.Type)
+	st.Secret = ss.Secret.V
 	st.Idempotent = def.Idempotent
 	if ss.Idempotent.Set {
 		st.Idempotent = ss.Idempotent.V

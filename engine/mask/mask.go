@@ -51,7 +51,7 @@ func (m *Masker) Add(values ...string) {
 	defer m.mu.Unlock()
 	changed := false
 	for _, v := range values {
-		if v == "" || m.values[v] {
+		if len(v) < MinSecret || m.values[v] {
 			continue
 		}
 		m.values[v] = true
@@ -134,6 +134,11 @@ func Forms(v string) []string {
 	}
 	return out
 }
+
+// MinSecret is the shortest value masked: a secret of one to three bytes
+// ("1", "no") is no secret, and masking it would hide every number and
+// word that holds it.
+const MinSecret = 4
 
 // MinLine is the shortest line of a multi-line secret masked on its own:
 // shorter ones ("}", "END") are everywhere, and masking them would hide
