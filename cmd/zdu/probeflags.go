@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/engine/probe"
 	"github.com/zdu-dev/zdu/engine/run"
 )
@@ -38,9 +42,11 @@ func (p *probeFlags) register(fs *flag.FlagSet, prefix string, defRate float64) 
 }
 
 // resolve checks the flags and merges the budget over the plan's.
-func (p *probeFlags) resolve(plan *load.Plan) (run.ProbeOptions, error) {
+func (p *probeFlags) resolve(ctx context.Context, plan *load.Plan) (run.ProbeOptions, error) {
 	opt := run.ProbeOptions{Config: probe.Config{URL: p.url, Rate: p.rate, Timeout: p.timeout},
 		Budget: plan.ErrorBudget, ExitCode: plan.BudgetExitCode}
+	// Before anything can echo the URL (its own error included).
+	mask.FromContext(ctx).Add(probeSecrets(p.url)...)
 	if p.url != "" {
 		if err := (probe.Config{URL: p.url}).Validate(); err != nil {
 			return opt, badUsage("--probe: %v", err)
@@ -71,4 +77,32 @@ func (p *probeFlags) resolve(plan *load.Plan) (run.ProbeOptions, error) {
 		opt.Budget = opt.Budget.Merge(b)
 	}
 	return opt, nil
+}
+
+// secretQueryKey matches the query parameters of a probe URL whose values
+// are credentials (token=, api_key=, sig=, password=...).
+var secretQueryKey = regexp.MustCompile(`(?i)(token|key|secret|pass|auth|sig|credential|session)`)
+
+// probeSecrets are the credentials a probe URL carries: the password of its
+// user info, and the values of query parameters named like credentials.
+// They are masked in every output, as secret params are.
+func probeSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil || u == nil {
+		return nil
+	}
+	var out []string
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		out = append(out, pw)
+	}
+	for k, vs := range u.Query() {
+		if secretQueryKey.MatchString(k) {
+			for _, v := range vs {
+				if v != "" {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
 }

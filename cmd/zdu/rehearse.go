@@ -65,7 +65,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if code != exitOK {
 		return code
 	}
-	if f.run.probeOpt, err = f.run.probe.resolve(plan); err != nil {
+	if f.run.probeOpt, err = f.run.probe.resolve(ctx, plan); err != nil {
 		return report(stdout, stderr, "rehearse", err)
 	}
 	return f.rehearse(ctx, pos[0], cfg, stdout, stderr)

@@ -68,7 +68,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err := decideInFlight(prior, rerun, os.Stdin, stderr); err != nil {
 		return report(stdout, stderr, "resume", err)
 	}
-	if opt.probeOpt, err = opt.probe.resolve(prog.Binding.Plan); err != nil {
+	if opt.probeOpt, err = opt.probe.resolve(ctx, prog.Binding.Plan); err != nil {
 		return report(stdout, stderr, "resume", err)
 	}
 	describeResume(stderr, prior)

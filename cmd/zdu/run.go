@@ -50,7 +50,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
 	}
 	if err == nil {
-		opt.probeOpt, err = opt.probe.resolve(prog.Binding.Plan)
+		opt.probeOpt, err = opt.probe.resolve(ctx, prog.Binding.Plan)
 	}
 	if err != nil {
 		return report(stdout, stderr, "run", err)
@@ -143,7 +143,15 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		return exitFatal, ""
 	}
 	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
-	rdo := rundir.Options{ID: id, Mask: mask.New(prog.Binding.Secrets),
+	// One masker for every output: the console's (from dispatch), the run
+	// directory's, and the values that become secret as the run goes.
+	masker := mask.FromContext(ctx)
+	if masker == nil {
+		masker = mask.New(nil)
+	}
+	masker.Add(prog.Binding.Secrets...)
+	masker.Add(probeSecrets(opt.probeOpt.URL)...)
+	rdo := rundir.Options{ID: id, Mask: masker,
 		Sinks: []journal.Sink{rundir.NewLogSink(stderr, console, console, zerolog.InfoLevel)}}
 	if faultSinks != nil {
 		rdo.Sinks = append(rdo.Sinks, faultSinks()...)
@@ -169,6 +177,12 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	if j.resume != nil {
 		r.Prior = j.resume.prior
 	}
+	r.Secrets = masker
+	r.JournalFailed = func(err error) {
+		// First, before anything the stop prints: the journal is the run's
+		// record, and the reason nothing more will start.
+		fmt.Fprintf(stderr, "zdu: journal write failed: %v: no further step will start; nodes out of service are being put back\n", err)
+	}
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
 	}
@@ -179,6 +193,9 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	go watchPipes(done, broken, map[string]io.Writer{"stdout": stdout, "stderr": stderr})
 	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, stderr)
 	res = r.Run(hard)
+	if err := rd.Logs.Err(); err != nil {
+		fmt.Fprintf(stderr, "zdu run: a node log is incomplete: %v (the journal has every event)\n", err)
+	}
 	if err := rd.WriteSummary(stdout); err != nil {
 		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)
 		if res.ExitCode == 0 {
