@@ -199,8 +199,19 @@ func TestRunProbeURLMustAnswer(t *testing.T) {
 	if code != exitFatal || !strings.Contains(errb.String(), url+" does not answer: connection refused") {
 		t.Errorf("exit %d, want 80 naming the URL:\n%s", code, errb.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "run")); err == nil {
-		t.Error("a run directory was made")
+	checkNotStarted(t, filepath.Join(dir, "run"), "PREFLIGHT_FAILED", url)
+}
+
+// checkNotStarted: a run that ended before its first step left a run
+// directory whose journal holds only its end, with the status and why.
+func checkNotStarted(t *testing.T, runDir, status, why string) {
+	t.Helper()
+	ev := readJournal(t, filepath.Join(runDir, "journal.jsonl"))
+	if len(ev) != 1 || ev[0].State != "failed" || ev[0].Detail["status"] != status || !strings.Contains(ev[0].Error, why) {
+		t.Errorf("the journal of a run that did not start: %+v; want only its end, %s, saying %q", ev, status, why)
+	}
+	if b, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err != nil || !strings.Contains(string(b), status) {
+		t.Errorf("summary.json: %v\n%s", err, b)
 	}
 }
 

@@ -120,28 +120,6 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "zdu run: releasing the nodes' locks: %v\n", err)
 		}
 	}()
-	// Reach every node first: an unreachable one stops the run before
-	// anything, even the run directory, is written.
-	pool := run.NewPool(prog.Binding.Inv, run.SSHDialer(prog.Binding.Inv))
-	defer pool.Close()
-	err := preflight(ctx, prog, pool)
-	var obs *run.ProbeObserver
-	if err == nil && opt.probeOpt.URL != "" {
-		obs, err = run.StartProbe(ctx, prog, pool, opt.probeOpt)
-		if obs != nil {
-			defer obs.Stop()
-		}
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "zdu run: interrupted before the run started; nothing was changed")
-		res = run.Result{Status: "INTERRUPTED", ExitCode: exitInterrupted}
-		return exitInterrupted, ""
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
-		res.Status = "PREFLIGHT_FAILED"
-		return exitFatal, ""
-	}
 	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
 	// One masker for every output: the console's (from dispatch), the run
 	// directory's, and the values that become secret as the run goes.
@@ -156,9 +134,15 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	if faultSinks != nil {
 		rdo.Sinks = append(rdo.Sinks, faultSinks()...)
 	}
+	// The run directory comes first, so that a run refused at preflight
+	// still leaves the record of why.
 	var rd *rundir.Dir
+	var err error
 	if j.resume != nil {
 		rd, _, err = rundir.Open(dir, rdo)
+		if err == nil {
+			err = rd.MarkResumed(time.Now())
+		}
 	} else {
 		rd, err = rundir.Create(dir, rdo)
 		if err == nil {
@@ -172,6 +156,31 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		return report(stdout, stderr, "run", badUsage("--run-dir %s: %v", dir, err)), ""
 	}
 	defer rd.Close()
+	// Reach every node first: an unreachable one stops the run before
+	// anything is changed.
+	pool := run.NewPool(prog.Binding.Inv, run.SSHDialer(prog.Binding.Inv))
+	defer pool.Close()
+	err = preflight(ctx, prog, pool)
+	var obs *run.ProbeObserver
+	if err == nil && opt.probeOpt.URL != "" {
+		obs, err = run.StartProbe(ctx, prog, pool, opt.probeOpt)
+		if obs != nil {
+			defer obs.Stop()
+		}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "zdu run: interrupted before the run started; nothing was changed")
+		res = run.Result{Status: "INTERRUPTED", ExitCode: exitInterrupted}
+		notStarted(rd, prog, res, errors.New("interrupted before the run started; nothing was changed"), stderr)
+		return exitInterrupted, dir
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "zdu run: preflight failed, nothing was changed:\n%v\n", err)
+		res = run.Result{Status: "PREFLIGHT_FAILED", ExitCode: exitFatal}
+		notStarted(rd, prog, res, fmt.Errorf("preflight failed, nothing was changed: %w", err), stderr)
+		fmt.Fprintf(stdout, "run directory: %s\n", dir)
+		return exitFatal, dir
+	}
 
 	r := &run.Runner{Prog: prog, Journal: rd.Journal, Transports: pool, Logs: rd.Logs, StopGrace: opt.stopGrace}
 	if j.resume != nil {
@@ -193,6 +202,9 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	go watchPipes(done, broken, map[string]io.Writer{"stdout": stdout, "stderr": stderr})
 	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, stderr)
 	res = r.Run(hard)
+	if err := rd.Finish(res.Status, res.ExitCode, time.Now()); err != nil {
+		fmt.Fprintf(stderr, "zdu run: recording the run's end in %s: %v\n", rundir.RecordFile, err)
+	}
 	if err := rd.Logs.Err(); err != nil {
 		fmt.Fprintf(stderr, "zdu run: a node log is incomplete: %v (the journal has every event)\n", err)
 	}
@@ -369,6 +381,11 @@ func (src source) record(id string, prog *compile.Program, stateDir string) rund
 		}
 		rec.Sets = append(rec.Sets, s)
 	}
+	var infos []rundir.ParamInfo
+	for _, p := range prog.Binding.Plan.Params {
+		infos = append(infos, rundir.ParamInfo{Name: p.Name, Secret: p.Secret})
+	}
+	rec.Params = rundir.ParamValues(infos, prog.Binding.Params)
 	for _, p := range prog.Binding.Plan.Params {
 		if !p.Secret || p.Env == "" || rec.Secrets[p.Name].Sum != "" {
 			continue
@@ -390,4 +407,21 @@ func absPath(p string) string {
 		return a
 	}
 	return p
+}
+
+// notStarted records in the run directory a run that ended before its
+// first step: the journal's end event (with why), the summary and run.json.
+func notStarted(rd *rundir.Dir, prog *compile.Program, res run.Result, why error, stderr io.Writer) {
+	e := journal.Event{Kind: journal.KindRun, State: journal.Failed, ExitCode: journal.Code(res.ExitCode),
+		Error: why.Error(), Detail: map[string]any{"status": res.Status, "plan": prog.Binding.Plan.Name}}
+	err := rd.Journal.Append(e)
+	if err == nil {
+		err = rd.WriteSummary(io.Discard)
+	}
+	if err == nil {
+		err = rd.Finish(res.Status, res.ExitCode, time.Now())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "zdu run: recording why the run did not start in %s: %v\n", rd.Path, err)
+	}
 }

@@ -115,7 +115,8 @@ func TestRunOverSSH(t *testing.T) {
 }
 
 // TestRunRefusesUnknownHostKeys: with an empty known_hosts, preflight fails
-// for every node at once, exit 80, and nothing runs.
+// for every node at once, exit 80, and nothing runs; the run directory
+// says why (journal, summary, run.json).
 func TestRunRefusesUnknownHostKeys(t *testing.T) {
 	inv, _ := startNodes(t, 2, false)
 	plan := filepath.Join(t.TempDir(), "plan.yaml")
@@ -125,11 +126,21 @@ func TestRunRefusesUnknownHostKeys(t *testing.T) {
 	runDir := filepath.Join(t.TempDir(), "run")
 	code := dispatch(context.Background(), []string{"run", plan, "-i", inv, "--set", "dir=" + work,
 		"--run-dir", runDir}, &out, &errb)
-	if _, err := os.Stat(runDir); err == nil {
-		t.Error("a failed preflight left a run directory behind")
-	}
 	if code != exitFatal {
 		t.Fatalf("exit %d, want %d\n%s", code, exitFatal, errb.String())
+	}
+	// The run directory says why the run did not start.
+	sum, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err != nil || !strings.Contains(string(sum), `"status": "PREFLIGHT_FAILED"`) {
+		t.Errorf("a failed preflight left no summary saying so: %v\n%s", err, sum)
+	}
+	rec, err := os.ReadFile(filepath.Join(runDir, "run.json"))
+	if err != nil || !strings.Contains(string(rec), `"status": "PREFLIGHT_FAILED"`) || !strings.Contains(string(rec), `"ended"`) {
+		t.Errorf("run.json does not record the end: %v\n%s", err, rec)
+	}
+	ev := readJournal(t, filepath.Join(runDir, "journal.jsonl"))
+	if len(ev) != 1 || ev[0].State != "failed" || !strings.Contains(ev[0].Error, "node-1") || !strings.Contains(ev[0].Error, "node-2") {
+		t.Errorf("the journal does not say why, naming the nodes: %+v", ev)
 	}
 	for _, n := range []string{"node-1", "node-2"} {
 		if !strings.Contains(errb.String(), n) {

@@ -222,6 +222,32 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if !strings.Contains(string(logb), "got ****") {
 		t.Errorf("the secret step's result is not masked where used:\n%s", logb)
 	}
+	// The record has the params as resolved, secret ones masked, and the
+	// summary each step's times.
+	var rec struct {
+		Params map[string]any
+		Status string
+		Ended  *time.Time
+	}
+	if b, err := os.ReadFile(filepath.Join(runDir, "run.json")); err != nil || json.Unmarshal(b, &rec) != nil {
+		t.Errorf("run.json: %v", err)
+	}
+	if rec.Params["token"] != "****" || rec.Params["port"] != float64(closedPort) || rec.Ended == nil || rec.Status == "" {
+		t.Errorf("run.json params %v, status %q, ended %v", rec.Params, rec.Status, rec.Ended)
+	}
+	var sum struct {
+		Nodes []struct {
+			Steps []struct {
+				Step       string
+				DurationMs *int64
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err != nil || json.Unmarshal(b, &sum) != nil || len(sum.Nodes) != 1 {
+		t.Errorf("summary.json: %v", err)
+	} else if steps := sum.Nodes[0].Steps; len(steps) != 6 || steps[0].Step != "command" || steps[0].DurationMs == nil {
+		t.Errorf("summary.json steps: %+v", steps)
+	}
 	if files2 < 5 {
 		t.Errorf("the run directory holds %d files", files2)
 	}

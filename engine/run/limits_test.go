@@ -80,7 +80,7 @@ func TestSerialOrder(t *testing.T) {
 			t.Errorf("summary row %d: %s %v, want %s PASSED (0)\n%s", i, row.Name, row.Phases, n, r.Table)
 		}
 		log := r.Logs[n]
-		if !strings.Contains(log, "########## MARK ##########\n") || !strings.Contains(log, "########## MARK ########## PASSED") ||
+		if !strings.Contains(log, "########## MARK ########## 20") || !strings.Contains(log, "########## MARK ########## PASSED") ||
 			!strings.Contains(log, "echo start '"+n+"'") || !strings.Contains(log, "exit code 0") {
 			t.Errorf("%s log lacks the framed step, its command or exit code:\n%s", n, log)
 		}

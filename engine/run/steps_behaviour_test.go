@@ -144,7 +144,7 @@ phases:
 			if got := r.Summary.Nodes[0].Phases["flaky"].String(); got != tt.wantStatus {
 				t.Errorf("summary cell %s, want %s\n%s", got, tt.wantStatus, r.Table)
 			}
-			if got := strings.Count(r.Logs["n1"], "########## TRY ##########\n"); got != tt.wantTries {
+			if got := strings.Count(r.Logs["n1"], "########## TRY ########## 20"); got != tt.wantTries {
 				t.Errorf("n1 log frames %d attempts, want %d:\n%s", got, tt.wantTries, r.Logs["n1"])
 			}
 		})

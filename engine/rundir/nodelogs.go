@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/mask"
@@ -124,21 +125,22 @@ func (l *NodeLogs) Event(e journal.Event) {
 			name = "ROLLBACK_" + name
 		}
 		w := l.Writer(e.Node)
+		at := stamp(e.Time)
 		switch e.State {
 		case journal.Started:
-			fmt.Fprintf(w, "########## %s ##########\n", name)
+			fmt.Fprintf(w, "########## %s ########## %s\n", name, at)
 		case journal.Passed, journal.Failed, journal.Retrying, journal.Cancelled:
 			if e.Error != "" {
 				fmt.Fprintf(w, "ERROR: %s\n", e.Error)
 			}
-			fmt.Fprintf(w, "########## %s ########## %s\n\n", name, strings.ToUpper(e.State))
+			fmt.Fprintf(w, "########## %s ########## %s %s\n\n", name, strings.ToUpper(e.State), at)
 		case journal.Skipped, journal.Blocked:
-			fmt.Fprintf(w, "########## %s ########## %s\n\n", name, strings.ToUpper(e.State))
+			fmt.Fprintf(w, "########## %s ########## %s %s\n\n", name, strings.ToUpper(e.State), at)
 		}
 	case journal.KindUndo:
 		if e.State == journal.Passed || e.State == journal.Failed || e.State == journal.Kept {
 			desc, _ := e.Detail["description"].(string)
-			fmt.Fprintf(l.Writer(e.Node), "########## COMPENSATION ########## %s: %s %s\n", desc, strings.ToUpper(e.State), e.Error)
+			fmt.Fprintf(l.Writer(e.Node), "########## COMPENSATION ########## %s: %s %s%s\n", desc, strings.ToUpper(e.State), stamp(e.Time), errSuffix(e.Error))
 		}
 	}
 }
@@ -170,4 +172,14 @@ func safeName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// stamp is an event's time as a node log shows it: UTC, to the millisecond.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return " " + e
 }

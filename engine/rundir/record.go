@@ -41,6 +41,16 @@ type Record struct {
 	Secrets map[string]Digest `json:"secrets,omitempty"`
 	// State is the state directory the run's locks are in.
 	State string `json:"state"`
+	// Params are the params' values as the run resolved them, secret ones
+	// as "****": one value when every node has the same, else by node.
+	Params map[string]any `json:"params,omitempty"`
+	// Ended, Status and ExitCode are set when the process ends (a run
+	// that was killed has none; its journal says how far it got).
+	Ended    *time.Time `json:"ended,omitempty"`
+	Status   string     `json:"status,omitempty"`
+	ExitCode *int       `json:"exitCode,omitempty"`
+	// Resumed lists when each resumption of the run began.
+	Resumed []time.Time `json:"resumed,omitempty"`
 }
 
 // File is a file the run was started with: where it was, its digest (the
@@ -108,6 +118,81 @@ func (d *Dir) WriteRecord(rec Record, plan, inventory []byte) error {
 		return err
 	}
 	return WriteFile(filepath.Join(d.Path, RecordFile), append(b, '\n'))
+}
+
+// Finish records in run.json how the process ended. A resumed run's
+// record is finished again by each process.
+func (d *Dir) Finish(status string, exitCode int, at time.Time) error {
+	return d.updateRecord(func(rec *Record) {
+		at := at.UTC()
+		rec.Ended, rec.Status, rec.ExitCode = &at, status, &exitCode
+	})
+}
+
+// MarkResumed records in run.json that a resumption began at at.
+func (d *Dir) MarkResumed(at time.Time) error {
+	return d.updateRecord(func(rec *Record) {
+		rec.Resumed = append(rec.Resumed, at.UTC())
+		rec.Ended, rec.Status, rec.ExitCode = nil, "", nil
+	})
+}
+
+func (d *Dir) updateRecord(change func(*Record)) error {
+	path := filepath.Join(d.Path, RecordFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	change(&rec)
+	if b, err = json.MarshalIndent(rec, "", "  "); err != nil {
+		return err
+	}
+	return WriteFile(path, append(b, '\n'))
+}
+
+// ParamValues is Record.Params from each node's param values: a value
+// that is the same on every node once, else the values by node; a secret
+// param's value as "****" (none at all when it has none).
+func ParamValues(params []ParamInfo, byNode map[string]map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, p := range params {
+		var first any
+		uniform, seen := true, false
+		per := map[string]any{}
+		for node, vals := range byNode {
+			v, ok := vals[p.Name]
+			if !ok || v == nil {
+				continue
+			}
+			if p.Secret {
+				v = "****"
+			}
+			per[node] = v
+			if !seen {
+				first, seen = v, true
+			} else if fmt.Sprint(v) != fmt.Sprint(first) {
+				uniform = false
+			}
+		}
+		switch {
+		case !seen:
+		case uniform:
+			out[p.Name] = first
+		default:
+			out[p.Name] = per
+		}
+	}
+	return out
+}
+
+// ParamInfo is what ParamValues needs of a param.
+type ParamInfo struct {
+	Name   string
+	Secret bool
 }
 
 // ReadRecord reads a run directory's record and its copies of the plan and

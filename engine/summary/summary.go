@@ -16,6 +16,46 @@ import (
 type Cell struct {
 	State string `json:"state"` // passed, failed, skipped, blocked, cancelled, or "" (not run)
 	Code  *int   `json:"exitCode,omitempty"`
+	Times
+}
+
+// Times is when something started and ended, and how long it took (in
+// milliseconds); what has not ended has no end.
+type Times struct {
+	Start      *time.Time `json:"start,omitempty"`
+	End        *time.Time `json:"end,omitempty"`
+	DurationMs *int64     `json:"durationMs,omitempty"`
+}
+
+func (t *Times) begin(at time.Time) {
+	if t.Start == nil && !at.IsZero() {
+		at = at.UTC()
+		t.Start = &at
+	}
+}
+
+func (t *Times) finish(at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	at = at.UTC()
+	t.End = &at
+	if t.Start != nil {
+		d := at.Sub(*t.Start).Milliseconds()
+		t.DurationMs = &d
+	}
+}
+
+// Step is one step (or rollback step) run on a node: its outcome, its
+// attempts and its times.
+type Step struct {
+	Phase    string `json:"phase,omitempty"`
+	Step     string `json:"step"`
+	Rollback string `json:"rollback,omitempty"`
+	State    string `json:"state"`
+	Code     *int   `json:"exitCode,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
+	Times
 }
 
 // String renders the cell as the seed does: PASSED (0), FAILED (100), *.
@@ -50,6 +90,8 @@ type Node struct {
 	// run (a drain kept after its failed rollback): it is still out of
 	// service.
 	OutOfService []string `json:"outOfService,omitempty"`
+	// Steps are the node's steps in the order they started.
+	Steps []*Step `json:"steps,omitempty"`
 }
 
 // Summary is the whole run at a glance.
@@ -64,6 +106,9 @@ type Summary struct {
 	Extra    map[string]any `json:"extra,omitempty"`
 	// Probe is the availability probe's figures, when one ran.
 	Probe *probe.Result `json:"probe,omitempty"`
+	// Times: from the run's first start to its last end (a resumed run's
+	// include the time it was dead).
+	Times
 }
 
 // FromEvents replays events into a summary.
@@ -79,10 +124,13 @@ func FromEvents(events []journal.Event) *Summary {
 		s.Nodes = append(s.Nodes, r)
 		return r
 	}
+	starts := map[string]time.Time{} // node\x00phase -> the node's start there
+	open := map[string]*Step{}       // node\x00phase\x00rollback\x00step -> the step running
 	for _, e := range events {
 		switch e.Kind {
 		case journal.KindRun:
 			s.Run = e.Run
+			s.begin(e.Time)
 			if e.State == journal.Started {
 				s.Plan, _ = e.Detail["plan"].(string)
 				for _, p := range asList(e.Detail["phases"]) {
@@ -106,13 +154,26 @@ func FromEvents(events []journal.Event) *Summary {
 				s.ExitCode = *e.ExitCode
 			}
 			s.Error = e.Error
+			s.finish(e.Time)
 		case journal.KindNode:
+			key := e.Node + "\x00" + e.Phase
 			if e.State == journal.Started {
+				if _, ok := starts[key]; !ok {
+					starts[key] = e.Time
+				}
 				continue
 			}
-			row(e.Node).Phases[e.Phase] = Cell{State: e.State, Code: e.ExitCode}
+			c := Cell{State: e.State, Code: e.ExitCode}
+			if at, ok := starts[key]; ok {
+				c.begin(at)
+				c.finish(e.Time)
+			}
+			row(e.Node).Phases[e.Phase] = c
+		case journal.KindStep:
+			stepTimes(row(e.Node), open, e)
 		case journal.KindRollback:
 			r := row(e.Node)
+			stepTimes(r, open, e)
 			switch e.State {
 			case journal.Passed:
 				if r.Rollback.State != journal.Failed {
@@ -138,6 +199,36 @@ func FromEvents(events []journal.Event) *Summary {
 		}
 	}
 	return s
+}
+
+// stepTimes follows a step (or rollback step) of a node from its first
+// start to its end; a retry is an attempt of the same step.
+func stepTimes(r *Node, open map[string]*Step, e journal.Event) {
+	if e.Step == "" {
+		return
+	}
+	key := e.Node + "\x00" + e.Phase + "\x00" + e.Rollback + "\x00" + e.Step
+	st := open[key]
+	switch e.State {
+	case journal.Started:
+		if st == nil {
+			st = &Step{Phase: e.Phase, Step: e.Step, Rollback: e.Rollback, State: journal.Started}
+			st.begin(e.Time)
+			open[key] = st
+			r.Steps = append(r.Steps, st)
+		}
+		st.Attempts = max(st.Attempts, e.Attempt)
+	case journal.Retrying:
+	default:
+		if st == nil {
+			// Skipped or blocked: it never started.
+			st = &Step{Phase: e.Phase, Step: e.Step, Rollback: e.Rollback}
+			r.Steps = append(r.Steps, st)
+		}
+		st.State, st.Code = e.State, e.ExitCode
+		st.finish(e.Time)
+		delete(open, key)
+	}
 }
 
 // probeResult reads the probe's figures back from an event's detail.

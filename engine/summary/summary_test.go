@@ -255,3 +255,40 @@ func TestTableTitleFits(t *testing.T) {
 		t.Errorf("title row %q (%d) does not match the border %q (%d)", title, len(title), rule, len(rule))
 	}
 }
+
+// TestTimes: the run, each node's passage through a phase and each step
+// carry their start, end and duration; a retried step is one step with its
+// attempts; a step still running has no end.
+func TestTimes(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ev := []journal.Event{
+		{Kind: journal.KindRun, State: journal.Started, Time: at(0), Detail: map[string]any{"nodes": []any{"a"}}},
+		{Kind: journal.KindNode, State: journal.Started, Time: at(10), Phase: "p", Node: "a"},
+		{Kind: journal.KindStep, State: journal.Started, Time: at(20), Phase: "p", Node: "a", Step: "s", Attempt: 1},
+		{Kind: journal.KindStep, State: journal.Retrying, Time: at(120), Phase: "p", Node: "a", Step: "s", Attempt: 1},
+		{Kind: journal.KindStep, State: journal.Started, Time: at(220), Phase: "p", Node: "a", Step: "s", Attempt: 2},
+		{Kind: journal.KindStep, State: journal.Passed, Time: at(520), Phase: "p", Node: "a", Step: "s", Attempt: 2, ExitCode: journal.Code(0)},
+		{Kind: journal.KindStep, State: journal.Started, Time: at(530), Phase: "p", Node: "a", Step: "t", Attempt: 1},
+		{Kind: journal.KindNode, State: journal.Failed, Time: at(1010), Phase: "p", Node: "a", ExitCode: journal.Code(1)},
+		{Kind: journal.KindRun, State: journal.Failed, Time: at(2000), ExitCode: journal.Code(1), Detail: map[string]any{"status": "P_FAILED"}},
+	}
+	s := summary.FromEvents(ev)
+	if s.Start == nil || !s.Start.Equal(at(0)) || s.DurationMs == nil || *s.DurationMs != 2000 {
+		t.Errorf("run times %+v", s.Times)
+	}
+	c := s.Nodes[0].Phases["p"]
+	if c.Start == nil || !c.Start.Equal(at(10)) || c.DurationMs == nil || *c.DurationMs != 1000 {
+		t.Errorf("node a in phase p: %+v", c.Times)
+	}
+	steps := s.Nodes[0].Steps
+	if len(steps) != 2 {
+		t.Fatalf("steps %+v", steps)
+	}
+	if st := steps[0]; st.Step != "s" || st.Attempts != 2 || st.State != journal.Passed || st.DurationMs == nil || *st.DurationMs != 500 {
+		t.Errorf("step s: %+v, duration %v", st, st.DurationMs)
+	}
+	if st := steps[1]; st.Step != "t" || st.State != journal.Started || st.End != nil {
+		t.Errorf("step t (still running when the journal ends): %+v", st)
+	}
+}
