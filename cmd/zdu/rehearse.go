@@ -45,7 +45,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
 	registerSets(fs, &f.sets, "param value")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
-	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (repeatable)")
+	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	fs.StringVar(&f.run.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
@@ -159,7 +159,11 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	fired := map[sandbox.Failure]bool{}
 	for _, fl := range cfg.Fail {
 		if fired[fl] = s.Fired(fl); !fired[fl] {
-			fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: no step on %s called that stand-in\n", fl.Node, fl.Step, fl.Node)
+			if fl.Step == "version" {
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:version=%s never fired: %s never ran the new version\n", fl.Node, fl.Fault, fl.Node)
+			} else {
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: no step on %s called that stand-in\n", fl.Node, fl.Step, fl.Node)
+			}
 		}
 	}
 	if dir != "" {
@@ -204,8 +208,10 @@ type rehearsalNode struct {
 type injectedFailure struct {
 	Node     string `json:"node"`
 	Step     string `json:"step"`
-	ExitCode int    `json:"exit_code"`
-	Fired    bool   `json:"fired"`
+	ExitCode int    `json:"exit_code,omitempty"`
+	// Fault is a bad version's fault (errors:5%, latency:300ms).
+	Fault string `json:"fault,omitempty"`
+	Fired bool   `json:"fired"`
 }
 
 // writeRehearsal records the sandbox's shape and how each node ended in
@@ -217,7 +223,11 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 		Failures []injectedFailure `json:"injected_failures,omitempty"`
 	}{Backend: cfg.Backend}
 	for _, fl := range cfg.Fail {
-		out.Failures = append(out.Failures, injectedFailure{Node: fl.Node, Step: fl.Step, ExitCode: fl.ExitCode, Fired: fired[fl]})
+		inj := injectedFailure{Node: fl.Node, Step: fl.Step, ExitCode: fl.ExitCode, Fault: fl.Fault, Fired: fired[fl]}
+		if fl.Step == "version" {
+			inj.ExitCode = 0
+		}
+		out.Failures = append(out.Failures, inj)
 	}
 	versions := s.Versions()
 	for _, n := range s.Nodes {

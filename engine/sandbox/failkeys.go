@@ -48,6 +48,9 @@ func (s *Sandbox) Fired(f Failure) bool {
 	if n == nil {
 		return false
 	}
+	if f.Step == "version" {
+		return n.Service.BadVersionServed()
+	}
 	b, err := os.ReadFile(n.Layout.Log())
 	if err != nil {
 		return false

@@ -35,14 +35,24 @@ type NodeSpec struct {
 type Failure struct {
 	Node, Step string
 	ExitCode   int
+	// A bad new version (Step "version"): once the node's service runs a
+	// version other than the old one, ErrorRate of its requests answer
+	// 500 and each takes Latency longer. Fault is how it was written.
+	ErrorRate float64
+	Latency   time.Duration
+	Fault     string
 }
 
 // ParseFailure reads "NODE:STEP" or "NODE:STEP:CODE" (default code 1), the
-// form of rehearse's --fail flag.
+// form of rehearse's --fail flag; or a bad new version,
+// "NODE:version=errors:5%" or "NODE:version=latency:300ms".
 func ParseFailure(s string) (Failure, error) {
 	parts := strings.Split(s, ":")
+	if len(parts) == 3 && strings.HasPrefix(parts[1], "version=") && parts[0] != "" {
+		return parseVersionFault(s, parts[0], strings.TrimPrefix(parts[1], "version="), parts[2])
+	}
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply)", s)
+		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply), or NODE:version=errors:5%% or NODE:version=latency:300ms", s)
 	}
 	f := Failure{Node: parts[0], Step: parts[1], ExitCode: 1}
 	if err := CheckFailureKey(f.Step); err != nil {
@@ -54,6 +64,31 @@ func ParseFailure(s string) (Failure, error) {
 			return Failure{}, fmt.Errorf("--fail %q: exit code %q is not 1-255", s, parts[2])
 		}
 		f.ExitCode = c
+	}
+	return f, nil
+}
+
+// maxFaultLatency bounds an injected latency: past the probe's timeout
+// every request fails anyway.
+const maxFaultLatency = time.Minute
+
+func parseVersionFault(s, node, kind, value string) (Failure, error) {
+	f := Failure{Node: node, Step: "version", Fault: kind + ":" + value}
+	switch kind {
+	case "errors":
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(value, "%"), 64)
+		if err != nil || !strings.HasSuffix(value, "%") || !(pct > 0 && pct <= 100) {
+			return Failure{}, fmt.Errorf("--fail %q: errors wants a percentage over 0 and at most 100, such as 5%%", s)
+		}
+		f.ErrorRate = pct / 100
+	case "latency":
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 || d > maxFaultLatency {
+			return Failure{}, fmt.Errorf("--fail %q: latency wants a duration over 0 and at most %s, such as 300ms", s, maxFaultLatency)
+		}
+		f.Latency = d
+	default:
+		return Failure{}, fmt.Errorf("--fail %q: a bad version is version=errors:PERCENT or version=latency:DURATION, not %q", s, kind)
 	}
 	return f, nil
 }
@@ -267,6 +302,10 @@ func (s *Sandbox) injectFailures() error {
 		n := s.Node(f.Node)
 		if n == nil {
 			return fmt.Errorf("--fail %s:%s: no node %q in the sandbox", f.Node, f.Step, f.Node)
+		}
+		if f.Step == "version" {
+			n.Service.SetBadVersion(s.cfg.OldVersion, f.ErrorRate, f.Latency)
+			continue
 		}
 		if err := InjectFailure(n.Layout, f.Step, f.ExitCode); err != nil {
 			return fmt.Errorf("node %s: %w", f.Node, err)

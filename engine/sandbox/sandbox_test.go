@@ -174,8 +174,8 @@ func TestSandboxFailureAndErrors(t *testing.T) {
 		want Failure
 		bad  bool
 	}{
-		{"Node-B:apply", Failure{"Node-B", "apply", 1}, false},
-		{"Node-B:apply:73", Failure{"Node-B", "apply", 73}, false},
+		{"Node-B:apply", Failure{Node: "Node-B", Step: "apply", ExitCode: 1}, false},
+		{"Node-B:apply:73", Failure{Node: "Node-B", Step: "apply", ExitCode: 73}, false},
 		{"Node-B", Failure{}, true},
 		{"Node-B:apply:x", Failure{}, true},
 		{":apply", Failure{}, true},

@@ -35,6 +35,10 @@ type Service struct {
 	mu      sync.Mutex
 	version string
 	running bool
+	// bad is the injected bad version (SetBadVersion); badServed whether
+	// the service ever ran it.
+	bad       *badVersion
+	badServed bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -185,6 +189,16 @@ func (s *Service) start(ctx context.Context, version string) error {
 	defer s.mu.Unlock()
 	s.Backend.SetVersion(version)
 	s.version = version
+	if s.bad != nil {
+		if version != s.bad.old {
+			s.Backend.SetErrorRate(s.bad.errorRate)
+			s.Backend.SetDelay(s.bad.latency)
+			s.badServed = true
+		} else {
+			s.Backend.SetErrorRate(0)
+			s.Backend.SetDelay(0)
+		}
+	}
 	if s.running {
 		return nil
 	}
@@ -193,6 +207,28 @@ func (s *Service) start(ctx context.Context, version string) error {
 	}
 	s.running = true
 	return nil
+}
+
+type badVersion struct {
+	old       string
+	errorRate float64
+	latency   time.Duration
+}
+
+// SetBadVersion makes every version but old a bad one: errorRate of its
+// requests answer 500, each takes latency longer. Going back to old (a
+// rollback) makes it good again.
+func (s *Service) SetBadVersion(old string, errorRate float64, latency time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bad = &badVersion{old: old, errorRate: errorRate, latency: latency}
+}
+
+// BadVersionServed reports whether the service ever ran the bad version.
+func (s *Service) BadVersionServed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.badServed
 }
 
 // Close stops the control loop and the service at once.

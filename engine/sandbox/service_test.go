@@ -202,3 +202,63 @@ func TestServiceStopIsGraceful(t *testing.T) {
 		t.Errorf("is-active after stop exited %d, want 3", code)
 	}
 }
+
+// TestBadVersion: --fail NODE:version=errors:5% makes the node's service
+// answer 5% of requests 500 from its upgrade on (evenly: 5 of every 100),
+// and a rollback to the old version makes it good again; latency:D slows
+// every request of the new version; the response names the server.
+func TestBadVersion(t *testing.T) {
+	for _, bad := range []string{"n:version=errors:0", "n:version=errors:5", "n:version=errors:101%", "n:version=latency:-1s",
+		"n:version=latency:2h", "n:version=slow:1s", ":version=errors:5%"} {
+		if _, err := ParseFailure(bad); err == nil {
+			t.Errorf("ParseFailure(%q) accepted", bad)
+		}
+	}
+	f, err := ParseFailure("node-a:version=errors:5%")
+	if err != nil || f.Step != "version" || f.ErrorRate != 0.05 || f.Fault != "errors:5%" {
+		t.Fatalf("ParseFailure = %+v, %v", f, err)
+	}
+	if f, err := ParseFailure("node-a:version=latency:300ms"); err != nil || f.Latency != 300*time.Millisecond {
+		t.Fatalf("latency: %+v, %v", f, err)
+	}
+
+	n := newStandInNode(t)
+	n.svc.SetBadVersion("v1", f.ErrorRate, 0)
+	count := func() (failed int, by string) {
+		for range 100 {
+			resp, err := http.Get("http://" + n.svc.Addr() + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				failed++
+			}
+			by = resp.Header.Get("X-Served-By")
+		}
+		return failed, by
+	}
+	if got, by := count(); got != 0 || by != "node-a" {
+		t.Errorf("old version: %d of 100 failed (want 0), served by %q", got, by)
+	}
+	if n.svc.BadVersionServed() {
+		t.Error("the bad version counts as served before the upgrade")
+	}
+	ctx := context.Background()
+	if err := n.svc.Do(ctx, "restart v2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := count(); got != 5 {
+		t.Errorf("new version: %d of 100 failed, want 5", got)
+	}
+	if !n.svc.BadVersionServed() {
+		t.Error("the bad version does not count as served")
+	}
+	if err := n.svc.Do(ctx, "restart v1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := count(); got != 0 {
+		t.Errorf("rolled back: %d of 100 failed, want 0", got)
+	}
+}

@@ -48,6 +48,12 @@ type Backend struct {
 	healthDelay  time.Duration
 	healthChecks int64
 
+	// errorRate is the share of requests answered 500 (a bad version),
+	// spread evenly: request n fails when floor(n*rate) grows; requests
+	// counts them (both under mu).
+	errorRate float64
+	requests  int64
+
 	inFlight, served, aborted atomic.Int64
 }
 
@@ -80,10 +86,16 @@ func (b *Backend) listen(addr string) error {
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	version, delay, sick, healthDelay, release := b.version, b.delay, b.sick, b.healthDelay, b.release
+	fail := false
 	if r.URL.Path == "/health" {
 		b.healthChecks++
+	} else if b.errorRate > 0 {
+		b.requests++
+		fail = int64(float64(b.requests)*b.errorRate) > int64(float64(b.requests-1)*b.errorRate)
 	}
 	b.mu.Unlock()
+	// Which server answered: the probe attributes responses to backends.
+	w.Header().Set("X-Served-By", b.Name)
 	if r.URL.Path == "/health" {
 		if healthDelay > 0 {
 			t := time.NewTimer(healthDelay)
@@ -119,12 +131,24 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b.served.Add(1)
+	if fail {
+		http.Error(w, b.Name+" "+version+": internal error (injected)", http.StatusInternalServerError)
+		return
+	}
 	if r.Header.Get("X-Forwarded-For") != "" {
 		b.mu.Lock()
 		b.balanced[version]++
 		b.mu.Unlock()
 	}
 	fmt.Fprintf(w, "%s %s\n", b.Name, version)
+}
+
+// SetErrorRate makes that share (0-1) of later requests, spread evenly,
+// answer 500, as a bad version does; /health is not affected.
+func (b *Backend) SetErrorRate(rate float64) {
+	b.mu.Lock()
+	b.errorRate, b.requests = rate, 0
+	b.mu.Unlock()
 }
 
 // Addr is the backend's host:port.
