@@ -100,8 +100,7 @@ func Forms(v string) []string {
 			out = append(out, f)
 		}
 	}
-	var one func(s string)
-	one = func(s string) {
+	one := func(s string) {
 		add(s)
 		add(transport.Quote(s))
 		q := strconv.Quote(s)
