@@ -29,6 +29,8 @@ var pinnedFlags = map[string][]string{
 		"rerun-in-flight", "set", "set-file", "state", "stop-grace"},
 	"status":  {"format", "state"},
 	"unlock":  {"state"},
+	"approve": {"state"},
+	"abort":   {"state"},
 	"sandbox": {"dir", "fail", "format", "i", "inventory", "nodes", "rate", "set", "startup"},
 	"schema":  {},
 	"version": {},

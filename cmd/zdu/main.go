@@ -38,6 +38,8 @@ Usage:
   zdu resume RUNDIR|RUNID [--set secret=v ...] [--rerun-in-flight] [--accept-changes]
   zdu status RUNDIR|RUNID [--format text|json]
   zdu unlock RUNID
+  zdu approve RUNDIR|RUNID       (a canary's pause that waits for an operator: go on)
+  zdu abort RUNDIR|RUNID         (... or stop there)
   zdu sandbox up PLAN [-i INVENTORY | --nodes N] [--dir DIR] [--rate RPS]
   zdu sandbox status|down [--dir DIR] [--format text|json]
   zdu sandbox hold|release NODE:STEP ... [--dir DIR]
@@ -45,7 +47,8 @@ Usage:
   zdu version                    (or zdu --version)
   zdu help [COMMAND]             (or zdu COMMAND -h: the command's flags)
 
-Exit codes: 0 success, 2 bad input, 80 fatal error, else the failing phase's exitCode.
+Exit codes: 0 success, 2 bad input, 80 fatal error, 82 a gate fired, 83 a canary aborted,
+else the failing phase's exitCode.
 `
 
 type command struct {
@@ -64,6 +67,8 @@ func commands() []command {
 		{"resume", cmdResume},
 		{"status", cmdStatus},
 		{"unlock", cmdUnlock},
+		{"approve", cmdApprove},
+		{"abort", cmdAbort},
 		{"sandbox", cmdSandbox},
 		{"version", cmdVersion},
 	}

@@ -195,6 +195,14 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
 	}
+	r.Control = rundir.NewControl(dir)
+	if plan := prog.Binding.Plan; plan.Gates.Active() {
+		if obs != nil {
+			r.Gates = obs.Gatekeeper(plan.Gates)
+		} else {
+			fmt.Fprintln(stderr, "zdu run: warning: the plan's gates are not watched without an availability probe (--probe URL)")
+		}
+	}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	done := make(chan struct{})

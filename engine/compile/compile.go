@@ -38,6 +38,10 @@ type Phase struct {
 	Budget int
 	// Done is the phase's last vertex: the barrier after its last batch.
 	Done *Barrier
+	// CanaryNodes is how many nodes of the first batch are the phase's
+	// canary (0: none); Pause is the vertex after them.
+	CanaryNodes int
+	Pause       *Pause
 }
 
 // Compile builds the program and its graph.
@@ -47,6 +51,13 @@ func Compile(b *load.Binding) (*Program, error) {
 	for i, ph := range b.Plan.Phases {
 		cp := &Phase{Phase: ph, Index: i, Nodes: b.Targets[i]}
 		cp.Batches, cp.Limit = batches(ph.Strategy, cp.Nodes)
+		if ph.Canary != nil && len(cp.Nodes) > 0 {
+			// The canary goes first, as a batch of its own; the rest
+			// follow by the strategy once its pause has passed.
+			cp.CanaryNodes = min(len(cp.Nodes), max(1, ph.Canary.Nodes.Of(len(cp.Nodes))))
+			rest, _ := batches(ph.Strategy, cp.Nodes[cp.CanaryNodes:])
+			cp.Batches = append([][]*load.Node{cp.Nodes[:cp.CanaryNodes]}, rest...)
+		}
 		cp.Budget = ph.MaxFailures.Of(len(cp.Nodes))
 		var err error
 		if prev, err = p.addPhase(cp, prev); err != nil {
@@ -91,6 +102,15 @@ func (p *Program) addPhase(ph *Phase, prev dag.Vertex) (dag.Vertex, error) {
 			ph.Done = bar
 		}
 		prev = bar
+		if bi == 0 && ph.CanaryNodes > 0 && !bar.Last {
+			ph.Pause = &Pause{Phase: ph}
+			ph.Pause.id = ph.Pause.ID()
+			if err := g.Add(ph.Pause); err != nil {
+				return nil, err
+			}
+			g.Connect(bar.ID(), ph.Pause.ID())
+			prev = ph.Pause
+		}
 	}
 	if ph.Done == nil {
 		// No target node: the phase is only its end.

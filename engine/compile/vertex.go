@@ -90,3 +90,35 @@ func (b *Barrier) Label() string {
 	}
 	return s + ")"
 }
+
+// Pause is a phase's canary pause: after the canary batch, the rest of the
+// phase waits here — for the pause, with the gates watching, and for an
+// approval when the plan asks for one.
+type Pause struct {
+	Phase *Phase
+
+	id string // ID, computed once by Compile
+}
+
+var _ dag.Labeler = (*Pause)(nil)
+
+// ID is PHASE/canary.
+func (p *Pause) ID() string {
+	if p.id != "" {
+		return p.id
+	}
+	return p.Phase.ID + "/canary"
+}
+
+// Label says what the pause waits for.
+func (p *Pause) Label() string {
+	c := p.Phase.Canary
+	s := fmt.Sprintf("%s: canary of %d node(s)", p.Phase.ID, p.Phase.CanaryNodes)
+	if c.Pause > 0 {
+		s += fmt.Sprintf(", watched for %s", c.Pause)
+	}
+	if c.Approve {
+		s += ", then approved (zdu approve)"
+	}
+	return s
+}

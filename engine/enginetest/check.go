@@ -58,7 +58,8 @@ func CheckJournal(tb testing.TB, r *Run) {
 			}
 			continue
 		}
-		if e.Kind == journal.KindRule || e.Kind == journal.KindProbe ||
+		if e.Kind == journal.KindRule || e.Kind == journal.KindProbe || e.Kind == journal.KindGate ||
+			(e.Kind == journal.KindCanary && e.State == journal.Waiting) ||
 			(e.Kind == journal.KindUndo && (e.State == journal.Armed || e.State == journal.Settled || e.State == journal.Kept)) {
 			continue // one-off events: no start to pair with
 		}
@@ -150,7 +151,7 @@ func VertexEnds(events []journal.Event) map[string][]journal.Event {
 			continue
 		}
 		switch e.Kind {
-		case journal.KindStep, journal.KindBatch, journal.KindPhase:
+		case journal.KindStep, journal.KindBatch, journal.KindPhase, journal.KindCanary:
 			out[e.Vertex] = append(out[e.Vertex], e)
 		}
 	}
@@ -181,7 +182,7 @@ func CheckVertices(tb testing.TB, g *dag.Graph, events []journal.Event) {
 			continue
 		}
 		if e.Vertex == "" || !terminal[e.State] ||
-			(e.Kind != journal.KindStep && e.Kind != journal.KindBatch && e.Kind != journal.KindPhase) {
+			(e.Kind != journal.KindStep && e.Kind != journal.KindBatch && e.Kind != journal.KindPhase && e.Kind != journal.KindCanary) {
 			continue
 		}
 		if s, done := doneIn[e.Vertex]; done && s < segment {

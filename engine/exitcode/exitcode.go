@@ -21,6 +21,13 @@ const (
 	// more failures than the error budget allows (the plan may choose
 	// another code with errorBudget.exitCode).
 	ErrorBudget = 81
+	// Gate: a live gate fired (the probe's figures over a window breached
+	// the plan's gates; the plan may choose another code with
+	// gates.exitCode).
+	Gate = 82
+	// Aborted: an operator aborted a canary's pause (zdu abort), or its
+	// approval did not come in time.
+	Aborted = 83
 	// Interrupted: the operator stopped the run (SIGINT, SIGTERM).
 	Interrupted = 130
 )

@@ -33,6 +33,8 @@ const (
 	KindBatch    = "batch"    // the barrier after a batch of a phase's nodes
 	KindDrift    = "drift"    // a node's drain found lost (detected), then redone (passed) or not (failed)
 	KindProbe    = "probe"    // an observer's finding, e.g. the availability probe's figures
+	KindGate     = "gate"     // the live gates: their baseline (passed), a breach (failed)
+	KindCanary   = "canary"   // a phase's canary pause: started, waiting (for zdu approve), passed or failed
 )
 
 // States an event reports.
@@ -52,6 +54,7 @@ const (
 	Resumed    = "resumed"  // the run goes on in another process (zdu resume)
 	Stopping   = "stopping" // the run was asked to stop (a signal, a closed output): detail.reason
 	Aborting   = "aborting" // ... and then to cancel its running steps at once
+	Waiting    = "waiting"  // a canary's pause waits for an operator (zdu approve / abort)
 )
 
 // Event is one line of the journal. Fields not meaningful for a kind are empty.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/gate"
 	"github.com/zdu-dev/zdu/engine/probe"
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/steps/step"
@@ -31,6 +32,24 @@ type Plan struct {
 	// BudgetExitCode the exit code when it is exceeded.
 	ErrorBudget    probe.Budget
 	BudgetExitCode int
+	// Gates are the live gates (inactive when no threshold is set);
+	// OnBreach is "stop" or "rollback"; GateExitCode the exit code when
+	// one fires.
+	Gates        gate.Spec
+	OnBreach     string
+	GateExitCode int
+	GatesPos     spec.Pos
+}
+
+// Canary is a phase's canary: its first Nodes, then a pause of Pause with
+// the gates watching and, with Approve, a wait (up to Timeout) for zdu
+// approve.
+type Canary struct {
+	Nodes   spec.Amount
+	Pause   time.Duration
+	Approve bool
+	Timeout time.Duration
+	Pos     spec.Pos
 }
 
 // Param is a declared parameter.
@@ -54,6 +73,8 @@ type Phase struct {
 	When        *expr.Expr
 	ExitCode    int
 	MaxFailures spec.Amount
+	// Canary, when set, runs the phase's first nodes as a canary.
+	Canary *Canary
 	// Steps are in file order; Order is the same steps in execution order
 	// (needs resolved).
 	Steps []*Step

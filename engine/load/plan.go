@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/dag"
 	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/gate"
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/schema"
 	"github.com/zdu-dev/zdu/steps/step"
@@ -84,6 +86,7 @@ func (b *planBuilder) build() *Plan {
 		b.checkExitCode(sp.RollbackExitCode, "rollbackExitCode")
 	}
 	b.errorBudget(p)
+	b.gates(p)
 	p.Params = b.params()
 	b.registered = map[string]bool{}
 	seen := map[string]spec.Pos{}
@@ -162,11 +165,58 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 		ph.ExitCode = sph.ExitCode.V
 		b.checkExitCode(sph.ExitCode, path+".exitCode")
 	}
+	if c := sph.Canary; c != nil {
+		ph.Canary = &Canary{Nodes: c.Nodes, Pause: b.duration(c.Pause, path+".canary.pause"), Approve: c.Approve.V,
+			Timeout: b.duration(c.Timeout, path+".canary.timeout"), Pos: c.Pos}
+		if !c.Nodes.Set || c.Nodes.N == 0 {
+			b.probs.At(c.Pos, path+".canary.nodes", "a canary needs at least one node (nodes: 1, or a share such as 10%%)")
+		}
+		if ph.Canary.Pause == 0 && !ph.Canary.Approve {
+			b.probs.At(c.Pos, path+".canary", "a canary needs a pause (pause: 30s) or an approval (approve: true), or both")
+		}
+		if ph.Canary.Timeout == 0 {
+			ph.Canary.Timeout = time.Hour
+		}
+	}
 	ph.When, ph.uses = b.cond(sph.When, path+".when", false)
 	b.phaseTests = ph.When.Tests()
 	ph.Steps, ph.Order = b.steps(path+".steps", sph.Steps, true)
 	b.phaseTests = nil
 	return ph
+}
+
+// gates reads the plan's gates into p.
+func (b *planBuilder) gates(p *Plan) {
+	p.GateExitCode, p.OnBreach = exitcode.Gate, "stop"
+	g := b.sp.Gates
+	if g == nil {
+		return
+	}
+	p.GatesPos = g.Pos
+	p.Gates = gate.Spec{
+		Window: b.duration(g.Window, "gates.window"), MinRequests: g.MinRequests.V, MaxErrorPercent: g.MaxErrorPercent.V,
+		MaxP99: b.duration(g.MaxP99, "gates.maxP99"), MaxP99Increase: b.duration(g.MaxP99Increase, "gates.maxP99Increase"),
+		Baseline: b.duration(g.Baseline, "gates.baseline"),
+	}
+	if p.Gates.Window != 0 && p.Gates.Window%time.Second != 0 {
+		b.probs.At(g.Window.Pos, "gates.window", "%s is not whole seconds (the probe's figures are per second)", p.Gates.Window)
+	}
+	if p.Gates.MaxP99Increase > 0 && p.Gates.Baseline == 0 {
+		p.Gates.Baseline = cmp.Or(p.Gates.Window, gate.DefaultWindow)
+	}
+	if !p.Gates.Active() {
+		b.probs.At(g.Pos, "gates", "no gate is set: give maxErrorPercent, maxP99 or maxP99Increase")
+	}
+	if g.OnBreach.Set {
+		p.OnBreach = g.OnBreach.V
+	}
+	if g.ExitCode.Set {
+		p.GateExitCode = g.ExitCode.V
+		b.checkExitCode(g.ExitCode, "gates.exitCode")
+		if p.GateExitCode == p.BudgetExitCode || p.GateExitCode == p.RollbackExitCode {
+			b.probs.At(g.ExitCode.Pos, "gates.exitCode", "exit code %d is errorBudget's or rollbackExitCode's too; choose another", p.GateExitCode)
+		}
+	}
 }
 
 // errorBudget reads the plan's errorBudget into p.

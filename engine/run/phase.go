@@ -1,6 +1,7 @@
 package run
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -143,6 +144,29 @@ func (r *Runner) phaseDone(ps *phaseState, e journal.Event) dag.Status {
 	skipped := len(ph.Nodes) > 0 && len(ps.skip) == len(ph.Nodes)
 	ps.mu.Unlock()
 	var root *failure
+	if why := r.halting(); why != nil && fatal == nil && !stopped && !r.stopping.Load() {
+		// A gate fired or a canary was aborted during this phase (or
+		// before it began): it ends the run here.
+		if halted {
+			root = failures[0]
+			for _, f := range failures {
+				if f.haltsPhase {
+					root = f
+					break
+				}
+			}
+		}
+		code := r.Prog.Binding.Plan.GateExitCode
+		var ae *AbortError
+		if errors.As(why, &ae) {
+			code = exitcode.Aborted
+		}
+		e.State, e.Error, e.ExitCode = journal.Failed, why.Error(), journal.Code(code)
+		e.Detail = map[string]any{"failedNodes": len(failures)}
+		r.event(e)
+		r.end(r.gateEnd(ph, why, root, e.Vertex))
+		return dag.Failed
+	}
 	switch {
 	case fatal != nil:
 		e.State, e.Error, e.ExitCode = journal.Failed, fatal.Error(), journal.Code(ph.ExitCode)

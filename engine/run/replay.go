@@ -79,6 +79,7 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 	armedPhase := map[string]map[string]int{} // node -> rollback -> arming phase index
 	rolledBack := map[string]int{}            // node -> first phase its rollbacks undid
 	var rules []ReplayedRule
+	canaryPassed := map[string]bool{}
 	for _, e := range events {
 		rp.LastSeq = e.Seq
 		sv := steps[e.Vertex]
@@ -112,6 +113,12 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 			switch e.State {
 			case journal.Passed, journal.Failed, journal.Cancelled, journal.Skipped, journal.Blocked:
 				nodeEnds[e.Phase+"/"+e.Node] = [2]string{e.Phase, e.Node}
+			}
+		case journal.KindCanary:
+			// A canary's pause that passed (watched, approved) is not
+			// waited again; one that did not end is.
+			if e.State == journal.Passed && e.Vertex != "" {
+				canaryPassed[e.Vertex] = true
 			}
 		case journal.KindRule:
 			if e.State == journal.Armed && sv != nil && sv.Step.Rollback != nil {
@@ -149,6 +156,9 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 	undone := func(sv *compile.StepVertex) bool {
 		p, ok := rolledBack[sv.Node.Name]
 		return ok && sv.Phase.Index >= p
+	}
+	for id := range canaryPassed {
+		rp.Done[id] = true
 	}
 	for id, state := range last {
 		if sv := steps[id]; (state == journal.Passed || state == journal.Skipped) && !undone(sv) {

@@ -199,6 +199,7 @@ func (r *Runner) rollback(a *armedRule, f *failure, n *load.Node, vertex string)
 	steps := r.Prog.Binding.Plan.Rollbacks[a.rule.Rollback]
 	base := journal.Event{Kind: journal.KindRollback, Phase: f.phase.ID, Node: n.Name, Rollback: a.rule.Rollback, Vertex: vertex}
 	st := r.state(n)
+	st.rolledBack = true
 	env := st.env.WithPhase(f.phase.ID).WithFailure(f.data())
 	e := base
 	e.State = journal.Started

@@ -20,6 +20,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/dag"
 	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/gate"
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
 )
@@ -44,11 +45,20 @@ type Runner struct {
 	// Secrets learns values that become secret at run time (the output of
 	// a step marked secret); nil ignores them.
 	Secrets interface{ Add(values ...string) }
+	// Gates judges the run while it goes on (the probe with the plan's
+	// gates); nil: no gate is watched.
+	Gates Gatekeeper
+	// Control gives an operator's decisions at a canary's pause (zdu
+	// approve, zdu abort); nil: a canary that needs one fails.
+	Control Control
 	// JournalFailed, when set, is told of the first failed journal write at
 	// once, before the run reacts to it (the CLI says so on stderr first).
 	JournalFailed func(error)
 
 	stopping atomic.Bool
+	breach   atomic.Pointer[gate.Breach] // the gate that fired
+	aborted  atomic.Pointer[AbortError]  // the canary an operator aborted
+	breachCh chan struct{}               // closed when a gate fires; see breachC
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed by Stop; see stopC
 	stepsCtx context.Context
@@ -92,6 +102,8 @@ type nodeState struct {
 	keptOut bool
 	// in is the phase the node is in (its steps there), nil between phases.
 	in *nodePhase
+	// rolledBack: a rollback ran (or began) on the node.
+	rolledBack bool
 }
 
 // nodePhase is one node's passage through one phase.
@@ -195,13 +207,19 @@ func (r *Runner) Run(ctx context.Context) Result {
 	}
 	walk := dag.WalkOptions{Stop: r.holdBack, OnBlocked: r.blocked}
 	var res Result
-	if err := r.restore(ctx); err != nil {
+	stopGates := func() {}
+	err := r.restore(ctx)
+	if err == nil {
+		stopGates, err = r.startGates(stepsCtx)
+	}
+	if err != nil {
 		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
 	} else {
 		if r.Prior != nil {
 			walk.Done = func(v dag.Vertex) bool { return r.Prior.Done[v.ID()] }
 		}
 		w := walk.Walk(ctx, r.Prog.Graph, r.vertex)
+		stopGates()
 		res = r.outcome(ctx, w)
 	}
 	if err := r.compensateAll(ctx); err != nil && res.ExitCode == exitcode.OK {

@@ -21,6 +21,8 @@ func (r *Runner) vertex(_ context.Context, v dag.Vertex) dag.Status {
 		return r.stepVertex(v)
 	case *compile.Barrier:
 		return r.barrier(v)
+	case *compile.Pause:
+		return r.pause(v)
 	}
 	panic(fmt.Sprintf("run: vertex %q of unknown type %T", v.ID(), v))
 }
@@ -34,7 +36,7 @@ func (r *Runner) holdBack(v dag.Vertex) bool {
 	if !ok || !sv.First {
 		return false
 	}
-	return r.stopping.Load() || r.phases[sv.Phase.Index].closed()
+	return r.stopping.Load() || r.phases[sv.Phase.Index].closed() || r.halting() != nil
 }
 
 // blocked journals a vertex the walk did not run: its upstream failed or was
@@ -53,6 +55,8 @@ func (r *Runner) blocked(v dag.Vertex, why dag.Reason) {
 		if v.Last {
 			e.Kind = journal.KindPhase
 		}
+	case *compile.Pause:
+		e.Kind, e.Phase = journal.KindCanary, v.Phase.ID
 	}
 	r.event(e)
 }
@@ -98,6 +102,14 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 		r.stepEvent(base, journal.Blocked)
 		r.endNode(v, st, &failure{phase: ph, node: n, step: s, vertex: id, interrupted: true, err: errors.New("interrupted")})
 		return dag.Blocked
+	}
+	if why := r.halting(); why != nil {
+		// A gate fired (or a canary was aborted) while the node was on its
+		// way: it fails here, before its next step, and its rollback-on
+		// rules decide what to undo.
+		r.stepEvent(base, journal.Failed)
+		r.endNode(v, st, r.stepFailed(v, step.Outcome{ExitCode: -1}, why))
+		return dag.Failed
 	}
 	if s.Rollback != nil {
 		r.stepEvent(base, journal.Started)

@@ -67,7 +67,8 @@ func (l Layout) Log() string { return filepath.Join(l.State, "standins.log") }
 //	startinstance -d|-k  startinstance, startinstance-d / startinstance-k
 //	nodemanager -d|-k    nodemanager, nodemanager-d / nodemanager-k
 //	systemctl restart    restart, systemctl-restart
-//	apt-get install      upgrade, apt-get
+//	apt-get install      upgrade, apt-get (PACKAGE=VERSION installs that version)
+//	dpkg-query           (never fails: prints the installed version)
 //	nova-manage          nova-manage
 
 // WriteStandIns creates the layout and its scripts. Versions: the old
@@ -85,6 +86,7 @@ func WriteStandIns(l Layout, oldVersion, newVersion string) error {
 		filepath.Join(l.Bin, "systemctl"):                    binScript(l, systemctlBody),
 		filepath.Join(l.Bin, "apt-get"):                      binScript(l, aptBody(newVersion)),
 		filepath.Join(l.Bin, "sudo"):                         binScript(l, sudoBody),
+		filepath.Join(l.Bin, "dpkg-query"):                   binScript(l, dpkgQueryBody),
 		filepath.Join(l.Bin, "nova-manage"):                  binScript(l, `zdu_fail nova-manage; zdu_log "nova-manage $*"; zdu_hold nova-manage`),
 	}
 	for _, in := range []struct{ dir, tag, version string }{{l.OldInstall, "old", oldVersion}, {l.NewInstall, "new", newVersion}} {
@@ -283,8 +285,18 @@ func aptBody(newVersion string) string {
 	return `zdu_fail upgrade apt-get
 zdu_log "apt-get $*"
 zdu_hold upgrade apt-get
-case " $* " in *" install "*) printf '%s\n' ` + q(newVersion) + ` > "$ZDU_STATE/state/installed-version"; echo "installed ` + newVersion + `";; esac`
+case " $* " in *" install "*)
+  v=` + q(newVersion) + `
+  # PACKAGE=VERSION pins a version (a downgrade, in a rollback).
+  for a in "$@"; do case $a in -*) ;; *=*) v=${a#*=};; esac; done
+  printf '%s\n' "$v" > "$ZDU_STATE/state/installed-version"; echo "installed $v";;
+esac`
 }
+
+// dpkgQueryBody answers dpkg-query -W -f='${Version}' PACKAGE with the
+// installed version (whatever the package and format).
+const dpkgQueryBody = `zdu_log "dpkg-query $*"
+tr -d '\n' < "$ZDU_STATE/state/installed-version"`
 
 // sudoBody runs the command as the node user: the sandbox has no one else.
 const sudoBody = `while [ $# -gt 0 ]; do

@@ -22,6 +22,50 @@ type Plan struct {
 	RollbackExitCode Value[int] `yaml:"rollbackExitCode"`
 	// ErrorBudget bounds what the availability probe may see fail.
 	ErrorBudget *ErrorBudget `yaml:"errorBudget"`
+	// Gates judge the probe's figures while the run goes on.
+	Gates *Gates `yaml:"gates"`
+}
+
+// Gates are the live gates as written.
+type Gates struct {
+	Window          Value[string]  `yaml:"window"`
+	MinRequests     Value[int64]   `yaml:"minRequests"`
+	MaxErrorPercent Value[float64] `yaml:"maxErrorPercent"`
+	MaxP99          Value[string]  `yaml:"maxP99"`
+	MaxP99Increase  Value[string]  `yaml:"maxP99Increase"`
+	Baseline        Value[string]  `yaml:"baseline"`
+	OnBreach        Value[string]  `yaml:"onBreach"`
+	ExitCode        Value[int]     `yaml:"exitCode"`
+	Pos             Pos            `yaml:"-"`
+}
+
+// UnmarshalYAML keeps the gates' position.
+func (g *Gates) UnmarshalYAML(n *yaml.Node) error {
+	type plain Gates
+	if err := n.Decode((*plain)(g)); err != nil {
+		return err
+	}
+	g.Pos = PosOf(n)
+	return nil
+}
+
+// Canary is a phase's canary as written: its first nodes, then a pause.
+type Canary struct {
+	Nodes   Amount        `yaml:"nodes"`
+	Pause   Value[string] `yaml:"pause"`
+	Approve Value[bool]   `yaml:"approve"`
+	Timeout Value[string] `yaml:"timeout"`
+	Pos     Pos           `yaml:"-"`
+}
+
+// UnmarshalYAML keeps the canary's position.
+func (c *Canary) UnmarshalYAML(n *yaml.Node) error {
+	type plain Canary
+	if err := n.Decode((*plain)(c)); err != nil {
+		return err
+	}
+	c.Pos = PosOf(n)
+	return nil
 }
 
 // ErrorBudget is the availability probe's error budget as written.
@@ -63,6 +107,7 @@ type Phase struct {
 	When        Value[string]  `yaml:"when"`
 	ExitCode    Value[int]     `yaml:"exitCode"`
 	MaxFailures Amount         `yaml:"maxFailures"`
+	Canary      *Canary        `yaml:"canary"`
 	Steps       []Step         `yaml:"steps"`
 	Pos         Pos            `yaml:"-"`
 }

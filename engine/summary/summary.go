@@ -19,6 +19,21 @@ type Cell struct {
 	Times
 }
 
+// GateFinding is a gate that fired.
+type GateFinding struct {
+	At      time.Time      `json:"at"`
+	Message string         `json:"message"`
+	Breach  map[string]any `json:"breach,omitempty"`
+}
+
+// Canary is how a phase's canary pause ended.
+type Canary struct {
+	Phase string `json:"phase"`
+	State string `json:"state"`
+	By    string `json:"by,omitempty"` // who approved or aborted it
+	Error string `json:"error,omitempty"`
+}
+
 // Times is when something started and ended, and how long it took (in
 // milliseconds); what has not ended has no end.
 type Times struct {
@@ -106,6 +121,12 @@ type Summary struct {
 	Extra    map[string]any `json:"extra,omitempty"`
 	// Probe is the availability probe's figures, when one ran.
 	Probe *probe.Result `json:"probe,omitempty"`
+	// Gate is the live gate that fired, when one did: which, when, on what
+	// figures; Baseline the figures measured before the first node.
+	Gate     *GateFinding   `json:"gate,omitempty"`
+	Baseline map[string]any `json:"gateBaseline,omitempty"`
+	// Canaries are the phases' canary pauses: how each ended, who decided.
+	Canaries []Canary `json:"canaries,omitempty"`
 	// Times: from the run's first start to its last end (a resumed run's
 	// include the time it was dead).
 	Times
@@ -184,6 +205,24 @@ func FromEvents(events []journal.Event) *Summary {
 			}
 		case journal.KindProbe:
 			s.Probe = probeResult(e.Detail)
+		case journal.KindGate:
+			if b, ok := e.Detail["baseline"].(map[string]any); ok {
+				s.Baseline = b
+			}
+			if e.State == journal.Failed {
+				br, _ := e.Detail["breach"].(map[string]any)
+				s.Gate = &GateFinding{At: e.Time.UTC(), Message: e.Error, Breach: br}
+			}
+		case journal.KindCanary:
+			switch e.State {
+			case journal.Passed, journal.Failed, journal.Blocked, journal.Cancelled:
+				c := Canary{Phase: e.Phase, State: e.State, Error: e.Error}
+				c.By, _ = e.Detail["approvedBy"].(string)
+				if c.By == "" {
+					c.By, _ = e.Detail["abortedBy"].(string)
+				}
+				s.Canaries = append(s.Canaries, c)
+			}
 		case journal.KindUndo:
 			desc, _ := e.Detail["description"].(string)
 			switch e.State {

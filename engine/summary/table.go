@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/zdu-dev/zdu/engine/journal"
 )
 
 // Title is the table's heading row, as in the seed.
@@ -65,6 +67,19 @@ func (s *Summary) Table() string {
 	}
 	if s.Error != "" {
 		fmt.Fprintf(&b, "    error: %s\n", s.Error)
+	}
+	if s.Gate != nil {
+		fmt.Fprintf(&b, "    gate fired at %s: %s\n", s.Gate.At.Format("15:04:05Z"), s.Gate.Message)
+	}
+	for _, c := range s.Canaries {
+		line := fmt.Sprintf("    canary of phase %s: %s", c.Phase, strings.ToUpper(c.State))
+		if c.By != "" {
+			line += " by " + c.By
+		}
+		if c.Error != "" && c.State != journal.Failed {
+			line += ": " + c.Error
+		}
+		b.WriteString(line + "\n")
 	}
 	if s.Probe != nil {
 		s.writeProbe(&b)
