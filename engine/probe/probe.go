@@ -82,6 +82,7 @@ type Probe struct {
 	wg       sync.WaitGroup
 	inFlight atomic.Int64
 	samples  store // written by the sender; see store
+	series   *series
 
 	mu       sync.Mutex
 	failures map[string]int64
@@ -163,6 +164,7 @@ func start(ctx context.Context, cfg Config, maxInFlight int64) *Probe {
 		failures:    map[string]int64{},
 	}
 	p.start = time.Now()
+	p.series = newSeries(p.start, SeriesStep)
 	go p.send(ctx)
 	return p
 }
@@ -174,6 +176,7 @@ func (p *Probe) Stop() Result {
 		close(p.stop)
 		<-p.sendDone
 		p.wg.Wait()
+		p.series.stop()
 		// Taken after the last request ended, so that a failure window
 		// running to the end of the probe fits in the duration.
 		d := time.Since(p.start)

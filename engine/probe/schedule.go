@@ -83,9 +83,11 @@ func (p *Probe) launch() {
 	s := p.samples.next()
 	t0 := time.Now()
 	s.at = t0.Sub(p.start)
+	iv := p.series.begin(s.at)
 	if p.inFlight.Add(1) > p.maxInFlight {
 		p.inFlight.Add(-1)
 		p.fail(reasonSaturated)
+		p.series.end(iv, 0, false, false)
 		return
 	}
 	p.wg.Add(1)
@@ -99,5 +101,6 @@ func (p *Probe) launch() {
 		if !s.ok {
 			p.fail(reason)
 		}
+		p.series.end(iv, s.lat, true, s.ok)
 	}()
 }
