@@ -169,8 +169,11 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	if j.resume != nil {
 		r.Prior = j.resume.prior
 	}
+	stopSeries := func() {}
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
+		stopSeries = recordSeries(obs, dir, stderr)
+		defer stopSeries()
 	}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -179,6 +182,7 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	go watchPipes(done, broken, map[string]io.Writer{"stdout": stdout, "stderr": stderr})
 	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, stderr)
 	res = r.Run(hard)
+	stopSeries()
 	if err := rd.WriteSummary(stdout); err != nil {
 		fmt.Fprintf(stderr, "zdu run: writing the summary: %v\n", err)
 		if res.ExitCode == 0 {
@@ -187,6 +191,27 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "run directory: %s\n", dir)
 	return res.ExitCode, dir
+}
+
+// recordSeries writes the probe's intervals into the run directory while
+// the run goes on. The function it returns ends that (once), warning of a
+// failed write: the run goes on without the intervals.
+func recordSeries(obs *run.ProbeObserver, dir string, stderr io.Writer) func() {
+	f, err := rundir.AppendFile(filepath.Join(dir, rundir.ProbeSeries))
+	if err != nil {
+		fmt.Fprintf(stderr, "zdu run: warning: the probe's intervals are not recorded: %v\n", err)
+		return func() {}
+	}
+	stop := obs.RecordSeries(f)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			err := errors.Join(stop(), f.Close())
+			if err != nil {
+				fmt.Fprintf(stderr, "zdu run: warning: %s is incomplete: %v\n", rundir.ProbeSeries, err)
+			}
+		})
+	}
 }
 
 func isTerminal(w io.Writer) bool {
