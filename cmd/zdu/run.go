@@ -32,7 +32,9 @@ type runOptions struct {
 	logFormat string
 	stopGrace time.Duration
 	stateDir  string
-	probe     probeFlags
+	// report writes report.html into the run directory at the end.
+	report bool
+	probe  probeFlags
 	// probeOpt is the probe to run (URL empty: none), set by probeFlags.resolve.
 	probeOpt run.ProbeOptions
 }
@@ -44,6 +46,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
+	f.fs.BoolVar(&opt.report, "report", false, "at the end, write the run's HTML report (zdu report) to RUNDIR/"+rundir.ReportHTML)
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
 	prog, in, err := f.compileFrom(ctx, args, stdout)
 	if err == nil {
@@ -190,6 +193,9 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		}
 	}
 	fmt.Fprintf(stdout, "run directory: %s\n", dir)
+	if opt.report {
+		writeReport(dir, stdout, stderr)
+	}
 	return res.ExitCode, dir
 }
 
