@@ -100,8 +100,12 @@ func Load(dir string) (*Run, error) {
 	r := &Run{Dir: dir, Events: events, Summary: summary.FromEvents(events), OutOfService: summary.OutOfService(events)}
 	r.Start, r.End = events[0].Time, events[len(events)-1].Time
 	for _, e := range events {
-		if e.Kind == journal.KindRun && (e.State == journal.Passed || e.State == journal.Failed) {
+		switch {
+		case e.Kind != journal.KindRun:
+		case e.State == journal.Passed || e.State == journal.Failed:
 			r.Ended = true
+		case e.State == journal.Resumed:
+			r.Ended = false // a run that ended (failed) may be resumed
 		}
 	}
 	var rec rundir.Record

@@ -74,7 +74,7 @@ func runEvents() []journal.Event {
 
 // writeRun makes a run directory of events (numbered in order), logs and
 // probe intervals.
-func writeRun(t *testing.T, events []journal.Event, logs map[string]string, ivs []probe.Interval) string {
+func writeRun(t testing.TB, events []journal.Event, logs map[string]string, ivs []probe.Interval) string {
 	t.Helper()
 	dir := t.TempDir()
 	var b bytes.Buffer
@@ -102,7 +102,7 @@ func writeRun(t *testing.T, events []journal.Event, logs map[string]string, ivs 
 	return dir
 }
 
-func write(t *testing.T, path, s string) {
+func write(t testing.TB, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
@@ -318,5 +318,42 @@ func TestChartMerge(t *testing.T) {
 	c := buildChart(ivs, nil, newAxis(t0, t0.Add(2500*time.Second)))
 	if len(c.Bars) != 834 || c.Step != "3s" || c.P99 == "" {
 		t.Errorf("%d bars of %s", len(c.Bars), c.Step)
+	}
+}
+
+// TestResumedRun: a step the dead process left unended is drawn up to
+// that process's last event, the resumption is marked, and a run that
+// failed, was resumed and has not ended again is not ended.
+func TestResumedRun(t *testing.T) {
+	exec := map[string]any{"type": "ssh-exec"}
+	failedEnd := ev(3, journal.KindRun, journal.Failed, "", "", "", map[string]any{"status": "X_FAILED"})
+	events := []journal.Event{
+		ev(0, journal.KindRun, journal.Started, "", "", "", map[string]any{"plan": "p", "nodes": []any{"n1"}}),
+		ev(1, journal.KindStep, journal.Started, "up", "n1", "a", exec),
+		ev(2, journal.KindNode, journal.Started, "up", "n1", "", nil), // the dead process's last sign of life
+		ev(6, journal.KindRun, journal.Resumed, "", "", "", map[string]any{"user": "ops"}),
+		ev(6, journal.KindStep, journal.Started, "up", "n1", "a", exec),
+		ev(8, journal.KindStep, journal.Passed, "up", "n1", "a", nil),
+		failedEnd,
+	}
+	events[6].Time = t0.Add(10 * time.Second)
+	tl := buildTimeline(events, []string{"n1"}, newAxis(t0, t0.Add(10*time.Second)))
+	var got []string
+	for _, b := range tl.Rows[0].Bars {
+		got = append(got, b.Class+" "+b.Left+"+"+b.Width)
+	}
+	if strings.Join(got, ", ") != "step open 10.000+10.000, step passed 60.000+20.000" {
+		t.Errorf("bars: %s", strings.Join(got, ", "))
+	}
+	if len(tl.Resumes) != 1 || tl.Resumes[0].Left != "60.000" || !strings.Contains(tl.Resumes[0].Title, "by ops") {
+		t.Errorf("resumes: %+v", tl.Resumes)
+	}
+	r, _ := render(t, writeRun(t, events, nil, nil))
+	if !r.Ended {
+		t.Error("a resumed run that ended is not ended")
+	}
+	r, page := render(t, writeRun(t, append(events[:6:6], failedEnd, ev(11, journal.KindRun, journal.Resumed, "", "", "", nil)), nil, nil))
+	if r.Ended || !strings.Contains(page, `id="not-ended"`) {
+		t.Error("a failed run resumed again and not ended since is reported ended")
 	}
 }

@@ -14,7 +14,9 @@ import (
 type Timeline struct {
 	Axis   Axis
 	Phases []Bar
-	Rows   []Row
+	// Resumes mark where the run went on in another process (zdu resume).
+	Resumes []Mark
+	Rows    []Row
 }
 
 // Row is one node's line.
@@ -145,8 +147,27 @@ func buildTimeline(events []journal.Event, nodes []string, a Axis) Timeline {
 		delete(open, k)
 		return s, ok
 	}
+	var last time.Time // the previous event's
 	for _, e := range events {
 		k := strings.Join([]string{e.Kind, e.Phase, e.Node, e.Rollback, e.Step}, "\x00")
+		if e.Kind == journal.KindRun && e.State == journal.Resumed {
+			// What the dead process left unended ended with it: drawn
+			// up to its last event.
+			for _, key := range openOrder {
+				s, ok := open[key]
+				if !ok || s.row == "" {
+					continue
+				}
+				delete(open, key)
+				parts := strings.Split(key, "\x00")
+				row(s.row).Bars = append(row(s.row).Bars, a.bar(s.start, last, kindClass(parts[0], parts[4])+" open", parts[4],
+					fmt.Sprintf("%s %s: no end recorded: the process running it died (the run was resumed at %s)", parts[0], parts[4], e.Time.Format("15:04:05"))))
+			}
+			who, _ := e.Detail["user"].(string)
+			tl.Resumes = append(tl.Resumes, Mark{Left: pct(a.pos(e.Time)), Class: "resumed",
+				Title: fmt.Sprintf("%s: the run was resumed (zdu resume) by %s", e.Time.Format("15:04:05"), who)})
+		}
+		last = e.Time
 		switch e.Kind {
 		case journal.KindPhase:
 			if e.State == journal.Started {
@@ -189,6 +210,7 @@ func buildTimeline(events []journal.Event, nodes []string, a Axis) Timeline {
 		if !ok {
 			continue
 		}
+		delete(open, k) // a key may be listed twice: started again after a resume
 		parts := strings.Split(k, "\x00")
 		kind, phase, step := parts[0], parts[1], parts[4]
 		title := fmt.Sprintf("%s %s: started, no end recorded (the run died, or is still going)", kind, step)
