@@ -357,3 +357,25 @@ func TestResumedRun(t *testing.T) {
 		t.Error("a failed run resumed again and not ended since is reported ended")
 	}
 }
+
+// TestInterruptedRun: a run stopped by a signal (its step cancelled, its
+// status INTERRUPTED) is an ended run, drawn with the cancelled step.
+func TestInterruptedRun(t *testing.T) {
+	events := runEvents()[:19] // n2's upgrade started
+	cancelled := ev(6.5, journal.KindStep, journal.Cancelled, "up", "n2", "upgrade", nil)
+	end := ev(7, journal.KindRun, journal.Failed, "", "", "", map[string]any{"status": "INTERRUPTED"})
+	end.ExitCode = journal.Code(130)
+	events = append(events, ev(6.2, journal.KindRun, journal.Stopping, "", "", "", map[string]any{"reason": "SIGINT"}), cancelled, end)
+	r, page := render(t, writeRun(t, events, nil, nil))
+	if !r.Ended {
+		t.Fatal("an interrupted run is not ended")
+	}
+	for _, want := range []string{`class="badge cancelled" id="status">INTERRUPTED<`, `class="bar step cancelled"`, "Status.INTERRUPTED"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `class="bar step open"`) || strings.Contains(page, `id="not-ended"`) {
+		t.Error("an interrupted run drawn as one that did not end")
+	}
+}
