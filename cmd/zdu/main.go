@@ -33,13 +33,16 @@ Usage:
   zdu validate PLAN [-i INVENTORY] [--set k=v ...] [--format text|json]
   zdu plan PLAN -i INVENTORY [--set k=v ...] [--format text|json]
   zdu graph PLAN -i INVENTORY [--set k=v ...] [--format dot|mermaid]
-  zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR] [--probe URL [--probe-rate RPS]]
-  zdu rehearse PLAN [-i INVENTORY | --nodes N] [--fail NODE:STEP ...] [--rate RPS] [--run-dir DIR]
+  zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR] [--probe URL [--probe-rate RPS]] [--report]
+  zdu rehearse PLAN [-i INVENTORY | --nodes N] [--fail NODE:STEP ...] [--rate RPS] [--run-dir DIR] [--report]
   zdu resume RUNDIR|RUNID [--set secret=v ...] [--rerun-in-flight] [--accept-changes]
   zdu status RUNDIR|RUNID [--format text|json]
   zdu unlock RUNID
   zdu approve RUNDIR|RUNID       (a canary's pause that waits for an operator: go on)
   zdu abort RUNDIR|RUNID         (... or stop there)
+  zdu report RUNDIR|RUNID [-o report.html]
+  zdu history [--state DIR] [--format text|json]
+  zdu show RUNID|RUNDIR [--format text|json]
   zdu sandbox up PLAN [-i INVENTORY | --nodes N] [--dir DIR] [--rate RPS]
   zdu sandbox status|down [--dir DIR] [--format text|json]
   zdu sandbox hold|release NODE:STEP ... [--dir DIR]
@@ -69,6 +72,9 @@ func commands() []command {
 		{"unlock", cmdUnlock},
 		{"approve", cmdApprove},
 		{"abort", cmdAbort},
+		{"report", cmdReport},
+		{"history", cmdHistory},
+		{"show", cmdShow},
 		{"sandbox", cmdSandbox},
 		{"version", cmdVersion},
 	}

@@ -50,6 +50,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.StringVar(&f.run.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	fs.StringVar(&f.run.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
+	fs.BoolVar(&f.run.report, "report", false, "at the end, write the run's HTML report (zdu report) to RUNDIR/"+rundir.ReportHTML)
 	f.run.probe.register(fs, "", defaultRehearseRate)
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 1 {
@@ -150,6 +151,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 		return report(stdout, stderr, "rehearse", err)
 	}
 	opt := f.run
+	opt.report = false // written below, once rehearsal.json is there
 	if s.URL == "" {
 		fmt.Fprintln(stderr, "zdu rehearse: no node is behind the load balancer; running without the availability probe")
 	} else {
@@ -169,6 +171,9 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	if dir != "" {
 		if err := writeRehearsal(dir, s, cfg, fired); err != nil {
 			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
+		}
+		if f.run.report {
+			writeReport(dir, stdout, stderr)
 		}
 	}
 	fmt.Fprintf(stdout, "sandbox nodes now run: %s\n", versionList(s))

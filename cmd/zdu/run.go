@@ -32,7 +32,9 @@ type runOptions struct {
 	logFormat string
 	stopGrace time.Duration
 	stateDir  string
-	probe     probeFlags
+	// report writes report.html into the run directory at the end.
+	report bool
+	probe  probeFlags
 	// probeOpt is the probe to run (URL empty: none), set by probeFlags.resolve.
 	probeOpt run.ProbeOptions
 }
@@ -44,6 +46,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
+	f.fs.BoolVar(&opt.report, "report", false, "at the end, write the run's HTML report (zdu report) to RUNDIR/"+rundir.ReportHTML)
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
 	prog, in, err := f.compileFrom(ctx, args, stdout)
 	if err == nil {
@@ -192,8 +195,11 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		// record, and the reason nothing more will start.
 		fmt.Fprintf(stderr, "zdu: journal write failed: %v: no further step will start; nodes out of service are being put back\n", err)
 	}
+	stopSeries := func() {}
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
+		stopSeries = recordSeries(obs, dir, stderr)
+		defer stopSeries()
 	}
 	r.Control = rundir.NewControl(dir)
 	if plan := prog.Binding.Plan; plan.Gates.Active() {
@@ -210,6 +216,7 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	go watchPipes(done, broken, map[string]io.Writer{"stdout": stdout, "stderr": stderr})
 	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, stderr)
 	res = r.Run(hard)
+	stopSeries()
 	if err := rd.Finish(res.Status, res.ExitCode, time.Now()); err != nil {
 		fmt.Fprintf(stderr, "zdu run: recording the run's end in %s: %v\n", rundir.RecordFile, err)
 	}
@@ -223,7 +230,31 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		}
 	}
 	fmt.Fprintf(stdout, "run directory: %s\n", dir)
+	if opt.report {
+		writeReport(dir, stdout, stderr)
+	}
 	return res.ExitCode, dir
+}
+
+// recordSeries writes the probe's intervals into the run directory while
+// the run goes on. The function it returns ends that (once), warning of a
+// failed write: the run goes on without the intervals.
+func recordSeries(obs *run.ProbeObserver, dir string, stderr io.Writer) func() {
+	f, err := rundir.AppendFile(filepath.Join(dir, rundir.ProbeSeries))
+	if err != nil {
+		fmt.Fprintf(stderr, "zdu run: warning: the probe's intervals are not recorded: %v\n", err)
+		return func() {}
+	}
+	stop := obs.RecordSeries(f)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			err := errors.Join(stop(), f.Close())
+			if err != nil {
+				fmt.Fprintf(stderr, "zdu run: warning: %s is incomplete: %v\n", rundir.ProbeSeries, err)
+			}
+		})
+	}
 }
 
 func isTerminal(w io.Writer) bool {

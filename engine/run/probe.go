@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/compile"
@@ -135,4 +137,69 @@ func detailOf(r probe.Result) map[string]any {
 		return map[string]any{"error": err.Error()}
 	}
 	return m
+}
+
+// seriesEvery is how often RecordSeries writes the intervals completed.
+const seriesEvery = time.Second
+
+// RecordSeries writes the probe's intervals (probe.Interval, one JSON
+// object a line) to w as they complete, every second while the run goes
+// on, so that a run that dies keeps those written. The returned function
+// stops it, writes the intervals completed by then (all of them once
+// Finish or Stop has stopped the probe) and returns the first write
+// error.
+func (o *ProbeObserver) RecordSeries(w io.Writer) (stop func() error) {
+	var (
+		mu      sync.Mutex
+		written int
+		werr    error
+	)
+	flush := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		ivs := o.p.Intervals(written)
+		if werr != nil || len(ivs) == 0 {
+			return
+		}
+		var b []byte
+		for _, iv := range ivs {
+			line, err := json.Marshal(iv)
+			if err != nil {
+				werr = err
+				return
+			}
+			b = append(append(b, line...), '\n')
+		}
+		if _, err := w.Write(b); err != nil {
+			werr = fmt.Errorf("writing the probe's intervals: %w", err)
+			return
+		}
+		written += len(ivs)
+	}
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(seriesEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				flush()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() error {
+		once.Do(func() {
+			close(done)
+			<-ended
+			flush()
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		return werr
+	}
 }

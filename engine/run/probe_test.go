@@ -1,11 +1,14 @@
 package run_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +76,8 @@ loadBalancers:
 		t.Fatal(err)
 	}
 	defer obs.Stop()
+	var series lockedBuffer
+	stopSeries := obs.RecordSeries(&series)
 	// Take "down" away while the probe runs: HAProxy answers 503 for the
 	// requests it sends there until its (absent) health check would notice.
 	if err := down.Stop(ctx); err != nil {
@@ -88,6 +93,10 @@ loadBalancers:
 	// only other client, got some too.
 	if err := lbtest.WaitUntil(ctx, func() bool { c, err := lbtest.ReadCounters(ctx, h); return err == nil && c.Hrsp5xx > direct }); err != nil {
 		t.Fatalf("HAProxy never answered the probe a 503: %v", err)
+	}
+	// The intervals are written while the probe runs, not only at its end.
+	if err := lbtest.WaitUntil(ctx, func() bool { return series.String() != "" }); err != nil {
+		t.Fatalf("no interval written while the probe ran: %v", err)
 	}
 	f := obs.Finish(ctx)
 	if f.Kind != journal.KindProbe || f.Err == nil || f.ExitCode != 81 || f.Status != "ERROR_BUDGET_EXCEEDED" {
@@ -109,4 +118,38 @@ loadBalancers:
 	if failed == 0 {
 		t.Errorf("the probe saw no failure: %v", f.Detail)
 	}
+	// The intervals written add up to the figures, each request once.
+	if err := stopSeries(); err != nil {
+		t.Fatal(err)
+	}
+	var requests, failedIn float64
+	for _, line := range strings.Split(strings.TrimSpace(series.String()), "\n") {
+		var iv probe.Interval
+		if err := json.Unmarshal([]byte(line), &iv); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		requests += float64(iv.Requests)
+		failedIn += float64(iv.Failed)
+	}
+	if requests != f.Detail["requests"].(float64) || failedIn != failed {
+		t.Errorf("the intervals count %g requests, %g failed; the finding %v, %g", requests, failedIn, f.Detail["requests"], failed)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -57,7 +57,7 @@ func (l *NodeLogs) Writer(node string) io.Writer {
 	}
 	var out io.Writer = io.Discard
 	if l.dir != "" {
-		path := filepath.Join(l.dir, safeName(node)+".log")
+		path := filepath.Join(l.dir, NodeLogFile(node))
 		f, err := os.OpenFile(path, l.flags|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 		if err != nil {
 			l.fail(fmt.Errorf("node %s's log: %w", node, err))
@@ -164,6 +164,9 @@ func (l *NodeLogs) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// NodeLogFile is the name of a node's log file under NodesDir.
+func NodeLogFile(node string) string { return safeName(node) + ".log" }
 
 func safeName(s string) string {
 	return strings.Map(func(r rune) rune {

@@ -31,6 +31,8 @@ const (
 	NodesDir    = "nodes"         // NODE.log: each step framed, with its commands and output
 	SummaryText = "summary.txt"   // the summary table
 	SummaryJSON = "summary.json"  // the same as data
+	ProbeSeries = "probe.jsonl"   // the availability probe's figures, second by second
+	ReportHTML  = "report.html"   // zdu report's default output
 )
 
 // DefaultParent is where runs go without --run-dir.
@@ -116,6 +118,12 @@ func WriteFile(path string, data []byte) error {
 	}
 	_, err = f.Write(data)
 	return errors.Join(err, f.Close())
+}
+
+// AppendFile opens a file of a run directory to append to (created 0600
+// if missing), never through a symlink.
+func AppendFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 }
 
 // Close closes the journal (syncing it) and the logs.
