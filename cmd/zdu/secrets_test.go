@@ -118,7 +118,7 @@ func leaks(text string) []string {
 // line), a value from env:, a list element and a map value, the output of
 // a step marked secret and its use, a failing step's stderr, a bad value,
 // the probe URL — and finds none of their forms in any file of the run
-// directory, in stdout or stderr, or in zdu plan and graph.
+// directory, in stdout or stderr, or in zdu plan, graph and report.
 func TestSecretsNeverLeak(t *testing.T) {
 	dir := t.TempDir()
 	plan, inv := filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "inv.yaml")
@@ -173,10 +173,19 @@ func TestSecretsNeverLeak(t *testing.T) {
 	zdu(0, append([]string{"graph", plan, "-i", inv}, sets...)...)
 	zdu(2, append([]string{"plan", plan, "-i", inv, "--set", "pin=" + secPin}, sets...)...)
 	zdu(2, append([]string{"validate", plan, "-i", inv, "--set", "pin=" + secPin}, sets...)...)
-	zdu(1, append([]string{"run", plan, "-i", inv, "--run-dir", runDir, "--log-format", "json",
+	zdu(1, append([]string{"run", plan, "-i", inv, "--run-dir", runDir, "--log-format", "json", "--report",
 		"--probe", probeURL, "--probe-rate", "20"}, sets...)...)
+	// The report, written into the run directory (searched below) and to
+	// a file of its own.
+	reportFile := filepath.Join(dir, "report.html")
+	zdu(0, "report", runDir, "-o", reportFile)
 	if t.Failed() {
 		return
+	}
+	if b, err := os.ReadFile(reportFile); err != nil {
+		t.Errorf("no report: %v", err)
+	} else {
+		outputs = append(outputs, "zdu report's file", string(b))
 	}
 
 	found := 0
