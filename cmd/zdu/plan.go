@@ -89,6 +89,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func printDry(w io.Writer, d *run.DryPlan) {
 	fmt.Fprintf(w, "plan %s (dry run: nothing is contacted)\n", d.Plan)
+	if d.Gates != "" {
+		fmt.Fprintf(w, "gates: %s\n", d.Gates)
+	}
 	for i, ph := range d.Phases {
 		fmt.Fprintf(w, "\nphase %d: %s [%s], %s, exit code %d on failure\n", i+1, ph.ID, ph.Title, ph.Strategy, ph.ExitCode)
 		if ph.When != "" {

@@ -19,7 +19,7 @@ type Spec struct {
 	// reads (whole seconds).
 	Window time.Duration
 	// MinRequests: a window with fewer requests is not judged (too few to
-	// tell 1% from bad luck).
+	// tell 1% from bad luck). Nor is a window not yet whole.
 	MinRequests int64
 	// MaxErrorPercent is the most failed requests in a window, as a
 	// percentage of its requests (0 < x <= 100).
@@ -125,6 +125,9 @@ func (j *Judge) Observe(ivs ...probe.Interval) *Breach {
 		j.recent = append(j.recent, iv)
 		if len(j.recent) > n {
 			j.recent = slices.Delete(j.recent, 0, len(j.recent)-n)
+		}
+		if len(j.recent) < n {
+			continue // a window is judged whole: one slow second is not a slow version
 		}
 		if b := j.judge(); b != nil {
 			return b

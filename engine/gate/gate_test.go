@@ -36,9 +36,20 @@ func TestErrorRate(t *testing.T) {
 }
 
 func TestTooFewRequestsAreNotJudged(t *testing.T) {
-	j := NewJudge(Spec{MaxErrorPercent: 1, MinRequests: 50})
+	j := NewJudge(Spec{Window: 3 * time.Second, MaxErrorPercent: 1, MinRequests: 50})
 	if b := j.Observe(seconds(0, 3, 10, 10, 5)...); b != nil {
 		t.Fatalf("30 requests judged: %v", b)
+	}
+}
+
+func TestOnlyWholeWindowsAreJudged(t *testing.T) {
+	j := NewJudge(Spec{Window: 5 * time.Second, MaxP99: 100 * time.Millisecond, MaxErrorPercent: 1})
+	// The first seconds after the baseline: a spike in a window of one.
+	if b := j.Observe(seconds(0, 1, 200, 100, 900)...); b != nil {
+		t.Fatalf("a window of one second judged: %v", b)
+	}
+	if b := j.Observe(seconds(1, 4, 200, 100, 900)...); b == nil {
+		t.Fatal("a whole bad window not judged")
 	}
 }
 

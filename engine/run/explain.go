@@ -1,12 +1,15 @@
 package run
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/gate"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/engine/mask"
 	"github.com/zdu-dev/zdu/steps/step"
@@ -16,7 +19,9 @@ import (
 // DryPlan is what `zdu plan` shows: every phase, node and step in execution
 // order, with the exact commands, socket lines and waits, secrets masked.
 type DryPlan struct {
-	Plan      string        `json:"plan"`
+	Plan string `json:"plan"`
+	// Gates are the plan's live gates, as text (none: empty).
+	Gates     string        `json:"gates,omitempty"`
 	Phases    []DryPhase    `json:"phases"`
 	Rollbacks []DryRollback `json:"rollbacks,omitempty"`
 }
@@ -72,7 +77,7 @@ type DryRollback struct {
 // are shown with placeholders (<stdout of NAME>).
 func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 	b := p.Binding
-	out := &DryPlan{Plan: b.Plan.Name}
+	out := &DryPlan{Plan: b.Plan.Name, Gates: gatesText(b.Plan)}
 	registered := registeredNames(b.Plan)
 	for _, ph := range p.Phases {
 		dp := DryPhase{ID: ph.ID, Title: ph.Title, Strategy: strategyText(ph), ExitCode: ph.ExitCode, Nodes: []DryNode{}}
@@ -224,7 +229,11 @@ func strategyText(ph *compile.Phase) string {
 			s += "%"
 		}
 	}
-	return fmt.Sprintf("%s (%d at once, %d batches)", s, ph.Limit, len(ph.Batches))
+	s = fmt.Sprintf("%s (%d at once, %d batches)", s, ph.Limit, len(ph.Batches))
+	if ph.Pause != nil {
+		s += "; " + ph.Pause.Label()
+	}
+	return s
 }
 
 // dryContext lets a step describe itself; it reaches nothing.
@@ -254,3 +263,24 @@ func (c *dryContext) LoadBalancer(name string) (step.LoadBalancer, error) {
 	return lb, nil
 }
 func (c *dryContext) Log() io.Writer { return io.Discard }
+
+// gatesText says what the plan's gates watch (empty: none).
+func gatesText(p *load.Plan) string {
+	g := p.Gates
+	if !g.Active() {
+		return ""
+	}
+	var parts []string
+	if g.MaxErrorPercent > 0 {
+		parts = append(parts, fmt.Sprintf("at most %g%% failed", g.MaxErrorPercent))
+	}
+	if g.MaxP99 > 0 {
+		parts = append(parts, fmt.Sprintf("p99 at most %s", g.MaxP99))
+	}
+	if g.MaxP99Increase > 0 {
+		parts = append(parts, fmt.Sprintf("p99 at most %s over the baseline (measured %s before the first node)", g.MaxP99Increase, g.Baseline))
+	}
+	window := cmp.Or(g.Window, gate.DefaultWindow)
+	return fmt.Sprintf("%s over %s of probe traffic; on a breach: %s, exit %d (with --probe; always in rehearse)",
+		strings.Join(parts, ", "), window, map[string]string{"stop": "stop", "rollback": "stop and roll back every node changed so far"}[p.OnBreach], p.GateExitCode)
+}
