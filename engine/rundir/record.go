@@ -41,6 +41,9 @@ type Record struct {
 	Secrets map[string]Digest `json:"secrets,omitempty"`
 	// State is the state directory the run's locks are in.
 	State string `json:"state"`
+	// NodeLogs maps each node of the inventory to its log, relative to
+	// the run directory (see LogName).
+	NodeLogs map[string]string `json:"nodeLogs,omitempty"`
 }
 
 // File is a file the run was started with: where it was, its digest (the
