@@ -89,7 +89,9 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 		LBs: map[string]step.LoadBalancer{}, GroupPos: map[string]spec.Pos{},
 	}
 	inv.SSH = sshSettings(si.SSH, probs)
+	checkVars(si.Vars, "vars", probs)
 	for i, name := range si.Groups.Keys {
+		checkVars(si.Groups.Values[i].Vars, "groups."+name.V+".vars", probs)
 		inv.GroupPos[name.V] = name.Pos
 		inv.Groups[name.V] = nil
 		_ = i
@@ -97,6 +99,7 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 	for i, sn := range si.Nodes {
 		path := fmt.Sprintf("nodes[%d]", i)
 		checkName(probs, sn.Name.Pos, path+".name", "node name", sn.Name.V, CheckNodeName)
+		checkVars(sn.Vars, path+".vars", probs)
 		if prev, dup := inv.ByName[sn.Name.V]; dup {
 			probs.At(sn.Name.Pos, path+".name", "node %q is already defined at line %d", sn.Name.V, prev.Pos.Line)
 			continue

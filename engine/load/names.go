@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/steps/lb"
@@ -41,4 +42,43 @@ func shownName(s string) string {
 		return strconv.QuoteToASCII(s[:max]) + "..."
 	}
 	return strconv.QuoteToASCII(s)
+}
+
+// checkVars refuses a NUL byte in a variable's value: no destination can
+// hold one (a shell word, an environment variable, a URL, a runtime API
+// command), so it is refused here, at the value, rather than when a step
+// inserts it.
+func checkVars(v spec.Vars, path string, probs *Problems) {
+	for _, k := range v.Names {
+		if at, ok := nulIn(v.Values[k.V]); ok {
+			pos := k.Pos
+			if n := v.Nodes[k.V]; n != nil {
+				pos = spec.PosOf(n)
+			}
+			probs.At(pos, path+"."+k.V, "var %s holds a NUL byte%s, which no command, URL or file can hold", k.V, at)
+		}
+	}
+}
+
+// nulIn finds a NUL byte in a string of v, however deep in lists and maps.
+func nulIn(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		if i := strings.IndexByte(x, 0); i >= 0 {
+			return fmt.Sprintf(" (at byte %d)", i), true
+		}
+	case []any:
+		for i, e := range x {
+			if at, ok := nulIn(e); ok {
+				return fmt.Sprintf(" in element %d%s", i, at), true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if at, ok := nulIn(e); ok {
+				return fmt.Sprintf(" in %s%s", k, at), true
+			}
+		}
+	}
+	return "", false
 }

@@ -127,3 +127,12 @@ func TestInventoryNameProblems(t *testing.T) {
 		})
 	}
 }
+
+// A NUL byte in a var is refused at the value: nothing can hold it.
+func TestVarWithNUL(t *testing.T) {
+	_, probs := load.ParseInventory("inv.yaml", []byte("apiVersion: zdu/v1\nvars: {a: \"x\\0y\"}\nnodes:\n  - name: n1\n    vars:\n      dirs: [ok, \"p\\0\"]\n"))
+	checkProblems(t, "inv.yaml", probs, [][]string{
+		{"", "2", "11", "vars.a: var a holds a NUL byte (at byte 1), which no command, URL or file can hold"},
+		{"", "6", "13", "nodes[0].vars.dirs: var dirs holds a NUL byte in element 1 (at byte 1), which no command, URL or file can hold"},
+	})
+}
