@@ -98,3 +98,23 @@ func checkChars(s, allowed string, ok func(byte) bool) error {
 func DescribeRune(r rune) string {
 	return fmt.Sprintf("%s (U+%04X)", strconv.QuoteRuneToASCII(r), r)
 }
+
+// CheckTarget checks, before anything is sent, that t's backend and server
+// names meet its driver's rules. The loader has checked the inventory's
+// names; this also covers a node standing for its own server, and holds
+// whatever built the target.
+func CheckTarget(t Target) error {
+	d, ok := Find(t.LB.Driver)
+	if !ok {
+		return nil // Lookup says so
+	}
+	if t.LB.Backend != "" {
+		if err := d.CheckBackendName(t.LB.Backend); err != nil {
+			return fmt.Errorf("load balancer %s: backend name %s: %w", t.LB.Name, strconv.QuoteToASCII(t.LB.Backend), err)
+		}
+	}
+	if err := d.CheckServerName(t.Server); err != nil {
+		return fmt.Errorf("load balancer %s: server name %s of node %s: %w", t.LB.Name, strconv.QuoteToASCII(t.Server), strconv.QuoteToASCII(t.Node.Name), err)
+	}
+	return nil
+}
