@@ -43,6 +43,9 @@ func CheckURLValue(v string, raw bool) error {
 // name or an address (ASCII letters, digits, '-', '_', '.', ':', '[', ']',
 // and '%' for an IPv6 zone), nothing a dial would read otherwise.
 func CheckHostValue(v string, raw bool) error {
+	if v == "" {
+		return fmt.Errorf("is empty, which would dial this machine")
+	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':' || c == '[' || c == ']' || c == '%' {

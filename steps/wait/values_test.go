@@ -28,6 +28,7 @@ func TestValueChecks(t *testing.T) {
 		{"host", CheckHostValue, "a;b", `';' (U+003B) at byte 1 is not allowed`},
 		{"host", CheckHostValue, "a/b", `'/' (U+002F) at byte 1`},
 		{"host", CheckHostValue, "h\u0435", `'\u0435' (U+0435) at byte 1`},
+		{"host", CheckHostValue, "", "is empty"},
 		{"port", CheckPortValue, "8080", ""},
 		{"port", CheckPortValue, "80;", "is not a port number"},
 		{"port", CheckPortValue, "", "is empty"},
