@@ -223,12 +223,16 @@ func (t *Template) CheckKnown(env *Env, known func(root string) bool) []*Error {
 		if err != nil || v == nil {
 			continue
 		}
-		var b strings.Builder
-		if t.write(&b, v, p.raw) != nil {
-			continue
+		text, ok := v.(string)
+		if !ok || t.mode == Shell {
+			var b strings.Builder
+			if t.write(&b, v, p.raw) != nil {
+				continue
+			}
+			text = b.String()
 		}
 		var ee *Error
-		if err := t.checkPart(p, b.String()); errors.As(err, &ee) {
+		if err := t.checkPart(p, text); errors.As(err, &ee) {
 			out = append(out, ee)
 		}
 	}
