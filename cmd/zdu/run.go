@@ -405,6 +405,11 @@ func (src source) record(id string, prog *compile.Program, stateDir string) rund
 	rec := rundir.Record{ID: id, Zdu: buildVersion(), Host: me.Host, User: me.User, PID: me.PID, Started: me.At,
 		Plan: rundir.File{Path: absPath(src.planFile)}, Inventory: rundir.File{Path: absPath(src.invFile)},
 		Sets: []string{}, State: absPath(stateDir)}
+	nodes := make([]string, len(prog.Binding.Inv.Nodes))
+	for i, n := range prog.Binding.Inv.Nodes {
+		nodes[i] = n.Name
+	}
+	rec.NodeLogs = rundir.NodeLogPaths(nodes)
 	secret := map[string]bool{}
 	for _, p := range prog.Binding.Plan.Params {
 		secret[p.Name] = p.Secret

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,6 +112,14 @@ func TestRunOverSSH(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(runDir, "nodes", "node-2.log"))
 	if !strings.Contains(string(log), "########## MARK ##########") || !strings.Contains(string(log), "with space") {
 		t.Errorf("node log:\n%s", log)
+	}
+	// run.json says which file is whose log.
+	var rec struct {
+		NodeLogs map[string]string `json:"nodeLogs"`
+	}
+	b, _ := os.ReadFile(filepath.Join(runDir, "run.json"))
+	if err := json.Unmarshal(b, &rec); err != nil || len(rec.NodeLogs) != 3 || rec.NodeLogs["node-2"] != "nodes/node-2.log" {
+		t.Errorf("run.json nodeLogs = %v (%v), want each node's log", rec.NodeLogs, err)
 	}
 }
 

@@ -7,9 +7,10 @@ package enginetest
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,13 +154,14 @@ func Execute(tb testing.TB, prog *compile.Program, opt Options) *Run {
 	live.mu.Unlock()
 	out.Summary = summary.FromEvents(out.Events)
 	out.Table = out.Summary.Table()
-	files, _ := filepath.Glob(filepath.Join(dir, rundir.NodesDir, "*.log"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
+	for _, n := range prog.Binding.Inv.Nodes {
+		b, err := os.ReadFile(filepath.Join(dir, rundir.NodesDir, rundir.LogName(n.Name)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a node the run never reached
+		} else if err != nil {
 			tb.Fatal(err)
 		}
-		out.Logs[strings.TrimSuffix(filepath.Base(f), ".log")] = string(b)
+		out.Logs[n.Name] = string(b)
 	}
 	if !opt.NoCheck {
 		CheckJournal(tb, out)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/checker"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/parser"
@@ -37,6 +38,8 @@ type Expr struct {
 	// refs and tests are what the expression reads and tests for; see Refs.
 	refs  []Ref
 	tests []Test
+	// roots are the top-level names it reads (params, vars, results...).
+	roots []string
 }
 
 var _ step.Expr = (*Expr)(nil)
@@ -119,7 +122,8 @@ func compile(src string, sc Scope, full string, base int, w want) (*Expr, error)
 	if err != nil {
 		return nil, fromExpr(full, base, err)
 	}
-	return &Expr{src: src, prog: prog, cond: w == wantBool, full: full, base: base, at: start, refs: refs, tests: tests}, nil
+	return &Expr{src: src, prog: prog, cond: w == wantBool, full: full, base: base, at: start, refs: refs, tests: tests,
+		roots: rootsRead(tree.Node, sc)}, nil
 }
 
 // typeProblem says why a statically known result type does not fit; an
@@ -161,6 +165,43 @@ func typeName(t reflect.Type) string {
 
 // Source is the expression as written.
 func (e *Expr) Source() string { return e.src }
+
+// ReadsOnly reports whether every top-level name the expression reads
+// (params, vars, node, phase, results, failure, a step's own) passes known:
+// then its value is known as soon as they are.
+func (e *Expr) ReadsOnly(known func(root string) bool) bool {
+	for _, r := range e.roots {
+		if !known(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// rootsRead lists the scope's top-level names that tree reads.
+func rootsRead(tree ast.Node, sc Scope) []string {
+	top := map[string]bool{}
+	for _, n := range sc.topNames() {
+		top[n] = true
+	}
+	v := &rootVisitor{top: top, seen: map[string]bool{}}
+	ast.Walk(&tree, v)
+	return v.roots
+}
+
+type rootVisitor struct {
+	top, seen map[string]bool
+	roots     []string
+}
+
+func (v *rootVisitor) Visit(n *ast.Node) {
+	id, ok := (*n).(*ast.IdentifierNode)
+	if !ok || !v.top[id.Value] || v.seen[id.Value] {
+		return
+	}
+	v.seen[id.Value] = true
+	v.roots = append(v.roots, id.Value)
+}
 
 // Refs lists the params, vars and results the expression reads, in the
 // order they appear, positioned in its source text.

@@ -29,6 +29,8 @@ type Template struct {
 	// constant is the rendering when there are no expressions.
 	constant string
 	parts    []part
+	// check, when set, vets every inserted value (see WithCheck).
+	check step.ValueCheck
 }
 
 type part struct {
@@ -166,6 +168,7 @@ func (t *Template) Render(env step.Env) (string, error) {
 			}
 		}
 		var nv *nilValue
+		start := b.Len()
 		if err := t.write(&b, v, p.raw); errors.As(err, &nv) {
 			// Never an empty string in its place: a misspelt or missing
 			// value would turn `rm -rf ${{ vars.dir }}/old` into rm -rf /old.
@@ -178,6 +181,60 @@ func (t *Template) Render(env step.Env) (string, error) {
 		} else if err != nil {
 			return "", errorAt(t.src, p.expr.at, "%s", err.Error())
 		}
+		if err := t.checkPart(p, b.String()[start:]); err != nil {
+			return "", err
+		}
 	}
 	return b.String(), nil
+}
+
+// WithCheck makes every value the template inserts pass check, as Render
+// inserts it: Render fails, naming the expression, before the rendering
+// reaches anything; CheckKnown applies it before the run.
+func (t *Template) WithCheck(check step.ValueCheck) *Template {
+	t.check = check
+	return t
+}
+
+func (t *Template) checkPart(p part, text string) error {
+	if t.check == nil {
+		return nil
+	}
+	if err := t.check(text, p.raw); err != nil {
+		return errorAt(t.src, p.expr.at, "${{ %s }}: %v", strings.TrimSpace(p.expr.src), err)
+	}
+	return nil
+}
+
+// CheckKnown applies the template's check (see WithCheck) to each value
+// whose expression reads only top-level names known accepts, evaluated in
+// env: at validate time, what the inventory and the params already give.
+// A value that cannot be had yet (nil, an error) is left to Render.
+func (t *Template) CheckKnown(env *Env, known func(root string) bool) []*Error {
+	if t == nil || t.check == nil {
+		return nil
+	}
+	var out []*Error
+	for _, p := range t.parts {
+		if p.expr == nil || !p.expr.ReadsOnly(known) {
+			continue
+		}
+		v, err := p.expr.Eval(env)
+		if err != nil || v == nil {
+			continue
+		}
+		text, ok := v.(string)
+		if !ok || t.mode == Shell {
+			var b strings.Builder
+			if t.write(&b, v, p.raw) != nil {
+				continue
+			}
+			text = b.String()
+		}
+		var ee *Error
+		if err := t.checkPart(p, text); errors.As(err, &ee) {
+			out = append(out, ee)
+		}
+	}
+	return out
 }

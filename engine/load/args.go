@@ -26,6 +26,8 @@ type args struct {
 	nodes []ref
 	// uses are what the compiled expressions read.
 	uses []use
+	// checks are the templates whose values a step type vets.
+	checks []checked
 }
 
 var _ step.Args = (*args)(nil)
@@ -95,13 +97,15 @@ func (a *args) compile(v *yaml.Node, path string, mode expr.Mode) step.Template 
 	return t
 }
 
-func (a *args) Texts(key string) []step.Template {
+func (a *args) Texts(key string) []step.Template { return a.texts(key, nil) }
+
+func (a *args) texts(key string, check step.ValueCheck) []step.Template {
 	_, v := a.lookup(key)
 	if v == nil {
 		return nil
 	}
 	if v.Kind == yaml.ScalarNode {
-		return []step.Template{a.compile(v, a.at(key), expr.Text)}
+		return []step.Template{a.vet(a.compile(v, a.at(key), expr.Text), v, a.at(key), check)}
 	}
 	if v.Kind != yaml.SequenceNode {
 		a.Errorf(key, "must be a string or a list of strings")
@@ -109,9 +113,36 @@ func (a *args) Texts(key string) []step.Template {
 	}
 	out := make([]step.Template, 0, len(v.Content))
 	for i, item := range v.Content {
-		out = append(out, a.compile(item, fmt.Sprintf("%s[%d]", a.at(key), i), expr.Text))
+		path := fmt.Sprintf("%s[%d]", a.at(key), i)
+		out = append(out, a.vet(a.compile(item, path, expr.Text), item, path, check))
 	}
 	return out
+}
+
+func (a *args) Checked(key string, required bool, check step.ValueCheck) step.Template {
+	_, v, ok := a.scalar(key, required)
+	if !ok {
+		return expr.Zero()
+	}
+	return a.vet(a.compile(v, a.at(key), expr.Text), v, a.at(key), check)
+}
+
+func (a *args) CheckedTexts(key string, check step.ValueCheck) []step.Template {
+	return a.texts(key, check)
+}
+
+// vet gives a compiled template its value check, and keeps it for the
+// check at bind time of the values already known then (see checkValues).
+func (a *args) vet(t step.Template, v *yaml.Node, path string, check step.ValueCheck) step.Template {
+	et, ok := t.(*expr.Template)
+	if check == nil || !ok {
+		return t
+	}
+	et.WithCheck(check)
+	if !et.IsConstant() {
+		a.checks = append(a.checks, checked{t: et, v: scalarOf(v), path: path, src: a.src})
+	}
+	return et
 }
 
 func (a *args) Expr(key string, extra ...string) step.Expr {

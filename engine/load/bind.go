@@ -80,6 +80,7 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 		skip[name] = true
 	}
 	b.checkUses(pp, opt.RequireParams, skip)
+	b.checkValues(pp)
 	b.Secrets = secretValues(p, b.Params)
 	all := append(append(pp.List, ip.List...), fp.List...)
 	if len(all) > 0 {

@@ -89,13 +89,17 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 		LBs: map[string]step.LoadBalancer{}, GroupPos: map[string]spec.Pos{},
 	}
 	inv.SSH = sshSettings(si.SSH, probs)
+	checkVars(si.Vars, "vars", probs)
 	for i, name := range si.Groups.Keys {
+		checkVars(si.Groups.Values[i].Vars, "groups."+name.V+".vars", probs)
 		inv.GroupPos[name.V] = name.Pos
 		inv.Groups[name.V] = nil
 		_ = i
 	}
 	for i, sn := range si.Nodes {
 		path := fmt.Sprintf("nodes[%d]", i)
+		checkName(probs, sn.Name.Pos, path+".name", "node name", sn.Name.V, CheckNodeName)
+		checkVars(sn.Vars, path+".vars", probs)
 		if prev, dup := inv.ByName[sn.Name.V]; dup {
 			probs.At(sn.Name.Pos, path+".name", "node %q is already defined at line %d", sn.Name.V, prev.Pos.Line)
 			continue
@@ -195,11 +199,19 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 		Name: name, Driver: sl.Driver.V, Backend: sl.Backend.V, MinHealthy: sl.MinHealthy.V,
 		Servers: map[string]string{},
 	}
+	def, known := lb.Find(l.Driver)
+	if known && sl.Backend.Set {
+		checkName(probs, sl.Backend.Pos, path+".backend", "backend name", l.Backend, def.CheckBackendName)
+	}
 	for i, k := range sl.Servers.Keys {
 		if _, ok := inv.ByName[k.V]; !ok {
 			probs.At(k.Pos, path+".servers", "no node named %q in this inventory%s", k.V, suggest(k.V, nodeNames(inv)))
 		}
-		l.Servers[k.V] = sl.Servers.Values[i].V
+		server := sl.Servers.Values[i]
+		if known {
+			checkName(probs, server.Pos, path+".servers."+k.V, "server name", server.V, def.CheckServerName)
+		}
+		l.Servers[k.V] = server.V
 	}
 	seen := map[string]bool{}
 	var instances []lb.Fields
@@ -208,6 +220,8 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 		in := step.LBInstance{Name: si.Name.V, Via: si.Via.V}
 		if in.Name == "" {
 			in.Name = fmt.Sprintf("%s-%d", name, i+1)
+		} else {
+			checkName(probs, si.Name.Pos, ipath+".name", "instance name", in.Name, CheckNodeName)
 		}
 		if seen[in.Name] {
 			probs.At(si.Name.Pos, ipath+".name", "instance %q is listed twice", in.Name)
@@ -221,11 +235,10 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 		l.Instances = append(l.Instances, in)
 		instances = append(instances, newFields(si.Node, si.Pos, ipath, probs, shape))
 	}
-	d, ok := lb.Find(l.Driver)
-	if !ok || d.Decode == nil {
+	if !known || def.Decode == nil {
 		return l
 	}
-	config, configs := d.Decode(newFields(sl.Node, sl.Pos, path, probs, shape), instances)
+	config, configs := def.Decode(newFields(sl.Node, sl.Pos, path, probs, shape), instances)
 	l.Config = config
 	for i, c := range configs {
 		if i < len(l.Instances) {

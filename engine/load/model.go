@@ -117,6 +117,8 @@ type Step struct {
 	Nodes []ref
 	// uses are the params, vars and results the step's expressions read.
 	uses []use
+	// checks are its templates whose values the step type vets.
+	checks []checked
 }
 
 // Retries says how a failed step is tried again.
@@ -138,6 +140,15 @@ type ref struct {
 	Name string
 	Pos  spec.Pos
 	Path string
+}
+
+// checked is a template whose inserted values a step type vets
+// (step.Args.Checked), with where it is in the plan.
+type checked struct {
+	t    *expr.Template
+	v    scalar
+	path string
+	src  *source
 }
 
 // use is a params/vars/results name an expression reads, at its place in

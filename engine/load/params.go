@@ -67,6 +67,9 @@ func ParseParamNode(p Param, n *yaml.Node) (any, error) {
 		if err := n.Decode(&l); err != nil {
 			return nil, err
 		}
+		if at, nul := nulIn(l); nul {
+			return nil, fmt.Errorf("%s holds a NUL byte%s", p.Name, at)
+		}
 		return l, nil
 	}
 	if n.Kind != yaml.ScalarNode {
@@ -81,6 +84,9 @@ func ParseParam(p Param, s string) (any, error) {
 	shown := fmt.Sprintf("%q", s)
 	if p.Secret {
 		shown = "the value given (not shown: the param is secret)"
+	}
+	if strings.ContainsRune(s, 0) {
+		return nil, fmt.Errorf("%s contains a NUL byte", p.Name)
 	}
 	switch p.Kind {
 	case expr.KindInt:
@@ -111,9 +117,6 @@ func ParseParam(p Param, s string) (any, error) {
 			l[i] = strings.TrimSpace(x)
 		}
 		return l, nil
-	}
-	if strings.ContainsRune(s, 0) {
-		return nil, fmt.Errorf("%s contains a NUL byte", p.Name)
 	}
 	if len(p.Values) > 0 {
 		for _, v := range p.Values {

@@ -74,7 +74,7 @@ type DryRollback struct {
 // step) vertex in the graph's order, grouped by phase and node. Conditions
 // are decided per node as the run decides them, except those that read
 // registered results: those values only exist at run time, so their steps
-// are shown with placeholders (<stdout of NAME>).
+// are shown with placeholders (<stdout-of-NAME>).
 func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 	b := p.Binding
 	out := &DryPlan{Plan: b.Plan.Name, Gates: gatesText(b.Plan)}
@@ -213,7 +213,7 @@ func explainStep(b *load.Binding, n *load.Node, s *load.Step, env *expr.Env, mas
 func dryEnv(b *load.Binding, n *load.Node, phase string, registered map[string]bool) *expr.Env {
 	res := map[string]map[string]any{}
 	for name := range registered {
-		res[name] = map[string]any{"ok": true, "exitCode": 0, "stdout": "<stdout of " + name + ">",
+		res[name] = map[string]any{"ok": true, "exitCode": 0, "stdout": "<stdout-of-" + name + ">",
 			"stderr": "", "data": map[string]any{}}
 	}
 	return expr.NewEnv(b.Params[n.Name], n.Vars, expr.NodeData{

@@ -28,6 +28,8 @@ type NodeLogs struct {
 	flags int
 	mu    sync.Mutex
 	w     map[string]*mask.Writer
+	// files maps each log file's name to its node.
+	files map[string]string
 	// entered holds "phase\x00node" for every node a phase started on.
 	entered map[string]bool
 	err     error // the first failure to open or write a log
@@ -45,7 +47,7 @@ func newNodeLogs(dir string, m *mask.Masker, flags int) (*NodeLogs, error) {
 			return nil, fmt.Errorf("creating node log dir: %w", err)
 		}
 	}
-	return &NodeLogs{dir: dir, mask: m, flags: flags, w: map[string]*mask.Writer{}, entered: map[string]bool{}}, nil
+	return &NodeLogs{dir: dir, mask: m, flags: flags, w: map[string]*mask.Writer{}, files: map[string]string{}, entered: map[string]bool{}}, nil
 }
 
 // Writer returns the node's log writer.
@@ -57,11 +59,14 @@ func (l *NodeLogs) Writer(node string) io.Writer {
 	}
 	var out io.Writer = io.Discard
 	if l.dir != "" {
-		path := filepath.Join(l.dir, NodeLogFile(node))
-		f, err := os.OpenFile(path, l.flags|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
-		if err != nil {
+		name := LogName(node)
+		if other, taken := l.files[name]; taken {
+			// Two names with one SHA-256 prefix: never written together.
+			l.fail(fmt.Errorf("node %s's log: %s is node %s's log already", node, name, other))
+		} else if f, err := os.OpenFile(filepath.Join(l.dir, name), l.flags|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600); err != nil {
 			l.fail(fmt.Errorf("node %s's log: %w", node, err))
 		} else {
+			l.files[name] = node
 			out = &logFile{f: f, l: l, node: node}
 		}
 	}
@@ -165,17 +170,8 @@ func (l *NodeLogs) Close() error {
 	return errors.Join(errs...)
 }
 
-// NodeLogFile is the name of a node's log file under NodesDir.
-func NodeLogFile(node string) string { return safeName(node) + ".log" }
-
-func safeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == 0 || r == ' ' {
-			return '_'
-		}
-		return r
-	}, s)
-}
+// NodeLogFile is the name of a node's log file under NodesDir (LogName).
+func NodeLogFile(node string) string { return LogName(node) }
 
 // stamp is an event's time as a node log shows it: UTC, to the millisecond.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -51,6 +51,9 @@ type Record struct {
 	ExitCode *int       `json:"exitCode,omitempty"`
 	// Resumed lists when each resumption of the run began.
 	Resumed []time.Time `json:"resumed,omitempty"`
+	// NodeLogs maps each node of the inventory to its log, relative to
+	// the run directory (see LogName).
+	NodeLogs map[string]string `json:"nodeLogs,omitempty"`
 }
 
 // File is a file the run was started with: where it was, its digest (the

@@ -32,7 +32,7 @@ const schema = `{
     "socket": {"type": "string", "description": "Path of an HAProxy stats socket (instead of lb), e.g. /run/haproxy/admin.sock."},
     "address": {"type": "string", "description": "host:port of an HAProxy stats socket on TCP (instead of lb), e.g. 127.0.0.1:9999."},
     "via": {"type": "string", "description": "With socket or address: the inventory node whose transport reaches it (through SSH for a remote host). Default: the control node."},
-    "commands": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}], "description": "Runtime API command line(s), sent one per connection, in order, e.g. set server app/${{ node.name }} state drain. ${{ }} values are inserted as they are; a line must not contain a newline."},
+    "commands": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}], "description": "Runtime API command line(s), sent one per connection, in order, e.g. set server app/${{ node.name }} state drain. ${{ }} values are inserted as they are, each one word: a value holding ';', a line break, a NUL, '\\', white space (except in ${{ raw }}), '<<', or a control or invisible character is refused; a line must not contain a newline."},
     "expect": {"type": "string", "description": "Regular expression (Go syntax; ${{ }} values inserted as they are) the answers must match, on every instance; the step fails otherwise. The answers of all commands are joined with newlines."},
     "until": {"type": "string", "description": "Regular expression (like expect): send the commands again every interval until the answers match on every instance, up to timeout."},
     "interval": {` + durationSchema + `, "default": "1s", "description": "With until: time between two rounds."},
@@ -64,7 +64,7 @@ var _ step.Action = (*socketStep)(nil)
 func build(a step.Args) step.Action {
 	s := &socketStep{
 		lb: a.LB("lb", false), socket: a.Text("socket", false), address: a.Text("address", false),
-		via: a.Node("via"), commands: a.Texts("commands"),
+		via: a.Node("via"), commands: a.CheckedTexts("commands", haproxy.CheckArg),
 		interval: a.Duration("interval", time.Second), timeout: a.Duration("timeout", time.Minute),
 		level: a.Enum("level", "admin", "operator", "user"),
 	}

@@ -35,6 +35,30 @@ type Definition struct {
 	Decode func(lb Fields, instances []Fields) (config any, instanceConfigs []any)
 	// Driver is the driver's behaviour.
 	Driver Driver
+	// CheckBackend and CheckServer check, at load time, the inventory's
+	// backend name and each server name (a value of its servers map)
+	// against what the load balancer accepts, so that no name carries a
+	// separator into a command, a config file or a log; the error says
+	// what is allowed. nil: CheckName (HAProxy's rule for names). A node
+	// without a servers entry is its own server name, and node names meet
+	// CheckName: a CheckServer must accept at least what CheckName does.
+	CheckBackend, CheckServer func(name string) error
+}
+
+// CheckBackendName checks a backend name with the driver's rule.
+func (d Definition) CheckBackendName(name string) error {
+	if d.CheckBackend == nil {
+		return CheckName(name)
+	}
+	return d.CheckBackend(name)
+}
+
+// CheckServerName checks a server name with the driver's rule.
+func (d Definition) CheckServerName(name string) error {
+	if d.CheckServer == nil {
+		return CheckName(name)
+	}
+	return d.CheckServer(name)
 }
 
 // Fields gives a driver its own keys of one inventory mapping, a load

@@ -25,7 +25,7 @@ var _ step.Action = (*enableStep)(nil)
 func buildEnable(a step.Args) step.Action {
 	s := &enableStep{
 		lb:           a.LB("lb", true),
-		healthURL:    a.Text("healthUrl", false),
+		healthURL:    a.Checked("healthUrl", false, wait.CheckURLValue),
 		healthStatus: a.Int("healthStatus", 200),
 		healthFrom:   a.Enum("healthFrom", "control", "node"),
 		healthWait:   a.Duration("healthTimeout", DefaultHealthWait),

@@ -88,5 +88,9 @@ func resolve(rc step.Context, name string) (lb.Driver, lb.Target, error) {
 	if err != nil {
 		return nil, lb.Target{}, fmt.Errorf("load balancer %s: %w", name, err)
 	}
-	return d, lb.NewTarget(l, rc.Node()), nil
+	t := lb.NewTarget(l, rc.Node())
+	if err := lb.CheckTarget(t); err != nil {
+		return nil, lb.Target{}, err
+	}
+	return d, t, nil
 }

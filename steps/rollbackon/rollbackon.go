@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/zdu-dev/zdu/steps/step"
+	"github.com/zdu-dev/zdu/steps/wait"
 )
 
 func init() {
@@ -26,7 +27,7 @@ func init() {
 }`),
 		Build: func(a step.Args) step.Action {
 			return &rule{step.RollbackRule{Rollback: a.Literal("rollback", true), Scope: a.Enum("scope", "node", "changed"),
-				ReenableIfHealthy: a.Text("reenableIfHealthy", false)}}
+				ReenableIfHealthy: a.Checked("reenableIfHealthy", false, wait.CheckURLValue)}}
 		},
 	})
 }

@@ -86,6 +86,11 @@ type Template interface {
 	IsZero() bool
 }
 
+// ValueCheck vets one value a template inserts, as it is inserted; raw says
+// it was written `${{ raw x }}`. The error says what the value may not hold
+// (where, and why), without repeating the value: it may be a secret.
+type ValueCheck func(value string, raw bool) error
+
 // Expr is a compiled expression (e.g. a poll condition), evaluated at run time.
 type Expr interface {
 	Eval(env Env) (any, error)
@@ -111,6 +116,14 @@ type Args interface {
 	Text(key string, required bool) Template
 	// Texts compiles a list of strings (a single string is a list of one).
 	Texts(key string) []Template
+	// Checked is Text whose every inserted value must pass check: at
+	// validate time for a value the inventory and the params already give
+	// (a problem at the expression), else when the template is rendered
+	// (Render fails, naming the expression). For values that go where a
+	// separator would change what is done: a runtime API command, a URL.
+	Checked(key string, required bool, check ValueCheck) Template
+	// CheckedTexts is Texts with Checked's check.
+	CheckedTexts(key string, check ValueCheck) []Template
 	// Expr compiles an expression in the given extra names (e.g. "stat").
 	Expr(key string, extra ...string) Expr
 	Duration(key string, def time.Duration) time.Duration

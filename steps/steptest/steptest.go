@@ -79,6 +79,16 @@ func (a *Args) Texts(key string) []step.Template {
 	}
 }
 
+// Checked is Text: a literal inserts no value, so there is none to check.
+func (a *Args) Checked(key string, required bool, check step.ValueCheck) step.Template {
+	return a.text(key, required)
+}
+
+// CheckedTexts is Texts, for the same reason.
+func (a *Args) CheckedTexts(key string, check step.ValueCheck) []step.Template {
+	return a.Texts(key)
+}
+
 // Expr returns an expression whose value is M[key] itself when it is a
 // func(step.Env) (any, error), else the value as is.
 func (a *Args) Expr(key string, extra ...string) step.Expr {

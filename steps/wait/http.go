@@ -126,7 +126,7 @@ var _ step.Action = (*httpWait)(nil)
 
 func buildHTTP(a step.Args) step.Action {
 	w := &httpWait{
-		url: a.Text("url", true), body: a.Text("body", false), status: a.Int("status", 200),
+		url: a.Checked("url", true, CheckURLValue), body: a.Text("body", false), status: a.Int("status", 200),
 		method: a.Enum("method", "GET", "HEAD"), from: a.Enum("from", "control", "node"),
 		insecure: a.Bool("insecure", false), attemptTimeout: a.Duration("attemptTimeout", 5*time.Second),
 		timing: readTiming(a),

@@ -42,7 +42,7 @@ var _ step.Action = (*portWait)(nil)
 
 func buildPort(a step.Args) step.Action {
 	return &portWait{
-		port: a.Text("port", true), host: a.Text("host", false),
+		port: a.Checked("port", true, CheckPortValue), host: a.Checked("host", false, CheckHostValue),
 		from: a.Enum("from", "control", "node"), state: a.Enum("state", "open", "closed"),
 		connectTimeout: a.Duration("connectTimeout", 2*time.Second), timing: readTiming(a),
 	}

@@ -34,6 +34,9 @@ func init() {
 		Schema:  []byte(schema),
 		Decode:  decode,
 		Driver:  Driver{},
+		// The names reach the commands only in environment variables.
+		CheckBackend: lb.CheckWord,
+		CheckServer:  lb.CheckWord,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
@@ -69,4 +70,36 @@ func ReadCounters(ctx context.Context, h *loopback.HAProxy) (Counters, error) {
 		Hrsp5xx: r.Int("hrsp_5xx"), Eresp: r.Int("eresp"), Econ: r.Int("econ"),
 		Wretr: r.Int("wretr"), Wredis: r.Int("wredis"),
 	}, nil
+}
+
+// AdminStates reads what an operator (or zdu) set on each server of h's
+// backend, from `show servers state`: "admin=N weight=W" by server name
+// (srv_admin_state: drain and maintenance flags; srv_uweight: the weight
+// set). Health checks move other columns; these move only by command.
+func AdminStates(ctx context.Context, h *loopback.HAProxy) (map[string]string, error) {
+	ans, err := h.Command(ctx, "show servers state "+h.Backend)
+	if err != nil {
+		return nil, err
+	}
+	var cols []string
+	out := map[string]string{}
+	for _, line := range strings.Split(ans, "\n") {
+		if head, ok := strings.CutPrefix(strings.TrimSpace(line), "# "); ok {
+			cols = strings.Fields(head)
+			continue
+		}
+		f := strings.Fields(line)
+		if cols == nil || len(f) < len(cols) {
+			continue
+		}
+		row := map[string]string{}
+		for i, c := range cols {
+			row[c] = f[i]
+		}
+		out[row["srv_name"]] = "admin=" + row["srv_admin_state"] + " weight=" + row["srv_uweight"]
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("haproxy %s: no server in `show servers state %s`: %q", h.Socket, h.Backend, ans)
+	}
+	return out, nil
 }

@@ -29,6 +29,8 @@ func init() {
 		InstanceSchema: []byte(instanceSchema),
 		Decode:         decode,
 		Driver:         Driver{},
+		// A server is named by its address in the upstream block.
+		CheckServer: lb.CheckAddress,
 	})
 }
 
