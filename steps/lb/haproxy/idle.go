@@ -60,7 +60,9 @@ func waitIdle(ctx context.Context, insts []*instance, t lb.Target, o lb.DrainOpt
 		for _, i := range insts {
 			r, err := i.c.ServerStat(wctx, t.LB.Backend, t.Server)
 			if err != nil {
-				if wctx.Err() != nil && ctx.Err() == nil {
+				// The deadline may cut a dial or a read before the context
+				// notices it has passed (its timer fires a moment later).
+				if dl, _ := wctx.Deadline(); (wctx.Err() != nil || !time.Now().Before(dl)) && ctx.Err() == nil {
 					return res, last, fmt.Errorf("%w after %s: sessions still open", errTimeout, o.Timeout)
 				}
 				return res, last, err
