@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/summary"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
@@ -23,6 +24,7 @@ import (
 
 // rehearsal is what one `zdu rehearse` left behind.
 type rehearsal struct {
+	dir      string // the run directory
 	code     int
 	stdout   string
 	stderr   string
@@ -42,7 +44,7 @@ func rehearse(t *testing.T, args ...string) rehearsal {
 	// than the default 2s to answer it: latency is a figure, not a failure.
 	code := dispatch(context.Background(), append(append([]string{"rehearse"}, args...),
 		"--run-dir", dir, "--log-format", "json", "--probe-timeout", "30s"), &stdout, &stderr)
-	r := rehearsal{code: code, stdout: stdout.String(), stderr: stderr.String(), versions: map[string]string{},
+	r := rehearsal{dir: dir, code: code, stdout: stdout.String(), stderr: stderr.String(), versions: map[string]string{},
 		served: map[string]map[string]int64{}}
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if err != nil {
@@ -184,8 +186,15 @@ func TestRehearseNovaZeroDowntime(t *testing.T) {
 		t.Errorf("HAProxy's counters = %+v, want one backend with no 5xx", r.sum.Probe.LB)
 	}
 
+	if r.sum.Gate != nil || len(r.sum.Canaries) != 1 || r.sum.Canaries[0].State != journal.Passed || r.sum.Baseline == nil {
+		t.Errorf("a good version: gate %+v, canaries %+v, baseline %v; want no gate fired, the canary passed, a baseline", r.sum.Gate, r.sum.Canaries, r.sum.Baseline)
+	}
+
 	t.Run("without drain", func(t *testing.T) {
-		copyPlan := withoutSteps(t, plan, "lb-drain")
+		// The gates would stop the rollout at the canary (see
+		// TestGatesStopABadCanary): without them, the error budget judges
+		// the whole run.
+		copyPlan := withoutSteps(t, plan, "lb-drain", "gates", "canary")
 		r := rehearse(t, copyPlan, "--nodes", "3", "--rate", "250")
 		checkProbe(t, r, 250)
 		if r.sum.Probe.Failed == 0 {
@@ -295,8 +304,9 @@ func cellsOf(s summary.Summary) map[string]map[string]string {
 }
 
 // withoutSteps copies plan into a temp dir with every step of type typ
-// removed from its phases and rollbacks.
-func withoutSteps(t *testing.T, plan, typ string) string {
+// removed from its phases and rollbacks, and the mapping keys named in
+// dropKeys (gates, canary) wherever they are.
+func withoutSteps(t *testing.T, plan, typ string, dropKeys ...string) string {
 	t.Helper()
 	b, err := os.ReadFile(plan)
 	if err != nil {
@@ -309,6 +319,16 @@ func withoutSteps(t *testing.T, plan, typ string) string {
 	removed := 0
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			kept := n.Content[:0]
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if slices.Contains(dropKeys, n.Content[i].Value) {
+					continue
+				}
+				kept = append(kept, n.Content[i], n.Content[i+1])
+			}
+			n.Content = kept
+		}
 		if n.Kind == yaml.SequenceNode {
 			kept := n.Content[:0]
 			for _, item := range n.Content {
