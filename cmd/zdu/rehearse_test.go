@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/probe"
 	"github.com/zdu-dev/zdu/engine/summary"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
@@ -205,6 +206,28 @@ func TestRehearseNovaZeroDowntime(t *testing.T) {
 		}
 		if c := r.sum.Probe.LB[0].Counters; c["hrsp_5xx"] == 0 {
 			t.Errorf("HAProxy counted no 5xx without drain: %v", c)
+		}
+		// Each restarted node's outage, told apart by the server that
+		// answered: round-robin successes from the others do not cut it
+		// short, as they cut the probe's overall failure window.
+		byServer := map[string]probe.ServerFigures{}
+		for _, s := range r.sum.Probe.Servers {
+			byServer[s.Server] = s
+		}
+		longer := false
+		for _, n := range []string{"node-1", "node-2", "node-3"} {
+			s := byServer[n]
+			if s.Failed == 0 || len(s.Outages) == 0 || s.LongestFailureMS < r.sum.Probe.LongestFailureMS {
+				t.Errorf("server %s: %+v; want its failures, outages, and an outage no shorter than the overall window (%g ms)", n, s, r.sum.Probe.LongestFailureMS)
+			}
+			longer = longer || s.LongestFailureMS > r.sum.Probe.LongestFailureMS
+			t.Logf("%s: failed %d of %d, longest outage %.0f ms (overall window %.0f ms)", n, s.Failed, s.Requests, s.LongestFailureMS, r.sum.Probe.LongestFailureMS)
+		}
+		if !longer {
+			t.Errorf("no server's outage is longer than the overall failure window: the attribution shows nothing more")
+		}
+		if !strings.Contains(r.stdout, "by server (X-Served-By)") {
+			t.Errorf("the summary does not show the outages by server:\n%s", r.stdout)
 		}
 		for _, n := range []string{"node-1", "node-2", "node-3"} {
 			if r.versions[n] != "v2" {

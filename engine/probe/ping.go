@@ -39,7 +39,7 @@ func Ping(ctx context.Context, cfg Config) error {
 			}
 		}
 		if ctx.Err() == nil {
-			if reason = p.get(ctx); reason == "" {
+			if reason, _ = p.get(ctx); reason == "" {
 				return nil
 			}
 		}

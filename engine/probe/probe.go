@@ -84,8 +84,10 @@ type Probe struct {
 	samples  store // written by the sender; see store
 	series   *series
 
-	mu       sync.Mutex
-	failures map[string]int64
+	mu          sync.Mutex
+	failures    map[string]int64
+	servers     map[string]uint16 // ServerHeader values, by index (see serverIndex)
+	serverNames []string
 
 	once   sync.Once
 	result Result
@@ -162,6 +164,7 @@ func start(ctx context.Context, cfg Config, maxInFlight int64) *Probe {
 		stop:        make(chan struct{}),
 		sendDone:    make(chan struct{}),
 		failures:    map[string]int64{},
+		servers:     map[string]uint16{},
 	}
 	p.start = time.Now()
 	p.series = newSeries(p.start, SeriesStep)

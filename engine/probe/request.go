@@ -63,37 +63,48 @@ func newClient(maxInFlight int) *http.Client {
 }
 
 // get sends one GET and reads the whole body within the timeout. It returns
-// "" on success, else the failure's reason. The probe's requests run under
-// context.Background, to their end or timeout; Ping's end with its ctx.
-func (p *Probe) get(parent context.Context) string {
+// "" on success, else the failure's reason, and the server the load
+// balancer says answered (ServerHeader; "" when it does not say). The
+// probe's requests run under context.Background, to their end or timeout;
+// Ping's end with its ctx.
+func (p *Probe) get(parent context.Context) (string, string) {
+	reason, resp := p.do(parent)
+	srv := ""
+	if resp != nil {
+		srv = resp.Header.Get(ServerHeader)
+	}
+	return reason, srv
+}
+
+func (p *Probe) do(parent context.Context) (string, *http.Response) {
 	ctx, cancel := context.WithTimeout(parent, p.cfg.Timeout)
 	defer cancel()
 	var conns atomic.Int32
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, p.cfg.URL, nil)
 	if err != nil {
-		return short(err) // the URL was checked by Start; kept for safety
+		return short(err), nil // the URL was checked by Start; kept for safety
 	}
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return classify(ctx, err)
+		return classify(ctx, err), nil
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode >= 400:
-		return strconv.Itoa(resp.StatusCode)
+		return strconv.Itoa(resp.StatusCode), resp
 	case err != nil && ctx.Err() != nil:
-		return reasonTimeout
+		return reasonTimeout, resp
 	case err != nil:
-		return reasonCutBody
+		return reasonCutBody, resp
 	case conns.Load() > 1:
 		// The transport got a second connection for this request: its first
 		// one died before the answer and the GET was silently re-sent.
-		return reasonResent
+		return reasonResent, resp
 	}
-	return ""
+	return "", resp
 }
 
 // classify names a transport error with a short, stable reason.

@@ -75,7 +75,7 @@ func TestGetReasons(t *testing.T) {
 			}
 			p := &Probe{cfg: Config{URL: u, Rate: 1, Timeout: timeout}, client: newClient(minInFlight)}
 			defer p.client.CloseIdleConnections()
-			if got := p.get(context.Background()); got != tc.want {
+			if got, _ := p.get(context.Background()); got != tc.want {
 				t.Errorf("reason %q, want %q", got, tc.want)
 			}
 		})

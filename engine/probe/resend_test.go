@@ -38,17 +38,17 @@ func TestResentRequestFails(t *testing.T) {
 	srv := secondRequestDies(t)
 	p := &Probe{cfg: Config{URL: srv.URL, Rate: 1, Timeout: slowMachine}, client: newClient(minInFlight)}
 	defer p.client.CloseIdleConnections()
-	if got := p.get(context.Background()); got != "" {
+	if got, _ := p.get(context.Background()); got != "" {
 		t.Fatalf("first request on a new connection: reason %q, want success", got)
 	}
 	// The kept-alive connection dies under the second request; the transport
 	// answers it from a new connection.
-	if got := p.get(context.Background()); got != reasonResent {
+	if got, _ := p.get(context.Background()); got != reasonResent {
 		t.Fatalf("second request: reason %q, want %q", got, reasonResent)
 	}
 	// Without a kept-alive connection to lose, nothing is re-sent.
 	p.client.CloseIdleConnections()
-	if got := p.get(context.Background()); got != "" {
+	if got, _ := p.get(context.Background()); got != "" {
 		t.Fatalf("request on a new connection: reason %q, want success", got)
 	}
 }

@@ -29,6 +29,10 @@ type Result struct {
 	// Failures counts failed requests by reason ("503", "connection refused",
 	// "timeout", "cut body", "probe saturated", "resent by the client" ...).
 	Failures map[string]int64 `json:"failures,omitempty"`
+	// Servers are the figures by the server that answered, where the load
+	// balancer names it (ServerHeader): each server's failures and
+	// outage windows.
+	Servers []ServerFigures `json:"servers,omitempty"`
 	// LB holds the load balancers' own counters over the probe's lifetime
 	// (filled by the caller).
 	LB []LBCounters `json:"lb,omitempty"`
@@ -65,6 +69,7 @@ func (p *Probe) compute(d time.Duration) Result {
 		}
 	})
 	r.LongestFailureMS = ms(w.result())
+	r.Servers = p.serverFigures()
 	slices.Sort(lats)
 	r.P50MS = usToMS(percentile(lats, 50))
 	r.P99MS = usToMS(percentile(lats, 99))

@@ -13,6 +13,7 @@ type sample struct {
 	lat  uint32        // latency in microseconds, saturating (71 minutes)
 	sent bool          // false: never sent (probe saturated), lat is 0
 	ok   bool
+	srv  uint16 // the server that answered (Probe.serverNames, from 1); 0: not known
 }
 
 // end is when the request ended, from Start.

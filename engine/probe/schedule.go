@@ -94,8 +94,9 @@ func (p *Probe) launch() {
 	go func() {
 		defer p.wg.Done()
 		defer p.inFlight.Add(-1)
-		reason := p.get(context.Background())
+		reason, srv := p.get(context.Background())
 		s.lat = micros(time.Since(t0))
+		s.srv = p.serverIndex(srv)
 		s.sent = true
 		s.ok = reason == ""
 		if !s.ok {

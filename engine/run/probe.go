@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,14 +52,17 @@ type lbCount struct {
 // counterTimeout bounds reading one load balancer's counters.
 const counterTimeout = 10 * time.Second
 
-// StartProbe reads the counters of every load balancer the plan uses whose
-// driver has them, checks that the probe's URL answers, then starts the
+// StartProbe reads the counters of every load balancer of the inventory
+// whose driver has them, checks that the probe's URL answers, then starts the
 // probe. ctx bounds the counter reads; the
 // probe itself runs until Finish or Stop, through a graceful stop too (the
 // first SIGINT ends ctx).
 func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt ProbeOptions) (*ProbeObserver, error) {
 	o := &ProbeObserver{opt: opt, pool: pool}
-	for _, n := range prog.Binding.Plan.LoadBalancers() {
+	// Every load balancer of the inventory, not only those the plan's
+	// steps name: a plan that forgot its drain is the one whose downtime
+	// the counters must show.
+	for _, n := range slices.Sorted(maps.Keys(prog.Binding.Inv.LBs)) {
 		l, ok := prog.Binding.Inv.LBs[n]
 		if !ok {
 			continue

@@ -103,10 +103,15 @@ loadBalancers:
 		t.Fatalf("finding = %+v, want the budget exceeded (exit 81)", f)
 	}
 	lbs, _ := f.Detail["lb"].([]any)
-	if len(lbs) != 2 {
-		t.Fatalf("lb counters = %v, want web and gone (not unused)", f.Detail["lb"])
+	// Every load balancer of the inventory, "unused" too: a plan whose
+	// steps name none is the one whose downtime the counters must show.
+	if len(lbs) != 3 {
+		t.Fatalf("lb counters = %v, want gone, unused and web", f.Detail["lb"])
 	}
-	gone, web := lbs[0].(map[string]any), lbs[1].(map[string]any)
+	gone, unused, web := lbs[0].(map[string]any), lbs[1].(map[string]any), lbs[2].(map[string]any)
+	if unused["lb"] != "unused" {
+		t.Errorf("the inventory's unused load balancer is not read: %v", unused)
+	}
 	if gone["lb"] != "gone" || !strings.Contains(fmt.Sprint(gone["error"]), "before the run") {
 		t.Errorf("gone = %v, want an error read before the run", gone)
 	}

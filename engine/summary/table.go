@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/zdu-dev/zdu/engine/journal"
+	"github.com/zdu-dev/zdu/engine/probe"
 )
 
 // Title is the table's heading row, as in the seed.
@@ -97,6 +98,12 @@ func (s *Summary) writeProbe(b *strings.Builder) {
 	fmt.Fprintf(b, "    %s\n", p.Line())
 	if p.Requests < minProbeRequests {
 		fmt.Fprintf(b, "    note: only %d request(s): too few to measure availability (a longer run or a higher rate)\n", p.Requests)
+	}
+	if lines := p.ServerLines(); len(lines) > 0 {
+		fmt.Fprintf(b, "    by server (%s):\n", probe.ServerHeader)
+		for _, l := range lines {
+			fmt.Fprintf(b, "      %s\n", l)
+		}
 	}
 	for _, c := range p.LB {
 		if c.Error != "" {

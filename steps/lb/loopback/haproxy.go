@@ -93,6 +93,9 @@ defaults
 frontend fe
     bind 127.0.0.1:%d
     default_backend %s
+    # Name the server that answered, HAProxy's own error answers included:
+    # the probe attributes each answer, and each outage, to its server.
+    http-after-response set-header X-Served-By %%s
 
 backend %s
     balance roundrobin
