@@ -49,8 +49,8 @@ func startExporter(t *testing.T, v float64) *exporter {
 	return e
 }
 
-func (e *exporter) Set(v float64)   { e.bits.Store(math.Float64bits(v)) }
-func (e *exporter) Value() float64  { return math.Float64frombits(e.bits.Load()) }
+func (e *exporter) Set(v float64)    { e.bits.Store(math.Float64bits(v)) }
+func (e *exporter) Value() float64   { return math.Float64frombits(e.bits.Load()) }
 func (e *exporter) HostPort() string { return strings.TrimPrefix(e.srv.URL, "http://") }
 
 // prometheus is a real Prometheus on loopback, scraping one target every
@@ -231,4 +231,3 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
-
