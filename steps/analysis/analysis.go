@@ -29,7 +29,7 @@ const (
 )
 
 const judgeProps = `
-    "pass": {"type": "string", "pattern": "^\\s*(<=|>=|==|!=|<|>)", "description": "When a measured value passes: an operator (<, <=, >, >=, ==, !=) and a number, e.g. \"< 0.01\" (quote it: > and ! start other things in YAML). The number may be interpolated: \"<= ${{ params.max_error_rate }}\"."},
+    "pass": {"type": "string", "pattern": "^\\s*(<=|>=|==|!=|<|>)", "patternErrorMessage": "must be an operator (<, <=, >, >=, ==, !=) and a number, quoted, e.g. \"< 0.01\"", "description": "When a measured value passes: an operator (<, <=, >, >=, ==, !=) and a number, e.g. \"< 0.01\" (quote it: > and ! start other things in YAML). The number may be interpolated: \"<= ${{ params.max_error_rate }}\"."},
     "consecutive": {"type": "integer", "minimum": 1, "default": 1, "description": "The step passes once this many measurements in a row have passed."},
     "maxFailures": {"type": "integer", "minimum": 0, "default": 0, "description": "Failing measurements tolerated, in all (not in a row): the step fails at the next one. 0: the first failing measurement fails the step."},
     "emptyValue": {"type": "number", "description": "The value of a measurement that finds none (an empty result, a JSON path to nothing or null, NaN), e.g. 0 for an error rate with no errors counted yet. Without it such a measurement has no value: it is taken again, and counts neither way."},

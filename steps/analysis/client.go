@@ -76,13 +76,13 @@ func unwrapURLError(err error) error {
 }
 
 // checkURL parses an http:// or https:// URL.
-func checkURL(key, s string) (*url.URL, error) {
+func checkURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a URL: %w", key, unwrapURLError(err))
+		return nil, fmt.Errorf("not a URL: %w", unwrapURLError(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("%s: %q is not an http:// or https:// URL", key, u.Redacted())
+		return nil, fmt.Errorf("%q is not an http:// or https:// URL", u.Redacted())
 	}
 	return u, nil
 }

@@ -50,7 +50,7 @@ func buildHTTP(a step.Args) step.Action {
 	}
 	h.path = p
 	if s := h.url.Source(); !h.url.IsZero() && !strings.Contains(s, "${{") {
-		if _, err := checkURL("url", s); err != nil {
+		if _, err := checkURL(s); err != nil {
 			a.Errorf("url", "%v", err)
 		}
 	}
@@ -63,9 +63,9 @@ func (h *httpAnalysis) target(rc step.Context) (*url.URL, Threshold, error) {
 	if err != nil {
 		return nil, Threshold{}, fmt.Errorf("url: %w", err)
 	}
-	u, err := checkURL("url", s)
+	u, err := checkURL(s)
 	if err != nil {
-		return nil, Threshold{}, err
+		return nil, Threshold{}, fmt.Errorf("url: %w", err)
 	}
 	th, err := h.thresholdFor(rc)
 	return u, th, err

@@ -52,15 +52,18 @@ func buildProm(a step.Args) step.Action {
 
 // promEndpoint is the instant-query endpoint under a Prometheus address.
 func promEndpoint(address string) (*url.URL, error) {
-	u, err := checkURL("address", address)
+	u, err := checkURL(address)
 	if err != nil {
 		return nil, err
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("address: %q has a query or fragment; give the base URL only", u.Redacted())
+		return nil, fmt.Errorf("%q has a query or fragment; give the base URL only", u.Redacted())
 	}
-	return u.JoinPath("api", "v1", "query"), nil
+	return u.JoinPath(queryPath), nil
 }
+
+// queryPath is the instant-query endpoint, under Prometheus' address.
+const queryPath = "/api/v1/query"
 
 // target renders the endpoint, the query and the threshold for one node.
 func (p *promAnalysis) target(rc step.Context) (*url.URL, string, Threshold, error) {
@@ -71,7 +74,7 @@ func (p *promAnalysis) target(rc step.Context) (*url.URL, string, Threshold, err
 	}
 	u, err := promEndpoint(addr)
 	if err != nil {
-		return nil, "", Threshold{}, err
+		return nil, "", Threshold{}, fmt.Errorf("address: %w", err)
 	}
 	q, err := p.query.Render(env)
 	if err != nil {
@@ -93,13 +96,10 @@ func (p *promAnalysis) Run(ctx context.Context, rc step.Context) (step.Outcome, 
 	if err != nil {
 		return failBefore(err)
 	}
+	what := fmt.Sprintf("analysis-prometheus %s at %s from %s", oneLine(q), u.Redacted(), p.where(rc))
+	data := map[string]any{"query": q, "address": strings.TrimSuffix(u.Redacted(), queryPath)}
 	// Prometheus ends an evaluation that would outlast the request.
-	v := url.Values{"query": {q}, "timeout": {p.attemptTimeout.String()}}
-	u.RawQuery = v.Encode()
-	base := *u
-	base.RawQuery = ""
-	what := fmt.Sprintf("analysis-prometheus %s at %s from %s", oneLine(q), base.Redacted(), p.where(rc))
-	data := map[string]any{"query": q, "address": base.Redacted()}
+	u.RawQuery = url.Values{"query": {q}, "timeout": {p.attemptTimeout.String()}}.Encode()
 	return p.run(ctx, rc, what, th, data, func(ctx context.Context) (Sample, error) {
 		s, labels, err := p.measure(ctx, c, u.String(), rc)
 		if labels != nil {
@@ -174,7 +174,11 @@ func (p *promAnalysis) measure(ctx context.Context, c *client, u string, rc step
 			for k, v := range vec[0].Metric {
 				labels[k] = v
 			}
-			return sampleOf(vec[0].Value, seriesText(vec[0].Metric)), labels, nil
+			detail := ""
+			if len(labels) > 0 {
+				detail = seriesText(vec[0].Metric)
+			}
+			return sampleOf(vec[0].Value, detail), labels, nil
 		}
 		names := make([]string, 0, 3)
 		for _, s := range vec[:min(3, len(vec))] {

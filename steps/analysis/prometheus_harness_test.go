@@ -129,13 +129,13 @@ scrape_configs:
 		if err := json.Unmarshal(body, &ans); err != nil {
 			return err
 		}
-		for _, at := range ans.Data.ActiveTargets {
-			if at.Health == "up" {
-				return nil
-			}
+		if len(ans.Data.ActiveTargets) == 0 {
+			return errors.New("no active target yet")
+		}
+		if at := ans.Data.ActiveTargets[0]; at.Health != "up" {
 			return fmt.Errorf("target %s: %s", at.Health, at.LastError)
 		}
-		return errors.New("no active target yet")
+		return nil
 	})
 	return p
 }

@@ -91,7 +91,7 @@ func TestPrometheusAnalysisInARun(t *testing.T) {
 			wantRan: []string{"deploy n1", "passed 0.002 2"}, rollback: "*"},
 		{name: "breaks the threshold: fails after its window, rolled back", value: 0.2, wantExit: 73, wantStatus: "CANARY_FAILED",
 			wantRan: []string{"deploy n1", "revert n1"}, stepExit: 1, rollback: "PASSED (0)",
-			errHas: "at step errors: analysis-prometheus zdu_test_error_ratio{job=\"exporter\"} at " + prom.URL + "/api/v1/query from the control node: failed: 3 measurement(s) broke the threshold < 0.01, more than maxFailures 2; last: 0.2 is not < 0.01"},
+			errHas: "at step errors: analysis-prometheus zdu_test_error_ratio{job=\"exporter\"} at " + prom.URL + "/api/v1/query from the control node: failed: 3 measurement(s) broke the threshold < 0.01, more than maxFailures 2; last value: 0.2"},
 		{name: "a threshold from a param", value: 0.2, sets: []string{"max_ratio=0.25"}, wantExit: 0, wantStatus: "SUCCESS",
 			wantRan: []string{"deploy n1", "passed 0.2 2"}, rollback: "*"},
 		{name: "an empty result: no verdict, no rollback", value: 0.002, sets: []string{"job=nosuchjob", "window=2s"}, wantExit: 73, wantStatus: "CANARY_FAILED",
@@ -126,7 +126,7 @@ func TestPrometheusAnalysisInARun(t *testing.T) {
 			}
 			res, _ := end.Detail["result"].(map[string]any)
 			data, _ := res["data"].(map[string]any)
-			if data["query"] == nil || data["verdict"] == nil || data["threshold"] == nil {
+			if data["address"] != prom.URL || data["query"] == nil || data["verdict"] == nil || data["threshold"] == nil {
 				t.Errorf("the journal lacks the registered figures: %v", end.Detail)
 			}
 			if tc.stepExit == 1 && data["measurements"] != 3.0 {
@@ -184,7 +184,7 @@ func TestPrometheusResultShapes(t *testing.T) {
 			errHas: "last seen: no value: NaN"},
 		{name: "emptyValue stands in for NaN", with: map[string]any{"query": "scalar(zdu_test_error_ratio) * 0 / 0", "pass": "< 1", "emptyValue": 0}, value: 0.0},
 		{name: "+Inf fails", with: map[string]any{"query": "scalar(zdu_test_error_ratio) / 0", "pass": "< 1"}, exit: 1,
-			errHas: "last: +Inf is not < 1"},
+			errHas: "last value: +Inf"},
 		{name: "an empty result", with: map[string]any{"query": "zdu_test_no_such_metric", "pass": "< 1"}, stop: true, exit: 2,
 			errHas: "last seen: no value: empty result (no series"},
 		{name: "emptyValue stands in for an empty result", with: map[string]any{"query": "zdu_test_no_such_metric", "pass": "< 1", "emptyValue": 0}, value: 0.0,

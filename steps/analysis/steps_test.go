@@ -96,7 +96,7 @@ func TestBuildErrors(t *testing.T) {
 	}{
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "~ 1"}, "pass: \"~ 1\" must start with one of"},
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "path": "$.a[*]"}, "path: path \"$.a[*]\""},
-		{"analysis-http", map[string]any{"url": "ftp://x/", "pass": "< 1"}, "url: url: \"ftp://x/\" is not an http:// or https:// URL"},
+		{"analysis-http", map[string]any{"url": "ftp://x/", "pass": "< 1"}, "url: \"ftp://x/\" is not an http:// or https:// URL"},
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "emptyValue": "NaN"}, "emptyValue: \"NaN\" is not a finite number"},
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "headers": []string{"no colon"}}, "headers: \"no colon\""},
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "consecutive": 7, "interval": "10s", "timeout": "1m"}, "7 passing measurements 10s apart take at least 1m0s, not less than the timeout 1m0s"},

@@ -84,20 +84,21 @@ type Record struct {
 }
 
 // Run takes measurements until the window decides, logging one line per
-// measurement to log with the label what.
+// measurement to log, after a line naming what is measured.
 func (w Window) Run(ctx context.Context, what string, th Threshold, log io.Writer, measure Measure) Record {
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
 	var rec Record
 	streak := 0
+	fmt.Fprintf(log, "%s: pass when the value is %s\n", what, th)
 	for {
 		s, err := measure(wctx)
 		if err != nil && wctx.Err() == nil {
 			rec.Measurements++
 			rec.Verdict, rec.Seen = Errored, err.Error()
 			rec.Err = fmt.Errorf("%s: %w", what, err)
-			fmt.Fprintf(log, "%s: measurement %d: %v\n", what, rec.Measurements, err)
+			fmt.Fprintf(log, "measurement %d: %v\n", rec.Measurements, err)
 			return rec
 		}
 		// A measurement cut short by the end of the window found nothing
@@ -127,15 +128,19 @@ func (w Window) Run(ctx context.Context, what string, th Threshold, log io.Write
 			if s.Detail != "" {
 				rec.Seen += " [" + s.Detail + "]"
 			}
-			fmt.Fprintf(log, "%s: measurement %d: %s\n", what, rec.Measurements, rec.Seen)
+			fmt.Fprintf(log, "measurement %d: %s\n", rec.Measurements, rec.Seen)
 			if streak >= w.Consecutive {
 				rec.Verdict = Passed
 				return rec
 			}
 			if rec.Fail > w.MaxFailures {
 				rec.Verdict = Failed
-				rec.Err = fmt.Errorf("%s: failed: %d measurement(s) broke the threshold %s, more than maxFailures %d; last: %s",
-					what, rec.Fail, th, w.MaxFailures, rec.Seen)
+				last := FormatValue(s.Value)
+				if s.Detail != "" {
+					last += " [" + s.Detail + "]"
+				}
+				rec.Err = fmt.Errorf("%s: failed: %d measurement(s) broke the threshold %s, more than maxFailures %d; last value: %s",
+					what, rec.Fail, th, w.MaxFailures, last)
 				return rec
 			}
 		}

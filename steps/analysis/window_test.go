@@ -55,7 +55,7 @@ func TestWindow(t *testing.T) {
 			verdict: Passed, counts: [4]int{1, 1, 0, 0}, value: "0.001"},
 		{name: "the first failure fails", w: Window{Consecutive: 3}, samples: []*Sample{val(0.001), val(0.5)},
 			verdict: Failed, counts: [4]int{2, 1, 1, 0}, value: "0.5",
-			errHas: "failed: 1 measurement(s) broke the threshold < 0.01, more than maxFailures 0; last: 0.5 is not < 0.01"},
+			errHas: "failed: 1 measurement(s) broke the threshold < 0.01, more than maxFailures 0; last value: 0.5"},
 		{name: "failures within maxFailures, then enough passes in a row", w: Window{Consecutive: 2, MaxFailures: 2},
 			samples: []*Sample{val(0.5), val(0.001), val(0.5), val(0.002), val(0.003)},
 			verdict: Passed, counts: [4]int{5, 3, 2, 0}, value: "0.003"},
@@ -131,7 +131,7 @@ func TestWindow(t *testing.T) {
 			if value != tc.value {
 				t.Errorf("value %q, want %q", value, tc.value)
 			}
-			if lines := strings.Count(log.String(), "\n"); lines != rec.Measurements {
+			if lines := strings.Count(log.String(), "\n"); lines != 1+rec.Measurements {
 				t.Errorf("%d log lines for %d measurements:\n%s", lines, rec.Measurements, log.String())
 			}
 		})
