@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/zdu-dev/zdu/steps/step"
@@ -98,8 +99,10 @@ func (p *promAnalysis) Run(ctx context.Context, rc step.Context) (step.Outcome, 
 	}
 	what := fmt.Sprintf("analysis-prometheus %s at %s from %s", oneLine(q), u.Redacted(), p.where(rc))
 	data := map[string]any{"query": q, "address": strings.TrimSuffix(u.Redacted(), queryPath)}
-	// Prometheus ends an evaluation that would outlast the request.
-	u.RawQuery = url.Values{"query": {q}, "timeout": {p.attemptTimeout.String()}}.Encode()
+	// Prometheus ends an evaluation that would outlast the request. In
+	// seconds: its duration syntax has no fractions (1.5s).
+	secs := strconv.FormatFloat(p.attemptTimeout.Seconds(), 'f', -1, 64)
+	u.RawQuery = url.Values{"query": {q}, "timeout": {secs}}.Encode()
 	return p.run(ctx, rc, what, th, data, func(ctx context.Context) (Sample, error) {
 		s, labels, err := p.measure(ctx, c, u.String(), rc)
 		if labels != nil {

@@ -178,7 +178,7 @@ func TestPrometheusResultShapes(t *testing.T) {
 	}{
 		{name: "a vector of one series", with: map[string]any{"query": "zdu_test_error_ratio", "pass": "== 0.5"}, value: 0.5,
 			logHas: `0.5 == 0.5: pass (1 of 1 in a row) [{__name__="zdu_test_error_ratio", instance=`},
-		{name: "a scalar", with: map[string]any{"query": "scalar(zdu_test_error_ratio) * 2", "pass": ">= 1"}, value: 1.0},
+		{name: "a scalar, a request timeout with a fraction", with: map[string]any{"query": "scalar(zdu_test_error_ratio) * 2", "pass": ">= 1", "attemptTimeout": "1500ms"}, value: 1.0},
 		{name: "an aggregate of two series", with: map[string]any{"query": `sum(zdu_test_requests_total{code=~"5.."}) / sum(zdu_test_requests_total)`, "pass": "<= 0.03"}, value: 0.03},
 		{name: "NaN has no value", with: map[string]any{"query": "scalar(zdu_test_error_ratio) * 0 / 0", "pass": "< 1"}, stop: true, exit: 2,
 			errHas: "last seen: no value: NaN"},
