@@ -81,9 +81,10 @@ func readJudge(a step.Args) judge {
 			bad = true
 		}
 	}
-	if need := time.Duration(w.Consecutive-1) * w.Interval; !bad && need >= w.Timeout {
-		a.Errorf("consecutive", "%d passing measurements %s apart take at least %s, not less than the timeout %s: the step could never pass",
-			w.Consecutive, w.Interval, need, w.Timeout)
+	// The first test keeps the product in the second from overflowing.
+	if k := int64(w.Consecutive - 1); !bad && (k > int64(w.Timeout/w.Interval) || time.Duration(k)*w.Interval >= w.Timeout) {
+		a.Errorf("consecutive", "%d passing measurements %s apart do not fit in the timeout %s: the step could never pass",
+			w.Consecutive, w.Interval, w.Timeout)
 	}
 	return j
 }

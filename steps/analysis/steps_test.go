@@ -99,7 +99,8 @@ func TestBuildErrors(t *testing.T) {
 		{"analysis-http", map[string]any{"url": "ftp://x/", "pass": "< 1"}, "url: \"ftp://x/\" is not an http:// or https:// URL"},
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "emptyValue": "NaN"}, "emptyValue: \"NaN\" is not a finite number"},
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "headers": []string{"no colon"}}, "headers: \"no colon\""},
-		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "consecutive": 7, "interval": "10s", "timeout": "1m"}, "7 passing measurements 10s apart take at least 1m0s, not less than the timeout 1m0s"},
+		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "consecutive": 7, "interval": "10s", "timeout": "1m"}, "7 passing measurements 10s apart do not fit in the timeout 1m0s: the step could never pass"},
+		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "consecutive": 1 << 40, "interval": "1h", "timeout": "1m"}, "1099511627776 passing measurements 1h0m0s apart do not fit"},
 		{"analysis-http", map[string]any{"url": "http://x/", "pass": "< 1", "interval": "0s"}, "interval: must be more than 0"},
 		{"analysis-prometheus", map[string]any{"address": "http://p:9090/?x=1", "query": "up", "pass": "== 1"}, "has a query or fragment"},
 		{"analysis-prometheus", map[string]any{"address": "p:9090", "query": "up", "pass": "== 1"}, "not an http:// or https:// URL"},
@@ -295,4 +296,18 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestWindowThatFits: the longest run of passes that fits in the timeout is
+// accepted; one more is refused.
+func TestWindowThatFits(t *testing.T) {
+	with := func(n int) map[string]any {
+		return map[string]any{"url": "http://x/", "pass": "< 1", "consecutive": n, "interval": "10s", "timeout": "1m"}
+	}
+	if _, err := steptest.Build("analysis-http", with(6)); err != nil {
+		t.Errorf("6 passes 10s apart (50s) in 1m: %v", err)
+	}
+	if _, err := steptest.Build("analysis-http", with(7)); err == nil {
+		t.Error("7 passes 10s apart (60s) in 1m were accepted")
+	}
 }
