@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/zdu-dev/zdu/steps/analysis"
 	_ "github.com/zdu-dev/zdu/steps/exec"
 	_ "github.com/zdu-dev/zdu/steps/haproxysocket"
 	_ "github.com/zdu-dev/zdu/steps/lbdrain"
