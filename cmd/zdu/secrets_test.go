@@ -33,6 +33,7 @@ const (
 	secProbeQ  = "ProbeT0ken-ffff"         // the probe URL's token= value
 	secLine1   = "KeyL1ne-gggg-0123456789" // lines of a multi-line secret (--set-file)
 	secLine2   = "KeyL2ne-hhhh-9876543210"
+	secURL     = "UrlS3cret-iiii%2Fjj+kk~ll" // in a wait-http URL (a URL's value must be URL-safe: no space, no '#')
 )
 
 const secretsPlan = `apiVersion: zdu/v1
@@ -46,6 +47,7 @@ params:
   port: {type: int}
   failtok: {type: string, secret: true}
   resfile: {type: string}
+  urltok: {type: string, secret: true}
 phases:
   - id: leak
     targets: all
@@ -68,7 +70,7 @@ phases:
         type: wait-http
         continueOnError: true
         with:
-          url: "http://127.0.0.1:${{ params.port }}/health?token=${{ params.token }}&r=${{ results.fetched.stdout }}"
+          url: "http://127.0.0.1:${{ params.port }}/health?token=${{ params.urltok }}&r=${{ results.fetched.stdout }}"
           timeout: 1s
           attemptTimeout: 200ms
           interval: 100ms
@@ -103,7 +105,7 @@ func secretForms(s string) map[string]string {
 // leaks lists every form of every secret found in text.
 func leaks(text string) []string {
 	var out []string
-	for _, s := range []string{secToken, secEnv, secPin, secListA, secMap, secResult, secFail, secProbePw, secProbeQ, secLine1, secLine2} {
+	for _, s := range []string{secURL, secToken, secEnv, secPin, secListA, secMap, secResult, secFail, secProbePw, secProbeQ, secLine1, secLine2} {
 		for name, f := range secretForms(s) {
 			if strings.Contains(text, f) {
 				out = append(out, fmt.Sprintf("%s form of %q", name, s))
@@ -152,7 +154,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	probeURL := "http://probe:" + secProbePw + "@" + pl.Addr().String() + "/?token=" + secProbeQ + "&page=1"
 
 	env := []string{"ZDU_TEST_ENV_SECRET=" + secEnv}
-	sets := []string{"--set", "token=" + secToken, "--set", "failtok=" + secFail, "--set", "resfile=" + resFile, "--set-file", "key=" + keyFile, "--set", "port=" + strconv.Itoa(closedPort)}
+	sets := []string{"--set", "token=" + secToken, "--set", "failtok=" + secFail, "--set", "urltok=" + secURL, "--set", "resfile=" + resFile, "--set-file", "key=" + keyFile, "--set", "port=" + strconv.Itoa(closedPort)}
 	runDir := filepath.Join(dir, "run")
 	var outputs []string
 	zdu := func(wantCode int, args ...string) {
@@ -260,5 +262,5 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if files2 < 5 {
 		t.Errorf("the run directory holds %d files", files2)
 	}
-	t.Logf("%d outputs and %d run files searched for %d forms each of 11 secrets: %d found", len(outputs)/2, files2, len(secretForms("x")), found)
+	t.Logf("%d outputs and %d run files searched for %d forms each of 12 secrets: %d found", len(outputs)/2, files2, len(secretForms("x")), found)
 }
