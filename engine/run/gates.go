@@ -50,8 +50,22 @@ func (r *Runner) startGates(ctx context.Context) (stop func(), err error) {
 	if r.Gates == nil || !r.Prog.Binding.Plan.Gates.Active() {
 		return func() {}, nil
 	}
-	base, err := r.Gates.Baseline(ctx)
+	// The baseline is no work of the run's: a stop (a signal, a closed
+	// output) ends it at once, and the walk then starts nothing.
+	bctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-r.stopC():
+			cancel()
+		case <-bctx.Done():
+		}
+	}()
+	base, err := r.Gates.Baseline(bctx)
+	cancel()
 	if err != nil {
+		if r.stopping.Load() || ctx.Err() != nil {
+			return func() {}, nil
+		}
 		return func() {}, fmt.Errorf("the gates' baseline: %w", err)
 	}
 	if base != nil {
