@@ -292,9 +292,17 @@ func runDetail(p *compile.Program) map[string]any {
 	var nodes []any
 	for _, ph := range p.Phases {
 		// What the live view needs from the start for its progress and ETA:
-		// how many nodes each phase has, steps each node, and at once.
+		// each phase's nodes, the steps each runs, and how many at once.
+		names := make([]any, len(ph.Nodes))
+		for i, n := range ph.Nodes {
+			names[i] = n.Name
+		}
+		steps := make([]any, len(ph.Order))
+		for i, s := range ph.Order {
+			steps[i] = s.ID
+		}
 		phases = append(phases, map[string]any{"id": ph.ID, "title": ph.Title,
-			"nodes": len(ph.Nodes), "steps": len(ph.Order), "limit": ph.Limit})
+			"nodes": names, "steps": steps, "limit": ph.Limit})
 	}
 	// Rows in inventory order, for every node some phase targets. A set, not
 	// a scan per node: 5,000 nodes made the scan quadratic.
