@@ -152,9 +152,7 @@ func (l *Live) Stop() error {
 		if errors.Is(l.err, tea.ErrProgramKilled) {
 			l.err = nil
 		}
-		// Bubble Tea leaves the cursor at the start of the frame's last
-		// line: what zdu prints next (the summary) goes below it.
-		_, _ = io.WriteString(l.opt.Out, "\r\n")
+
 	})
 	return l.err
 }
@@ -191,7 +189,9 @@ func (m teaModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m teaModel) View() tea.View {
 	// One column short of the width: a line filling the last column
 	// makes some terminals wrap when the cursor moves on.
-	return tea.NewView(m.l.frame(max(m.width-1, 20), m.height))
+	// The frame ends with an empty line: Bubble Tea erases the last line
+	// as it exits (it leaves the cursor there, for what is printed next).
+	return tea.NewView(m.l.frame(max(m.width-1, 20), max(m.height-1, 0)) + "\n")
 }
 
 // ttyWriter is the terminal's output as Bubble Tea wants it (a term.File,
