@@ -17,9 +17,10 @@ const logFormatUsage = "how the run's events show: auto or console (a live view 
 // journal's JSON on stderr with --log-format json. Everything goes
 // through the masking writers cmd/zdu's output passes through.
 type runOutput struct {
-	mode string
-	sink journal.Sink
-	live *view.Live
+	mode  string
+	sink  journal.Sink
+	live  *view.Live
+	lines *view.Lines
 }
 
 // newRunOutput sets up a run's output for --log-format format.
@@ -30,7 +31,8 @@ func newRunOutput(format string, m *mask.Masker, stdout, stderr io.Writer) *runO
 	case view.ModeJSON:
 		o.sink = view.NewJSON(stderr)
 	case view.ModeLines:
-		o.sink = view.NewLines(stdout, nil)
+		o.lines = view.NewLines(stdout, nil)
+		o.sink = o.lines
 	default:
 		o.live = view.NewLive(view.LiveOptions{Out: frames{stdout}, TTY: tty, Mask: m.Mask})
 		o.sink = o.live
@@ -40,8 +42,11 @@ func newRunOutput(format string, m *mask.Masker, stdout, stderr io.Writer) *runO
 
 // prime gives the view what a resumed run did before.
 func (o *runOutput) prime(events []journal.Event) {
-	if o.live != nil {
+	switch {
+	case o.live != nil:
 		o.live.Prime(events)
+	case o.lines != nil:
+		o.lines.Prime(events)
 	}
 }
 

@@ -55,6 +55,16 @@ func NewLines(w io.Writer, loc *time.Location) *Lines {
 	return &Lines{w: w, loc: loc, width: 8, steps: 12, starts: map[string]time.Time{}, said: map[string]said{}, titles: map[string]string{}}
 }
 
+// Prime learns what a resumed run's earlier events say (its nodes and
+// phases, what was under way) without writing them.
+func (l *Lines) Prime(events []journal.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range events {
+		l.describe(e)
+	}
+}
+
 // Event writes e's line, if it has one now.
 func (l *Lines) Event(e journal.Event) {
 	l.mu.Lock()

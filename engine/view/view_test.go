@@ -252,3 +252,68 @@ func TestMode(t *testing.T) {
 		}
 	}
 }
+
+// TestOldJournal: a journal written before the progress events and the
+// phases' node lists (as older zdu wrote it) still draws: every node's row,
+// its phase and state; no probe line, no node count.
+func TestOldJournal(t *testing.T) {
+	var old []journal.Event
+	for _, e := range readJournal(t, "nova.jsonl") {
+		if journal.IsProgress(e) {
+			continue
+		}
+		if e.Kind == journal.KindRun && e.State == journal.Started {
+			var phases []any
+			for _, p := range asList(e.Detail["phases"]) {
+				pm := p.(map[string]any)
+				phases = append(phases, map[string]any{"id": pm["id"], "title": pm["title"]})
+			}
+			e.Detail = map[string]any{"plan": e.Detail["plan"], "nodes": e.Detail["nodes"], "phases": phases}
+		}
+		old = append(old, e)
+	}
+	for _, upTo := range []int{20, len(old)} {
+		m := NewModel()
+		for _, e := range old[:upTo] {
+			m.Apply(e)
+		}
+		frame := m.Frame(old[upTo-1].Time, 100, 0, Style{})
+		checkFits(t, frame, 100, 0)
+		for _, want := range []string{"node-1", "node-2", "node-3", "controller", "UPGRADE-API", "passed"} {
+			if !strings.Contains(frame, want) {
+				t.Errorf("after %d events the frame lacks %q:\n%s", upTo, want, frame)
+			}
+		}
+		if strings.Contains(frame, "probe ") || strings.Contains(frame, "nodes ") {
+			t.Errorf("an old journal has no probe line nor node count:\n%s", frame)
+		}
+	}
+	var b bytes.Buffer
+	l := NewLines(&b, time.UTC)
+	for _, e := range old {
+		l.Event(e)
+	}
+	if !strings.Contains(b.String(), "run passed") {
+		t.Errorf("lines of an old journal:\n%s", b.String())
+	}
+}
+
+// TestLinesPrimed: a resumed run's lines know what came before (the node
+// column's width, the phases' titles, when a node started) without
+// writing it again.
+func TestLinesPrimed(t *testing.T) {
+	events := readJournal(t, "nova.jsonl")
+	var whole, primed bytes.Buffer
+	all := NewLines(&whole, time.UTC)
+	for _, e := range events {
+		all.Event(e)
+	}
+	l := NewLines(&primed, time.UTC)
+	l.Prime(events[:40])
+	for _, e := range events[40:] {
+		l.Event(e)
+	}
+	if !strings.HasSuffix(whole.String(), primed.String()) || primed.Len() == 0 || strings.Count(whole.String(), "\n") <= strings.Count(primed.String(), "\n") {
+		t.Errorf("primed lines are not the whole run's last lines:\n%s\nwhole:\n%s", primed.String(), whole.String())
+	}
+}
