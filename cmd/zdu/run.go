@@ -200,7 +200,7 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	stopSeries := func() {}
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
-		stopSeries = recordSeries(obs, dir, stderr)
+		stopSeries = recordSeries(obs, dir, msgs)
 		defer stopSeries()
 	}
 	r.Control = rundir.NewControl(dir)
@@ -208,7 +208,7 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		if obs != nil {
 			r.Gates = obs.Gatekeeper(plan.Gates)
 		} else {
-			fmt.Fprintln(stderr, "zdu run: warning: the plan's gates are not watched without an availability probe (--probe URL)")
+			fmt.Fprintln(msgs, "zdu run: warning: the plan's gates are not watched without an availability probe (--probe URL)")
 		}
 	}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
