@@ -53,6 +53,9 @@ type Live struct {
 	once sync.Once
 	// started: Start was called (Stop of a view never started returns).
 	started atomic.Bool
+	// pmu orders Println with Stop: once stopped, lines go straight out.
+	pmu     sync.Mutex
+	stopped bool
 }
 
 // NewLive makes a live view; Prime and Event fill it, Start draws it.
@@ -124,7 +127,9 @@ func (l *Live) Event(e journal.Event) {
 
 // Println prints a line above the view (a message while the run goes on).
 func (l *Live) Println(s string) {
-	if !l.started.Load() {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if !l.started.Load() || l.stopped {
 		fmt.Fprintln(l.opt.Out, l.opt.Mask(s))
 		return
 	}
@@ -138,6 +143,9 @@ func (l *Live) Writer() io.Writer { return &above{l: l} }
 // terminal is as it was. It may be called more than once.
 func (l *Live) Stop() error {
 	l.once.Do(func() {
+		l.pmu.Lock()
+		defer l.pmu.Unlock()
+		l.stopped = true
 		if !l.started.Load() {
 			return
 		}

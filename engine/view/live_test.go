@@ -64,7 +64,11 @@ func TestLiveDraws(t *testing.T) {
 			if err := l.Stop(); err != nil {
 				t.Fatal(err)
 			}
+			l.Println("zdu: after the view")
 			got := out.String()
+			if !strings.HasSuffix(got, "zdu: after the view\n") {
+				t.Errorf("a line printed after Stop is not at the end of the output:\n%q", got)
+			}
 			for _, want := range []string{"web-1", "web-2", "7 sessions", "probe 100 req/s", "zdu: a message ****"} {
 				if !strings.Contains(got, want) {
 					t.Errorf("output lacks %q:\n%q", want, got)
