@@ -75,7 +75,7 @@ func (l *Lines) Event(e journal.Event) {
 	}
 	node, step := orDash(e.Node), orDash(e.Step)
 	switch e.Kind {
-	case journal.KindNode, journal.KindPhase, journal.KindBatch:
+	case journal.KindNode, journal.KindPhase, journal.KindBatch, journal.KindCanary:
 		step = l.title(e.Phase)
 	case journal.KindRollback:
 		if e.Step == "" {
@@ -157,6 +157,11 @@ func (l *Lines) describe(e journal.Event) (state, detail string, ok bool) {
 		l.said["traffic"] = said{at: e.Time}
 	case journal.KindProbe:
 		detail = probeLine(e.Detail)
+	case journal.KindCanary:
+		if e.State == journal.Waiting {
+			t, _ := e.Detail["timeout"].(string)
+			detail = "zdu approve (or zdu abort) " + e.Run + " within " + t
+		}
 	}
 	if e.Error != "" {
 		if detail != "" {

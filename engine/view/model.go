@@ -13,6 +13,7 @@
 package view
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/journal"
@@ -41,6 +42,10 @@ type Model struct {
 	nodes    []*node
 	nodeOf   map[string]*node
 	traffic  *traffic
+	// notice is what the operator must know now: a canary waiting for
+	// them, a gate that fired. alarm: it is bad news.
+	notice string
+	alarm  bool
 	// steps counts step vertices ended (by vertex), for the progress bar;
 	// stepTime and stepCount are the durations of the steps that ran.
 	steps     map[string]bool
@@ -136,6 +141,12 @@ func (m *Model) Apply(e journal.Event) {
 	case journal.KindDrift:
 		if n := m.node(e.Node); n != nil && e.State == journal.Detected {
 			n.note = "drift: " + e.Error
+		}
+	case journal.KindCanary:
+		m.applyCanary(e)
+	case journal.KindGate:
+		if e.State == journal.Failed {
+			m.notice, m.alarm = "gate fired: "+firstLine(e.Error), true
 		}
 	case journal.KindPoll:
 		if n := m.node(e.Node); n != nil {
@@ -380,6 +391,23 @@ func (m *Model) applyUndo(e journal.Event) {
 		n.note = "FAILED to " + desc + ": " + e.Error
 	case journal.Kept:
 		n.note = "STILL OUT OF SERVICE: " + desc
+	}
+}
+
+// applyCanary tells of a canary's pause: waiting for an operator, and how
+// it ended.
+func (m *Model) applyCanary(e journal.Event) {
+	title := m.phase(e.Phase).title
+	switch e.State {
+	case journal.Started:
+		m.notice, m.alarm = "canary of "+title+": watching before the other nodes", false
+	case journal.Waiting:
+		timeout, _ := e.Detail["timeout"].(string)
+		m.notice, m.alarm = fmt.Sprintf("canary of %s waits for you: zdu approve %s (or zdu abort %s) within %s", title, m.run, m.run, timeout), true
+	case journal.Passed, journal.Blocked, journal.Cancelled:
+		m.notice, m.alarm = "", false
+	case journal.Failed:
+		m.notice, m.alarm = "canary of "+title+" failed: "+firstLine(e.Error), true
 	}
 }
 

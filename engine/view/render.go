@@ -99,6 +99,13 @@ func (m *Model) header(now time.Time, st Style) []string {
 		out = append(out, fmt.Sprintf("probe %.0f req/s · %s (%d of %d in all) · p99 %s ms",
 			t.rps, failed, t.totalFailed, t.total, ms(t.p99)))
 	}
+	if m.notice != "" {
+		colour := "3"
+		if m.alarm {
+			colour = "1"
+		}
+		out = append(out, st.style(lipgloss.NewStyle().Foreground(lipgloss.Color(colour)).Bold(true))(m.notice))
+	}
 	return out
 }
 

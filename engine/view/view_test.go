@@ -317,3 +317,27 @@ func TestLinesPrimed(t *testing.T) {
 		t.Errorf("primed lines are not the whole run's last lines:\n%s\nwhole:\n%s", primed.String(), whole.String())
 	}
 }
+
+// TestCanaryAndGateNotices: a canary waiting for the operator says how to
+// answer it; a gate that fired says why; a canary that passed clears it.
+func TestCanaryAndGateNotices(t *testing.T) {
+	events := readJournal(t, "drain-wait.jsonl")
+	m := NewModel()
+	for _, e := range events[:10] {
+		m.Apply(e)
+	}
+	at := events[9].Time
+	m.Apply(journal.Event{Kind: journal.KindCanary, State: journal.Waiting, Phase: "roll", Time: at, Detail: map[string]any{"timeout": "30m0s"}})
+	frame := m.Frame(at, 200, 0, Style{})
+	if !strings.Contains(frame, "canary of ROLL waits for you: zdu approve 20261202T080000Z-web-1a2b3c (or zdu abort 20261202T080000Z-web-1a2b3c) within 30m0s") {
+		t.Errorf("no approval notice:\n%s", frame)
+	}
+	m.Apply(journal.Event{Kind: journal.KindCanary, State: journal.Passed, Phase: "roll", Time: at})
+	if frame := m.Frame(at, 200, 0, Style{}); strings.Contains(frame, "canary") {
+		t.Errorf("the notice stays after the canary passed:\n%s", frame)
+	}
+	m.Apply(journal.Event{Kind: journal.KindGate, State: journal.Failed, Time: at, Error: "p99 812 ms over maxP99 500 ms"})
+	if frame := m.Frame(at, 200, 0, Style{}); !strings.Contains(frame, "gate fired: p99 812 ms over maxP99 500 ms") {
+		t.Errorf("no gate notice:\n%s", frame)
+	}
+}
