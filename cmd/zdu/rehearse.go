@@ -18,6 +18,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/sandbox"
 	"github.com/zdu-dev/zdu/engine/state"
+	"github.com/zdu-dev/zdu/engine/view"
 )
 
 // defaultRehearseRate is the probe's rate in a rehearsal: enough traffic
@@ -47,7 +48,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
 	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
-	fs.StringVar(&f.run.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
+	fs.StringVar(&f.run.logFormat, "log-format", "auto", logFormatUsage)
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	fs.StringVar(&f.run.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	fs.BoolVar(&f.run.report, "report", false, "at the end, write the run's HTML report (zdu report) to RUNDIR/"+rundir.ReportHTML)
@@ -57,7 +58,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		err = badUsage("expected one PLAN file, got %d arguments", len(pos))
 	}
 	if err == nil {
-		err = oneOf("log-format", f.run.logFormat, "auto", "console", "json")
+		err = oneOf("log-format", f.run.logFormat, view.Formats...)
 	}
 	if err != nil {
 		return report(stdout, stderr, "rehearse", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/state"
+	"github.com/zdu-dev/zdu/engine/view"
 )
 
 func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -31,7 +32,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	registerSets(fs, &sets, "a secret param's value again (secrets are not recorded):")
 	fs.BoolVar(&acceptChanges, "accept-changes", false, "go on with the plan and inventory as they are now, although they changed since the run started")
 	fs.BoolVar(&rerun, "rerun-in-flight", false, "run again the steps that were running when the run stopped, even those not idempotent")
-	fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
+	fs.StringVar(&opt.logFormat, "log-format", "auto", logFormatUsage)
 	fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	opt.probe.register(fs, "probe", defaultProbeRate)
@@ -40,7 +41,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		err = badUsage("expected one RUNDIR or RUNID, got %d arguments", len(pos))
 	}
 	if err == nil {
-		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
+		err = oneOf("log-format", opt.logFormat, view.Formats...)
 	}
 	if err != nil {
 		return report(stdout, stderr, "resume", err)

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/journal"
@@ -25,6 +23,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/state"
+	"github.com/zdu-dev/zdu/engine/view"
 )
 
 type runOptions struct {
@@ -43,14 +42,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newPlanFlags("run")
 	var opt runOptions
 	f.fs.StringVar(&opt.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
-	f.fs.StringVar(&opt.logFormat, "log-format", "auto", "log format on stderr: auto, console or json")
+	f.fs.StringVar(&opt.logFormat, "log-format", "auto", logFormatUsage)
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	f.fs.BoolVar(&opt.report, "report", false, "at the end, write the run's HTML report (zdu report) to RUNDIR/"+rundir.ReportHTML)
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
 	prog, in, err := f.compileFrom(ctx, args, stdout)
 	if err == nil {
-		err = oneOf("log-format", opt.logFormat, "auto", "console", "json")
+		err = oneOf("log-format", opt.logFormat, view.Formats...)
 	}
 	if err == nil {
 		opt.probeOpt, err = opt.probe.resolve(ctx, prog.Binding.Plan)
@@ -123,7 +122,6 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "zdu run: releasing the nodes' locks: %v\n", err)
 		}
 	}()
-	console := opt.logFormat == "console" || (opt.logFormat == "auto" && isTerminal(stderr))
 	// One masker for every output: the console's (from dispatch), the run
 	// directory's, and the values that become secret as the run goes.
 	masker := mask.FromContext(ctx)
@@ -132,8 +130,8 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	}
 	masker.Add(prog.Binding.Secrets...)
 	masker.Add(probeSecrets(opt.probeOpt.URL)...)
-	rdo := rundir.Options{ID: id, Mask: masker,
-		Sinks: []journal.Sink{rundir.NewLogSink(stderr, console, console, zerolog.InfoLevel)}}
+	out := newRunOutput(opt.logFormat, masker, stdout, stderr)
+	rdo := rundir.Options{ID: id, Mask: masker, Sinks: []journal.Sink{out.sink}}
 	if faultSinks != nil {
 		rdo.Sinks = append(rdo.Sinks, faultSinks()...)
 	}
@@ -142,7 +140,9 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	var rd *rundir.Dir
 	var err error
 	if j.resume != nil {
-		rd, _, err = rundir.Open(dir, rdo)
+		var earlier []journal.Event
+		rd, earlier, err = rundir.Open(dir, rdo)
+		out.prime(earlier)
 		if err == nil {
 			err = rd.MarkResumed(time.Now())
 		}
@@ -185,6 +185,8 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		return exitFatal, dir
 	}
 
+	// From here on, messages go above the live view (when it is on).
+	msgs := out.start(stderr)
 	r := &run.Runner{Prog: prog, Journal: rd.Journal, Transports: pool, Logs: rd.Logs, StopGrace: opt.stopGrace}
 	if j.resume != nil {
 		r.Prior = j.resume.prior
@@ -193,12 +195,12 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	r.JournalFailed = func(err error) {
 		// First, before anything the stop prints: the journal is the run's
 		// record, and the reason nothing more will start.
-		fmt.Fprintf(stderr, "zdu: journal write failed: %v: no further step will start; nodes out of service are being put back\n", err)
+		fmt.Fprintf(msgs, "zdu: journal write failed: %v: no further step will start; nodes out of service are being put back\n", err)
 	}
 	stopSeries := func() {}
 	if obs != nil {
 		r.Observers = append(r.Observers, obs)
-		stopSeries = recordSeries(obs, dir, stderr)
+		stopSeries = recordSeries(obs, dir, msgs)
 		defer stopSeries()
 	}
 	r.Control = rundir.NewControl(dir)
@@ -206,7 +208,7 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		if obs != nil {
 			r.Gates = obs.Gatekeeper(plan.Gates)
 		} else {
-			fmt.Fprintln(stderr, "zdu run: warning: the plan's gates are not watched without an availability probe (--probe URL)")
+			fmt.Fprintln(msgs, "zdu run: warning: the plan's gates are not watched without an availability probe (--probe URL)")
 		}
 	}
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -214,8 +216,9 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	done := make(chan struct{})
 	defer close(done)
 	go watchPipes(done, broken, map[string]io.Writer{"stdout": stdout, "stderr": stderr})
-	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, stderr)
+	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, msgs)
 	res = r.Run(hard)
+	out.stop()
 	stopSeries()
 	if err := rd.Finish(res.Status, res.ExitCode, time.Now()); err != nil {
 		fmt.Fprintf(stderr, "zdu run: recording the run's end in %s: %v\n", rundir.RecordFile, err)

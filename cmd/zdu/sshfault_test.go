@@ -77,7 +77,7 @@ func TestSSHDKilledMidStepRecovers(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, want 0 after a retry:\n%s", code, out)
 	}
-	if !strings.Contains(out, `"message":"step retrying"`) {
+	if !strings.Contains(out, `"kind":"step","state":"retrying"`) {
 		t.Errorf("no retry in the log:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "done")); err != nil {

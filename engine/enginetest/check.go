@@ -12,7 +12,8 @@ import (
 // CheckJournal checks what a resumed run and the summary rely on: sequence
 // numbers strictly increasing from 1; the run started first and ended last;
 // every started phase, node, step attempt, rollback and compensation ended
-// exactly once, after it started; every vertex of the program's graph has
+// exactly once, after it started; a step's progress (poll, lb) comes
+// while its attempt runs; every vertex of the program's graph has
 // its terminal event (see CheckVertices); the run's end carries the
 // result's exit code; and the summary rebuilt from journal.jsonl equals the
 // one built live from the same events.
@@ -55,6 +56,20 @@ func CheckJournal(tb testing.TB, r *Run) {
 				}
 			default:
 				tb.Errorf("seq %d: run %s in the middle of the journal", e.Seq, e.State)
+			}
+			continue
+		}
+		if journal.IsProgress(e) {
+			// A step's progress comes between its attempt's start and end.
+			if e.Attempt > 0 {
+				at := e
+				at.Kind = journal.KindStep
+				if e.Rollback != "" {
+					at.Kind = journal.KindRollback
+				}
+				if _, ok := open[key(at)]; !ok {
+					tb.Errorf("seq %d: %s progress outside its attempt %s", e.Seq, e.Kind, key(at))
+				}
 			}
 			continue
 		}

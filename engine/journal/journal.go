@@ -35,6 +35,12 @@ const (
 	KindProbe    = "probe"    // an observer's finding, e.g. the availability probe's figures
 	KindGate     = "gate"     // the live gates: their baseline (passed), a breach (failed)
 	KindCanary   = "canary"   // a phase's canary pause: started, waiting (for zdu approve), passed or failed
+	// Progress of something under way (state Progress): what the live view
+	// shows between a start and its end. Readers that want outcomes only
+	// skip these kinds.
+	KindPoll    = "poll"    // a wait step looked: detail.polls, detail.seen, detail.ok
+	KindLB      = "lb"      // a load balancer instance's state for a node: detail.lb, instance, server, state, sessions, queue
+	KindTraffic = "traffic" // the availability probe's live figures over the last interval: detail.rps, failed, p99_ms, ...
 )
 
 // States an event reports.
@@ -55,6 +61,9 @@ const (
 	Stopping   = "stopping" // the run was asked to stop (a signal, a closed output): detail.reason
 	Aborting   = "aborting" // ... and then to cancel its running steps at once
 	Waiting    = "waiting"  // a canary's pause waits for an operator (zdu approve / abort)
+	// Progress reports figures of something under way (kinds poll, lb,
+	// traffic); it neither starts nor ends anything.
+	Progress = "progress"
 )
 
 // Event is one line of the journal. Fields not meaningful for a kind are empty.
@@ -78,6 +87,10 @@ type Event struct {
 	// start, a phase's title and nodes, an undo's description.
 	Detail map[string]any `json:"detail,omitempty"`
 }
+
+// IsProgress reports whether e only reports progress (a poll, a load
+// balancer's state, the probe's live figures): it changes no outcome.
+func IsProgress(e Event) bool { return e.State == Progress }
 
 // Code returns a pointer to c, for Event.ExitCode.
 func Code(c int) *int { return &c }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
@@ -22,9 +23,19 @@ type stepContext struct {
 	env  *expr.Env
 	log  io.Writer
 	ctx  context.Context
+	// base is what the progress the step reports is journaled as (its
+	// phase, node, step, attempt, vertex); see Report.
+	base     journal.Event
+	progress progress
+	// secret: the step's output is secret (known only once it ends), so
+	// what its progress saw is not journaled, only how far it got.
+	secret bool
 }
 
-var _ step.Context = (*stepContext)(nil)
+var (
+	_ step.Context  = (*stepContext)(nil)
+	_ step.Reporter = (*stepContext)(nil)
+)
 
 func (c *stepContext) Node() step.Node {
 	return step.Node{Name: c.node.Name, Host: c.node.Host, Port: c.node.Port, User: c.node.User,

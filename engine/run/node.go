@@ -23,7 +23,7 @@ import (
 // is on disk before the end, so a crash between the two leaves the step in
 // flight, never done with its compensations unrecorded.
 func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env, kind, rollback, vertex string, settle func(step.Outcome)) (step.Outcome, error) {
-	rc := &stepContext{r: r, node: n, env: env, log: r.Logs.Writer(n.Name)}
+	rc := &stepContext{r: r, node: n, env: env, log: r.Logs.Writer(n.Name), secret: s.Secret}
 	var held *cappedBuffer // a secret step's output, until its value is known
 	if s.Secret {
 		held = &cappedBuffer{max: maxHeldLog}
@@ -45,6 +45,7 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 		if ok := r.event(e); kind == journal.KindStep && (!ok || r.journalErr() != nil) {
 			return step.Outcome{ExitCode: -1}, &JournalError{Err: r.journalErr()}
 		}
+		rc.base = e
 		out, err = r.attempt(s, rc)
 		if held != nil {
 			r.learnSecret(out)

@@ -2,8 +2,9 @@ package run
 
 import (
 	"context"
-	"github.com/zdu-dev/zdu/engine/exitcode"
+	"sync"
 
+	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/journal"
 )
 
@@ -13,6 +14,37 @@ import (
 // it found is journaled, and it may fail a run that otherwise passed.
 type Observer interface {
 	Finish(ctx context.Context) Finding
+}
+
+// Watcher is an Observer that also reports while the run goes on (the
+// probe's live figures): Watch runs on a goroutine of its own from the
+// run's start until stop is closed, journaling what it sees through emit
+// (a progress event of the kind given).
+type Watcher interface {
+	Watch(stop <-chan struct{}, emit func(kind string, detail map[string]any))
+}
+
+// watch starts every Watcher among the observers; the returned function
+// stops them and waits until they have returned.
+func (r *Runner) watch() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	emit := func(kind string, detail map[string]any) {
+		r.event(journal.Event{Kind: kind, State: journal.Progress, Detail: detail})
+	}
+	for _, o := range r.Observers {
+		if w, ok := o.(Watcher); ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.Watch(done, emit)
+			}()
+		}
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // Finding is what an Observer reports when the run ends.

@@ -91,6 +91,36 @@ func StartProbe(ctx context.Context, prog *compile.Program, pool *Pool, opt Prob
 	return o, nil
 }
 
+var _ Watcher = (*ProbeObserver)(nil)
+
+// LiveEvery is how often the probe's completed intervals are looked for.
+const LiveEvery = time.Second
+
+// Watch journals each of the probe's per-second intervals as it
+// completes (a traffic event): requests per second, failures and latency,
+// with the totals so far.
+func (o *ProbeObserver) Watch(stop <-chan struct{}, emit func(kind string, detail map[string]any)) {
+	t := time.NewTicker(LiveEvery)
+	defer t.Stop()
+	next, total, failed := 0, int64(0), int64(0)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		for _, iv := range o.p.Intervals(next) {
+			next++
+			total += iv.Requests
+			failed += iv.Failed
+			d := detailOf(iv)
+			d["rps"] = float64(iv.Requests) / probe.SeriesStep.Seconds()
+			d["total_requests"], d["total_failed"] = total, failed
+			emit(journal.KindTraffic, d)
+		}
+	}
+}
+
 // Stop ends the probe without a finding (a run that never started).
 func (o *ProbeObserver) Stop() { o.p.Stop() }
 
@@ -131,8 +161,8 @@ func (lc *lbCount) finish(ctx context.Context, o *ProbeObserver) probe.LBCounter
 	return out
 }
 
-// detailOf turns the probe's result into a journal event's detail.
-func detailOf(r probe.Result) map[string]any {
+// detailOf turns the probe's figures into a journal event's detail.
+func detailOf(r any) map[string]any {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return map[string]any{"error": err.Error()}

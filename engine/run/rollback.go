@@ -275,7 +275,7 @@ func (r *Runner) compensate(parent context.Context, st *nodeState, vertex string
 		e.State = journal.Started
 		r.event(e)
 		ctx, cancel := context.WithTimeout(parent, CompensationTimeout)
-		rc := &stepContext{r: r, node: st.node, env: st.env, log: r.Logs.Writer(st.node.Name), ctx: ctx}
+		rc := &stepContext{r: r, node: st.node, env: st.env, log: r.Logs.Writer(st.node.Name), ctx: ctx, base: base}
 		err := u.run(ctx, rc)
 		cancel()
 		e = base
@@ -330,8 +330,10 @@ func (r *Runner) healthyAgain(ctx context.Context, st *nodeState, a *armedRule, 
 	if err == nil {
 		p := &wait.HTTPProbe{URL: url, Status: 200, Dial: local.New().Dial}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReenableTimeout)
-		_, _, err = wait.Poll(cctx, "health check before putting "+st.node.Name+" back after its failed rollback",
-			time.Second, ReenableTimeout, r.Logs.Writer(st.node.Name), p.Check)
+		rc := &stepContext{r: r, node: st.node, env: st.env, log: r.Logs.Writer(st.node.Name), ctx: cctx,
+			base: journal.Event{Kind: journal.KindRule, Node: st.node.Name, Step: a.stepID, Vertex: vertex}}
+		_, _, err = wait.Poll(cctx, rc, "health check before putting "+st.node.Name+" back after its failed rollback",
+			time.Second, ReenableTimeout, p.Check)
 		cancel()
 	}
 	if err != nil {
@@ -352,8 +354,8 @@ func (r *Runner) checkDrift(st *nodeState, env *expr.Env, phase, vertex string) 
 		if u.lost == nil {
 			continue
 		}
-		rc := &stepContext{r: r, node: st.node, env: env, log: r.Logs.Writer(st.node.Name), ctx: r.stepsCtx}
 		base := journal.Event{Kind: journal.KindDrift, Phase: phase, Node: st.node.Name, Step: u.key, Vertex: vertex}
+		rc := &stepContext{r: r, node: st.node, env: env, log: r.Logs.Writer(st.node.Name), ctx: r.stepsCtx, base: base}
 		lost, err := u.lost(r.stepsCtx, rc)
 		if err != nil {
 			e := base

@@ -205,6 +205,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 	if why != "" {
 		r.event(journal.Event{Kind: journal.KindRun, State: journal.Stopping, Detail: map[string]any{"reason": why}})
 	}
+	stopWatching := r.watch()
 	walk := dag.WalkOptions{Stop: r.holdBack, OnBlocked: r.blocked}
 	var res Result
 	stopGates := func() {}
@@ -225,6 +226,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 	if err := r.compensateAll(ctx); err != nil && res.ExitCode == exitcode.OK {
 		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: err}
 	}
+	stopWatching()
 	res = r.finishObservers(ctx, res)
 	if err := r.journalErr(); err != nil {
 		res = Result{Status: "FATAL_ERROR", ExitCode: exitcode.Fatal, Err: fmt.Errorf("the run stopped: journal write failed: %w", err)}
@@ -289,7 +291,18 @@ func runDetail(p *compile.Program) map[string]any {
 	seen := map[string]bool{}
 	var nodes []any
 	for _, ph := range p.Phases {
-		phases = append(phases, map[string]any{"id": ph.ID, "title": ph.Title})
+		// What the live view needs from the start for its progress and ETA:
+		// each phase's nodes, the steps each runs, and how many at once.
+		names := make([]any, len(ph.Nodes))
+		for i, n := range ph.Nodes {
+			names[i] = n.Name
+		}
+		steps := make([]any, len(ph.Order))
+		for i, s := range ph.Order {
+			steps[i] = s.ID
+		}
+		phases = append(phases, map[string]any{"id": ph.ID, "title": ph.Title,
+			"nodes": names, "steps": steps, "limit": ph.Limit})
 	}
 	// Rows in inventory order, for every node some phase targets. A set, not
 	// a scan per node: 5,000 nodes made the scan quadratic.

@@ -29,6 +29,9 @@ func (s *LogSink) Event(e journal.Event) {
 		lvl = zerolog.ErrorLevel
 	case journal.Retrying, journal.Blocked:
 		lvl = zerolog.WarnLevel
+	case journal.Progress:
+		// A poll a second would drown run.log; the journal keeps them.
+		lvl = zerolog.TraceLevel
 	case journal.Started, journal.Armed:
 		if e.Kind == journal.KindStep || e.Kind == journal.KindRule {
 			lvl = zerolog.DebugLevel

@@ -217,7 +217,7 @@ func (s *socketStep) Run(ctx context.Context, rc step.Context) (step.Outcome, er
 	}
 	if s.until != nil {
 		what := fmt.Sprintf("haproxy-socket until the answers match %s", re)
-		_, _, err = wait.Poll(ctx, what, s.interval, s.timeout, rc.Log(), round)
+		_, _, err = wait.Poll(ctx, rc, what, s.interval, s.timeout, round)
 	} else {
 		var ok bool
 		var seen string

@@ -34,6 +34,7 @@ func Drain(ctx context.Context, rc step.Context, d Driver, t Target, o DrainOpti
 		if err := in.Drain(ctx, rc, o); err != nil {
 			return data, putBack(ctx, rc, t, ins[:n], o.Become, err)
 		}
+		Report(rc, t, in.Name(), StateDrain, -1, -1, true)
 	}
 	seen, err := d.WaitIdle(ctx, rc, t, ins, o)
 	for k, v := range seen {
@@ -60,7 +61,9 @@ func putBack(ctx context.Context, rc step.Context, t Target, ins []Instance, bec
 	for _, in := range ins {
 		if _, err := in.Enable(cctx, rc, EnableOptions{Become: become}); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		Report(rc, t, in.Name(), StateReady, -1, -1, true)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w; putting it back also failed: %w", cause, errors.Join(errs...))
@@ -119,6 +122,7 @@ func Enable(ctx context.Context, rc step.Context, d Driver, t Target, o EnableOp
 			errs = append(errs, err)
 			continue
 		}
+		Report(rc, t, in.Name(), StateReady, -1, -1, true)
 		data = record(data, in.Name(), seen)
 	}
 	if len(errs) > 0 {

@@ -92,6 +92,30 @@ func TestCommandDriver(t *testing.T) {
 			if got := strings.Join(offFiles(t, dir), " "); got != tc.wantOff {
 				t.Errorf("disabled = %q, want %q", got, tc.wantOff)
 			}
+			// Each instance reported taken out, then, with a status
+			// command, idle.
+			var states []string
+			for _, p := range rc.Reported() {
+				if p.Kind == step.ProgressLB {
+					states = append(states, p.Subject+":"+p.Detail["state"].(string))
+				}
+			}
+			places := tc.instances
+			if len(places) == 0 {
+				places = []string{"f5"} // no instances: the load balancer itself, from the control node
+			}
+			want := []string{}
+			for _, in := range places {
+				want = append(want, in+":drain")
+			}
+			for _, in := range places {
+				if tc.status {
+					want = append(want, in+":idle")
+				}
+			}
+			if strings.Join(states, " ") != strings.Join(want, " ") {
+				t.Errorf("lb reports %v, want %v", states, want)
+			}
 			if err := out.Undo.Run(ctxT(t), rc); err != nil {
 				t.Fatalf("undo: %v", err)
 			}

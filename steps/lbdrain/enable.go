@@ -78,7 +78,7 @@ func (s *enableStep) Run(ctx context.Context, rc step.Context) (step.Outcome, er
 			p.Dial = rc.Transport().Dial
 		}
 		what := fmt.Sprintf("health gate %s before enabling %s", p.URL, t.Node.Name)
-		if _, _, err := wait.Poll(ctx, what, s.o.Interval, s.healthWait, rc.Log(), p.Check); err != nil {
+		if _, _, err := wait.Poll(ctx, rc, what, s.o.Interval, s.healthWait, p.Check); err != nil {
 			return step.Outcome{ExitCode: 1}, fmt.Errorf("not enabling %s in load balancer %s: %w", t.Node.Name, t.LB.Name, err)
 		}
 	}

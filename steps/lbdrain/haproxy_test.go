@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zdu-dev/zdu/steps/lb"
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
@@ -134,6 +135,7 @@ func TestHAProxyDrainTimeout(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("drain: %v\n%s", err, r.rc.Logged())
 			}
+			checkLBReports(t, r.rc.Reported(), map[string]string{"fail": lb.StateReady, "shutdown-sessions": lb.StateIdle}[tc.onTimeout])
 			if tc.onTimeout == "shutdown-sessions" {
 				// A cut request ends at the backend once it notices the
 				// closed connection; then the count of aborted ones is final.
@@ -393,4 +395,30 @@ func TestHAProxyInstanceDiesDuringDrain(t *testing.T) {
 		t.Errorf("failed client requests = %d, want 0: %v", c.Failed, c)
 	}
 	counters(t, r.hs[0], lbtest.Counters{})
+}
+
+// checkLBReports: a drain reported s1 of load balancer web on lb1 taken
+// out with sessions still open, and last in state last.
+func checkLBReports(t *testing.T, reps []step.Progress, last string) {
+	t.Helper()
+	var lbs []step.Progress
+	busy := false
+	for _, p := range reps {
+		if p.Kind != step.ProgressLB {
+			continue
+		}
+		lbs = append(lbs, p)
+		if p.Detail["lb"] != "web" || p.Detail["instance"] != "lb1" || p.Detail["server"] != "s1" || p.Subject != "lb1" {
+			t.Errorf("lb report %+v: want load balancer web, instance lb1, server s1", p)
+		}
+		if n, _ := p.Detail["sessions"].(int64); p.Detail["state"] == lb.StateDrain && n >= 1 {
+			busy = true
+		}
+	}
+	if len(lbs) == 0 || !busy {
+		t.Fatalf("lb reports %+v: want one in state drain with sessions open", lbs)
+	}
+	if got := lbs[len(lbs)-1].Detail["state"]; got != last {
+		t.Errorf("last lb report in state %v, want %s: %+v", got, last, lbs)
+	}
 }

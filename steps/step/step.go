@@ -293,3 +293,40 @@ func (e *ExitError) Error() string {
 	}
 	return fmt.Sprintf("exit code %d", e.Code)
 }
+
+// Kinds of progress a step reports (the journal's kinds of the same names).
+const (
+	ProgressPoll = "poll" // a wait looked once: Detail polls, seen, ok
+	ProgressLB   = "lb"   // a load balancer instance's state for the node: Detail lb, instance, server, state, sessions, queue
+)
+
+// Progress is what a running step reports on its way, between its start
+// and its end: each look of a wait, each change of a load balancer's state
+// for the node. The engine journals it, so the live view, the text lines
+// and the report see a wait's answers and a drain's sessions falling.
+type Progress struct {
+	// Kind is ProgressPoll or ProgressLB.
+	Kind string
+	// Subject tells apart the things one step reports on at once (the
+	// instances of a load balancer); "" when there is one.
+	Subject string
+	// Detail holds the figures; values must be JSON-encodable.
+	Detail map[string]any
+	// Changed says that what was seen differs from the subject's report
+	// before: it is always journaled. A report that only counts (one more
+	// poll, the same answer) may be thinned out by the engine.
+	Changed bool
+}
+
+// Reporter is the ability of a Context that records progress (the
+// engine's). A Context without it (the dry run's) drops the reports.
+type Reporter interface {
+	Report(p Progress)
+}
+
+// Report hands p to rc when it records progress.
+func Report(rc Context, p Progress) {
+	if r, ok := rc.(Reporter); ok {
+		r.Report(p)
+	}
+}

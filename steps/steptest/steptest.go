@@ -221,11 +221,29 @@ type Context struct {
 	Others   map[string]transport.Transport
 	LBs      map[string]step.LoadBalancer
 
-	mu  sync.Mutex
-	log bytes.Buffer
+	mu       sync.Mutex
+	log      bytes.Buffer
+	progress []step.Progress
 }
 
-var _ step.Context = (*Context)(nil)
+var (
+	_ step.Context  = (*Context)(nil)
+	_ step.Reporter = (*Context)(nil)
+)
+
+// Report records a step's progress (see Reported).
+func (c *Context) Report(p step.Progress) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.progress = append(c.progress, p)
+}
+
+// Reported returns the progress the step reported, in order.
+func (c *Context) Reported() []step.Progress {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]step.Progress(nil), c.progress...)
+}
 
 func (c *Context) Node() step.Node { return c.NodeInfo }
 func (c *Context) Env() step.Env {

@@ -182,7 +182,7 @@ func (w *httpWait) Run(ctx context.Context, rc step.Context) (step.Outcome, erro
 		return ok, seen, err
 	}
 	label := fmt.Sprintf("wait-http %s %s from %s", p.Method, p.URL, fromWhere(rc, w.from))
-	n, seen, err := Poll(ctx, label, w.interval, w.timeout, rc.Log(), check)
+	n, seen, err := Poll(ctx, rc, label, w.interval, w.timeout, check)
 	out := step.Outcome{Stdout: body, Data: map[string]any{"attempts": n, "url": p.URL, "seen": seen}}
 	if err != nil {
 		out.ExitCode = 1

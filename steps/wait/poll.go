@@ -34,14 +34,17 @@ var ErrTimeout = errors.New("timed out")
 type Check func(ctx context.Context) (ok bool, seen string, err error)
 
 // Poll runs check every interval until it holds, for at most timeout (and no
-// longer than ctx allows). It logs each change of what it sees to log, and
-// returns the number of attempts and the last observation. A timeout, whether
-// its own or ctx's deadline, is an ErrTimeout error that says what was last
-// seen; a cancelled ctx is returned as is.
-func Poll(ctx context.Context, what string, interval, timeout time.Duration, log interface{ Write([]byte) (int, error) }, check Check) (int, string, error) {
+// longer than ctx allows). Each look is reported to rc (a poll event in the
+// journal: the count and what was seen) and each change of what it sees is
+// written to rc's log. It returns the number of attempts and the last
+// observation. A timeout, whether its own or ctx's deadline, is an
+// ErrTimeout error that says what was last seen; a cancelled ctx is
+// returned as is.
+func Poll(ctx context.Context, rc step.Context, what string, interval, timeout time.Duration, check Check) (int, string, error) {
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	log := rc.Log()
 	attempts, seen, logged := 0, "", ""
 	for {
 		attempts++
@@ -52,7 +55,13 @@ func Poll(ctx context.Context, what string, interval, timeout time.Duration, log
 		// A look cut short by the deadline saw nothing worth reporting; the
 		// one before it says more.
 		if err == nil && (ok || pctx.Err() == nil) {
+			changed := attempts == 1 || s != seen || ok
 			seen = s
+			d := map[string]any{"polls": attempts, "seen": s, "ok": ok}
+			if attempts == 1 {
+				d["what"] = what // the same on every look: said once
+			}
+			step.Report(rc, step.Progress{Kind: step.ProgressPoll, Changed: changed, Detail: d})
 			if log != nil && s != logged {
 				fmt.Fprintf(log, "%s: %s\n", what, s)
 				logged = s

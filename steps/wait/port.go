@@ -97,7 +97,7 @@ func (w *portWait) Run(ctx context.Context, rc step.Context) (step.Outcome, erro
 		return w.state == "open", "connected", nil
 	}
 	label := fmt.Sprintf("wait-port %s from %s", addr, fromWhere(rc, w.from))
-	n, seen, err := Poll(ctx, label, w.interval, w.timeout, rc.Log(), check)
+	n, seen, err := Poll(ctx, rc, label, w.interval, w.timeout, check)
 	out := step.Outcome{Data: map[string]any{"attempts": n, "address": addr, "seen": seen}}
 	if err != nil {
 		out.ExitCode = 1

@@ -111,7 +111,7 @@ func (w *processWait) Run(ctx context.Context, rc step.Context) (step.Outcome, e
 		}
 	}
 	label := fmt.Sprintf("wait-process on %s: %s %s", node, what, w.state)
-	n, seen, err := Poll(ctx, label, w.interval, w.timeout, rc.Log(), check)
+	n, seen, err := Poll(ctx, rc, label, w.interval, w.timeout, check)
 	out := step.Outcome{Stdout: strings.Join(pids, "\n"), Data: map[string]any{"attempts": n, "pids": pids, "seen": seen}}
 	if err != nil {
 		out.ExitCode = 1

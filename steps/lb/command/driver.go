@@ -183,6 +183,7 @@ func run(ctx context.Context, rc step.Context, t lb.Target, p *place, which, exp
 func waitStatus(ctx context.Context, rc step.Context, t lb.Target, ps []*place, expect string, interval, timeout time.Duration, become bool) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	said := map[string]bool{} // places reported as done waiting
 	for {
 		pending := ""
 		for _, p := range ps {
@@ -192,6 +193,9 @@ func waitStatus(ctx context.Context, rc step.Context, t lb.Target, ps []*place, 
 			}
 			if !ok {
 				pending += " " + p.name
+			} else if expect == "drained" && !said[p.name] {
+				said[p.name] = true
+				lb.Report(rc, t, p.name, lb.StateIdle, -1, -1, true)
 			}
 		}
 		if pending == "" {

@@ -17,7 +17,7 @@ func (Driver) WaitIdle(ctx context.Context, rc step.Context, t lb.Target, ins []
 	insts := own(ins)
 	log := rc.Log()
 	ref := t.LB.Backend + "/" + t.Server
-	idle, last, err := waitIdle(ctx, insts, t, o, log)
+	idle, last, err := waitIdle(ctx, rc, insts, t, o)
 	data := map[string]any{"polls": idle.polls}
 	if err == nil {
 		return data, nil
@@ -36,7 +36,7 @@ func (Driver) WaitIdle(ctx context.Context, rc step.Context, t lb.Target, ins []
 	data["shutdownSessions"] = true
 	// The sessions are gone once the streams notice; one clean poll confirms.
 	o.Polls, o.Timeout = 1, 10*time.Second
-	if _, last, err := waitIdle(ctx, insts, t, o, log); err != nil {
+	if _, last, err := waitIdle(ctx, rc, insts, t, o); err != nil {
 		return data, fmt.Errorf("after shutdown sessions of %s: %w%s", ref, err, last)
 	}
 	return data, nil
@@ -47,13 +47,16 @@ var errTimeout = errors.New("timed out")
 type idleResult struct{ polls int }
 
 // waitIdle polls `show stat` on every instance until scur and qcur are 0 on
-// all of them for o.Polls consecutive polls. On failure it also returns what
+// all of them for o.Polls consecutive polls, reporting each instance's
+// figures to rc (journaled when they change, else once a second). On failure it also returns what
 // the last poll saw.
-func waitIdle(ctx context.Context, insts []*instance, t lb.Target, o lb.DrainOptions, log interface{ Write([]byte) (int, error) }) (idleResult, string, error) {
+func waitIdle(ctx context.Context, rc step.Context, insts []*instance, t lb.Target, o lb.DrainOptions) (idleResult, string, error) {
+	log := rc.Log()
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	var res idleResult
 	clean, last, seen := 0, "", ""
+	reported := map[string][2]int64{} // instance -> sessions, queue last reported
 	for {
 		res.polls++
 		busy := ""
@@ -67,9 +70,17 @@ func waitIdle(ctx context.Context, insts []*instance, t lb.Target, o lb.DrainOpt
 				}
 				return res, last, err
 			}
-			if s, q := r.Int("scur"), r.Int("qcur"); s != 0 || q != 0 {
+			s, q := r.Int("scur"), r.Int("qcur")
+			if s != 0 || q != 0 {
 				busy += fmt.Sprintf("; %s: scur=%d qcur=%d", i.c.Name, s, q)
 			}
+			state := lb.StateDrain
+			if s == 0 && q == 0 {
+				state = lb.StateIdle
+			}
+			before, seen := reported[i.in.Name]
+			reported[i.in.Name] = [2]int64{s, q}
+			lb.Report(rc, t, i.in.Name, state, s, q, !seen || before != [2]int64{s, q})
 		}
 		if busy != seen {
 			fmt.Fprintf(log, "drain %s/%s: %s\n", t.LB.Backend, t.Server, orIdle(busy))
