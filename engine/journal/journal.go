@@ -52,6 +52,11 @@ const (
 	Resumed    = "resumed"  // the run goes on in another process (zdu resume)
 	Stopping   = "stopping" // the run was asked to stop (a signal, a closed output): detail.reason
 	Aborting   = "aborting" // ... and then to cancel its running steps at once
+	// Waiting: a step attempt waits on something outside its node before it
+	// can go on (a load balancer's pool to recover): detail.for says what,
+	// detail.message in words, detail.until when it gives up. Not an end:
+	// the attempt goes on and ends as usual.
+	Waiting = "waiting"
 )
 
 // Event is one line of the journal. Fields not meaningful for a kind are empty.

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
+	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
@@ -22,9 +24,35 @@ type stepContext struct {
 	env  *expr.Env
 	log  io.Writer
 	ctx  context.Context
+	// attempt is the journal event of the step attempt running (its
+	// start's fields), for what the step reports while it runs; nil when
+	// the step is not journaled as such (a compensation's redo).
+	attempt *journal.Event
 }
 
-var _ step.Context = (*stepContext)(nil)
+var (
+	_ step.Context      = (*stepContext)(nil)
+	_ step.WaitReporter = (*stepContext)(nil)
+)
+
+// Waiting journals that the step attempt waits (see step.WaitReporter):
+// the live view shows it, and zdu resume says what a step in flight was
+// waiting for.
+func (c *stepContext) Waiting(w step.Waiting) {
+	if c.attempt == nil {
+		return
+	}
+	e := *c.attempt
+	e.State, e.ExitCode, e.Error = journal.Waiting, nil, ""
+	e.Detail = map[string]any{"for": w.For, "message": w.Message}
+	if !w.Until.IsZero() {
+		e.Detail["until"] = w.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if w.Detail != nil {
+		e.Detail["data"] = w.Detail
+	}
+	c.r.event(e)
+}
 
 func (c *stepContext) Node() step.Node {
 	return step.Node{Name: c.node.Name, Host: c.node.Host, Port: c.node.Port, User: c.node.User,

@@ -211,11 +211,30 @@ type Context struct {
 	Others   map[string]transport.Transport
 	LBs      map[string]step.LoadBalancer
 
-	mu  sync.Mutex
-	log bytes.Buffer
+	mu    sync.Mutex
+	log   bytes.Buffer
+	waits []step.Waiting
 }
 
-var _ step.Context = (*Context)(nil)
+var (
+	_ step.Context      = (*Context)(nil)
+	_ step.WaitReporter = (*Context)(nil)
+)
+
+// Waiting records what the step reports it waits for (the engine journals
+// it).
+func (c *Context) Waiting(w step.Waiting) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits = append(c.waits, w)
+}
+
+// Waits returns what the step reported waiting for, in order.
+func (c *Context) Waits() []step.Waiting {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]step.Waiting(nil), c.waits...)
+}
 
 func (c *Context) Node() step.Node { return c.NodeInfo }
 func (c *Context) Env() step.Env {
