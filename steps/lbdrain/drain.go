@@ -24,9 +24,13 @@ const (
 )
 
 var (
-	_ step.Action      = (*drainStep)(nil)
-	_ step.Compensator = (*drainStep)(nil)
+	_ step.Action         = (*drainStep)(nil)
+	_ step.Compensator    = (*drainStep)(nil)
+	_ step.TrafficChanger = (*drainStep)(nil)
 )
+
+// Traffic: a drain takes its node out of its load balancer.
+func (s *drainStep) Traffic() step.Traffic { return step.Traffic{LB: s.lb, Out: true} }
 
 func buildDrain(a step.Args) step.Action {
 	s := &drainStep{

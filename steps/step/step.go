@@ -32,6 +32,10 @@ type Definition struct {
 	// drain): a resumed run reruns such a step when it was in flight. A
 	// plan may say otherwise for one step.
 	Idempotent bool
+	// Disrupts says that every step of this type stops or restarts a
+	// service on its node (see Disrupter for a type whose steps differ,
+	// e.g. by their command). A plan may say otherwise for one step.
+	Disrupts bool
 }
 
 var (
