@@ -103,6 +103,7 @@ func TestValidateJSONKeys(t *testing.T) {
 			Path string `json:"path"`
 			Msg  string `json:"msg"`
 		} `json:"problems"`
+		Warnings  []any    `json:"warnings"`
 		Unchecked []string `json:"unchecked"`
 	}
 	dec := json.NewDecoder(&out)

@@ -231,6 +231,11 @@ func describeResume(w io.Writer, prior *run.Replay) {
 		fmt.Fprintf(w, "; %d step(s) in flight are run again", n)
 	}
 	fmt.Fprintln(w)
+	for _, f := range prior.InFlight {
+		if f.Waiting != "" {
+			fmt.Fprintf(w, "zdu resume: %s was waiting when the run stopped: %s\n", f.Vertex.ID(), f.Waiting)
+		}
+	}
 	for node, undos := range prior.Undos {
 		for _, u := range undos {
 			fmt.Fprintf(w, "zdu resume: %s: left %s by the run (since %s); checked before its next step\n",

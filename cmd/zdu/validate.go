@@ -35,11 +35,14 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	// What needs the plan bound to an inventory: without -i, or when either
 	// file has problems, those checks were not made.
 	var unchecked []string
+	warnings := []schema.Problem{}
 	if in.Binding == nil {
 		unchecked = needsInventory
+	} else {
+		warnings = append(warnings, load.Lint(in.Binding)...)
 	}
 	if *format == "json" {
-		out := validateJSON{Valid: len(probs) == 0, Problems: probs, Unchecked: unchecked}
+		out := validateJSON{Valid: len(probs) == 0, Problems: probs, Warnings: warnings, Unchecked: unchecked}
 		if out.Problems == nil {
 			out.Problems = []schema.Problem{}
 		}
@@ -50,8 +53,16 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())
 		}
+		for _, w := range warnings {
+			w.Msg = "warning: " + w.Msg
+			fmt.Fprintln(stdout, w.String())
+		}
 		if len(probs) == 0 {
-			fmt.Fprintln(stdout, in.summary())
+			s := in.summary()
+			if len(warnings) > 0 {
+				s += fmt.Sprintf("; %d warning(s)", len(warnings))
+			}
+			fmt.Fprintln(stdout, s)
 		} else {
 			fmt.Fprintf(stderr, "zdu validate: %d problem(s)\n", len(probs))
 		}
@@ -73,6 +84,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 type validateJSON struct {
 	Valid    bool             `json:"valid"`
 	Problems []schema.Problem `json:"problems"`
+	// Warnings are what is valid but likely a mistake (see load.Lint):
+	// they leave the plan valid and the exit code 0. Made only once the
+	// plan is bound to an inventory.
+	Warnings []schema.Problem `json:"warnings"`
 	// Unchecked lists the checks that need the plan bound to an inventory,
 	// when there was none or either file had problems.
 	Unchecked []string `json:"unchecked,omitempty"`

@@ -94,6 +94,11 @@ func CheckJournal(tb testing.TB, r *Run) {
 			// Decided without running (a when, an earlier failure): there
 			// may be no start, but one that was open is closed.
 			delete(open, k)
+		case journal.Waiting:
+			// Reported by a running attempt: between its start and end.
+			if _, ok := open[k]; !ok {
+				tb.Errorf("seq %d: %s waiting outside its attempt", e.Seq, k)
+			}
 		}
 	}
 	for k, s := range open {

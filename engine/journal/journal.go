@@ -60,7 +60,12 @@ const (
 	Resumed    = "resumed"  // the run goes on in another process (zdu resume)
 	Stopping   = "stopping" // the run was asked to stop (a signal, a closed output): detail.reason
 	Aborting   = "aborting" // ... and then to cancel its running steps at once
-	Waiting    = "waiting"  // a canary's pause waits for an operator (zdu approve / abort)
+	// Waiting: something waits before it can go on. A canary's pause
+	// waits for an operator (zdu approve / abort); a step attempt waits on
+	// something outside its node (a load balancer's pool to recover):
+	// detail.for says what, detail.message in words, detail.until when it
+	// gives up. Not an end: what waits goes on and ends as usual.
+	Waiting = "waiting"
 	// Progress reports figures of something under way (kinds poll, lb,
 	// traffic); it neither starts nor ends anything.
 	Progress = "progress"

@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/spec"
@@ -196,7 +197,8 @@ func sshSettings(s spec.SSH, probs *Problems) SSHSettings {
 func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Problems) step.LoadBalancer {
 	path := "loadBalancers." + name
 	l := step.LoadBalancer{
-		Name: name, Driver: sl.Driver.V, Backend: sl.Backend.V, MinHealthy: sl.MinHealthy.V,
+		Name: name, Driver: sl.Driver.V, Backend: sl.Backend.V,
+		MinHealthy: sl.MinHealthy.N, MinHealthyPercent: sl.MinHealthy.Percent,
 		Servers: map[string]string{},
 	}
 	def, known := lb.Find(l.Driver)
@@ -235,6 +237,11 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 		l.Instances = append(l.Instances, in)
 		instances = append(instances, newFields(si.Node, si.Pos, ipath, probs, shape))
 	}
+	if known && l.MinHealthy > 0 && !def.ServerStates {
+		probs.At(sl.MinHealthy.Pos, path+".minHealthy",
+			"the %s driver cannot see the states of its servers, so minHealthy cannot be enforced: remove it (or use a driver that can: %s)",
+			l.Driver, strings.Join(stateDrivers(), ", "))
+	}
 	if !known || def.Decode == nil {
 		return l
 	}
@@ -246,6 +253,17 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 		}
 	}
 	return l
+}
+
+// stateDrivers lists the drivers that can enforce minHealthy.
+func stateDrivers() []string {
+	var out []string
+	for _, n := range lb.Names() {
+		if d, _ := lb.Find(n); d.ServerStates {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func nodeNames(inv *Inventory) []string {

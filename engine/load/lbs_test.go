@@ -99,6 +99,14 @@ func TestLoadBalancerProblems(t *testing.T) {
 		{"an unknown driver", "    driver: haproxi\n    instances:\n      - {name: a, sockett: /s}\n",
 			[][]string{{"", "7", "13", `loadBalancers.web.driver: unknown load balancer driver "haproxi" (did you mean "haproxy"?)`},
 				{"", "9", "19", `loadBalancers.web.instances[0].sockett: unknown key "sockett" (did you mean "socket"?)`}}},
+		{"command: minHealthy it cannot enforce", "    driver: command\n    minHealthy: 1\n    commands: {disable: x, enable: y}\n",
+			[][]string{{"", "8", "17", "loadBalancers.web.minHealthy: the command driver cannot see the states of its servers, so minHealthy cannot be enforced: remove it (or use a driver that can: haproxy, nginx)"}}},
+		{"minHealthy: 100% leaves none to drain", "    driver: haproxy\n    minHealthy: 100%\n    instances: [{socket: /s}]\n",
+			[][]string{{"", "8", "17", `loadBalancers.web.minHealthy: must be a count such as 1 or a percentage below 100% such as "50%"`}}},
+		{"minHealthy: not a share", "    driver: haproxy\n    minHealthy: half\n    instances: [{socket: /s}]\n",
+			[][]string{{"", "8", "17", `loadBalancers.web.minHealthy: must be a count such as 1 or a percentage below 100% such as "50%"`}}},
+		{"minHealthy: negative", "    driver: haproxy\n    minHealthy: -1\n    instances: [{socket: /s}]\n",
+			[][]string{{"", "8", "17", `loadBalancers.web.minHealthy: must be at least 0 (got -1)`}}},
 		{"generic checks stay", "    driver: nginx\n    servers: {n2: s}\n    instances:\n      - {name: a, upstream: /u}\n      - {name: a, upstream: /v, via: nonode}\n",
 			[][]string{{"", "8", "15", `loadBalancers.web.servers: no node named "n2" in this inventory (did you mean "n1"?)`},
 				{"", "11", "16", `loadBalancers.web.instances[1].name: instance "a" is listed twice`},
@@ -112,5 +120,31 @@ func TestLoadBalancerProblems(t *testing.T) {
 			}
 			checkProblems(t, "inv.yaml", probs, tc.want)
 		})
+	}
+}
+
+// minHealthy is a count or a percentage; 0 or absent is no check, which
+// every driver allows.
+func TestMinHealthyForms(t *testing.T) {
+	tests := []struct {
+		lb      string
+		n       int
+		percent bool
+	}{
+		{"    driver: haproxy\n    minHealthy: 2\n    instances: [{socket: /s}]\n", 2, false},
+		{"    driver: haproxy\n    minHealthy: 50%\n    instances: [{socket: /s}]\n", 50, true},
+		{"    driver: nginx\n    minHealthy: \"0%\"\n    instances: [{upstream: /u}]\n", 0, true},
+		{"    driver: haproxy\n    instances: [{socket: /s}]\n", 0, false},
+		{"    driver: command\n    minHealthy: 0\n    commands: {disable: x, enable: y}\n", 0, false},
+	}
+	for _, tc := range tests {
+		inv, probs := load.ParseInventory("inv.yaml", []byte(invHead+tc.lb))
+		if len(probs) > 0 {
+			t.Errorf("%s: %v", tc.lb, probs)
+			continue
+		}
+		if l := inv.LBs["web"]; l.MinHealthy != tc.n || l.MinHealthyPercent != tc.percent {
+			t.Errorf("%s: minHealthy %d percent %v, want %d %v", tc.lb, l.MinHealthy, l.MinHealthyPercent, tc.n, tc.percent)
+		}
 	}
 }

@@ -105,6 +105,11 @@ type Step struct {
 	// its type's default), so a resumed run may rerun it when it was in
 	// flight.
 	Idempotent bool
+	// Disrupts: the step stops or restarts a service on its node (the
+	// plan's word, its built step's, or its type's default); DisruptsWhy
+	// says who said so, for the availability lint's warning.
+	Disrupts    bool
+	DisruptsWhy string
 	// Secret: what the step prints on stdout is a secret (a token it
 	// fetched): masked from then on in every output, and its own output
 	// reaches the node log only once masked.

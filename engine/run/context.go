@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
 	"github.com/zdu-dev/zdu/engine/journal"
@@ -30,12 +31,36 @@ type stepContext struct {
 	// secret: the step's output is secret (known only once it ends), so
 	// what its progress saw is not journaled, only how far it got.
 	secret bool
+	// attempt is the journal event of the step attempt running (its
+	// start's fields), for what the step reports while it runs; nil when
+	// the step is not journaled as such (a compensation's redo).
+	attempt *journal.Event
 }
 
 var (
-	_ step.Context  = (*stepContext)(nil)
-	_ step.Reporter = (*stepContext)(nil)
+	_ step.Context      = (*stepContext)(nil)
+	_ step.Reporter     = (*stepContext)(nil)
+	_ step.WaitReporter = (*stepContext)(nil)
 )
+
+// Waiting journals that the step attempt waits (see step.WaitReporter):
+// the live view shows it, and zdu resume says what a step in flight was
+// waiting for.
+func (c *stepContext) Waiting(w step.Waiting) {
+	if c.attempt == nil {
+		return
+	}
+	e := *c.attempt
+	e.State, e.ExitCode, e.Error = journal.Waiting, nil, ""
+	e.Detail = map[string]any{"for": w.For, "message": w.Message}
+	if !w.Until.IsZero() {
+		e.Detail["until"] = w.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if w.Detail != nil {
+		e.Detail["data"] = w.Detail
+	}
+	c.r.event(e)
+}
 
 func (c *stepContext) Node() step.Node {
 	return step.Node{Name: c.node.Name, Host: c.node.Host, Port: c.node.Port, User: c.node.User,

@@ -38,6 +38,7 @@ func (r *Runner) runStep(phase string, n *load.Node, s *load.Step, env *expr.Env
 	for attempt := 1; ; attempt++ {
 		e := base
 		e.State, e.Attempt = journal.Started, attempt
+		rc.attempt = &journal.Event{Kind: e.Kind, Phase: e.Phase, Node: e.Node, Step: e.Step, Rollback: e.Rollback, Vertex: e.Vertex, Attempt: attempt}
 		e.Detail = r.startDetail(s)
 		// A forward step whose start is not on record does not run: a run
 		// that cannot be resumed or audited changes nothing more. Rollback

@@ -42,6 +42,9 @@ type Replay struct {
 type InFlight struct {
 	Vertex *compile.StepVertex
 	Since  time.Time
+	// Waiting is what the step said it was waiting for, last, in the
+	// attempt that was running (see journal.Waiting); "" if nothing.
+	Waiting string
 }
 
 // ReplayedRule is a rollback-on rule a done vertex armed.
@@ -76,6 +79,7 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 	nodeEnds := map[string][2]string{}        // "PHASE/NODE" -> phase, node
 	last := map[string]string{}               // vertex -> its last terminal state
 	started := map[string]time.Time{}         // vertex -> an attempt started, not ended
+	waiting := map[string]string{}            // vertex -> what its attempt running waits for
 	armedPhase := map[string]map[string]int{} // node -> rollback -> arming phase index
 	rolledBack := map[string]int{}            // node -> first phase its rollbacks undid
 	var rules []ReplayedRule
@@ -99,6 +103,9 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 			switch e.State {
 			case journal.Started:
 				started[e.Vertex] = e.Time
+				delete(waiting, e.Vertex)
+			case journal.Waiting:
+				waiting[e.Vertex], _ = e.Detail["message"].(string)
 			case journal.Passed, journal.Failed, journal.Skipped, journal.Blocked, journal.Cancelled:
 				last[e.Vertex] = e.State
 				delete(started, e.Vertex)
@@ -172,7 +179,7 @@ func ReplayJournal(prog *compile.Program, events []journal.Event) (*Replay, erro
 		rp.NodeEnded[k] = true
 	}
 	for id, since := range started {
-		rp.InFlight = append(rp.InFlight, InFlight{Vertex: steps[id], Since: since})
+		rp.InFlight = append(rp.InFlight, InFlight{Vertex: steps[id], Since: since, Waiting: waiting[id]})
 	}
 	for _, r := range rules {
 		if rp.Done[r.Vertex.ID()] {

@@ -27,7 +27,7 @@ func (s *LogSink) Event(e journal.Event) {
 	switch e.State {
 	case journal.Failed, journal.Cancelled:
 		lvl = zerolog.ErrorLevel
-	case journal.Retrying, journal.Blocked:
+	case journal.Retrying, journal.Blocked, journal.Waiting:
 		lvl = zerolog.WarnLevel
 	case journal.Progress:
 		// A poll a second would drown run.log; the journal keeps them.
@@ -58,6 +58,9 @@ func (s *LogSink) Event(e journal.Event) {
 	}
 	if e.Error != "" {
 		ev = ev.Str("error", e.Error)
+	}
+	if msg, _ := e.Detail["message"].(string); e.State == journal.Waiting && msg != "" {
+		ev = ev.Str("waiting", msg)
 	}
 	ev.Msg(e.Kind + " " + e.State)
 }

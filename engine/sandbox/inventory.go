@@ -44,7 +44,7 @@ type invNode struct {
 type invLB struct {
 	Driver     string            `yaml:"driver"`
 	Backend    string            `yaml:"backend"`
-	MinHealthy int               `yaml:"minHealthy,omitempty"`
+	MinHealthy any               `yaml:"minHealthy,omitempty"` // 1, or "50%"
 	Servers    map[string]string `yaml:"servers"`
 	Instances  []invLBInstance   `yaml:"instances"`
 }
@@ -101,7 +101,7 @@ func (s *Sandbox) writeInventory(path string) error {
 	}
 	if s.HAProxy != nil {
 		inv.LoadBalancers = map[string]invLB{s.cfg.LoadBalancer: {
-			Driver: "haproxy", Backend: s.cfg.Backend, MinHealthy: s.cfg.MinHealthy, Servers: servers,
+			Driver: "haproxy", Backend: s.cfg.Backend, MinHealthy: s.minHealthy(), Servers: servers,
 			// No via: the socket is on the control node, this machine.
 			Instances: []invLBInstance{{Name: "haproxy", Socket: s.HAProxy.Socket}},
 		}}
@@ -115,4 +115,15 @@ func (s *Sandbox) writeInventory(path string) error {
 		return fmt.Errorf("writing the sandbox inventory %s: %w", path, err)
 	}
 	return nil
+}
+
+// minHealthy is the inventory's minHealthy value: none, a count or "N%".
+func (s *Sandbox) minHealthy() any {
+	switch {
+	case s.cfg.MinHealthy == 0:
+		return nil
+	case s.cfg.MinHealthyPercent:
+		return fmt.Sprintf("%d%%", s.cfg.MinHealthy)
+	}
+	return s.cfg.MinHealthy
 }

@@ -99,8 +99,10 @@ type Config struct {
 	// Backend is HAProxy's backend name (default "app"); LoadBalancer the
 	// logical name plans use for it (default: Backend).
 	Backend, LoadBalancer string
-	// MinHealthy is the load balancer's minHealthy in the inventory.
-	MinHealthy int
+	// MinHealthy is the load balancer's minHealthy in the inventory: a
+	// count, or with MinHealthyPercent a percentage.
+	MinHealthy        int
+	MinHealthyPercent bool
 	// OldVersion and NewVersion are what services answer before and after
 	// the upgrade (default "v1", "v2").
 	OldVersion, NewVersion string

@@ -88,7 +88,7 @@ func shapeFromInventory(p *load.Plan, inv *load.Inventory, cfg Config) (Config, 
 	if l, ok := inv.LBs[cfg.LoadBalancer]; ok {
 		cfg.Backend = l.Backend
 		if l.MinHealthy > 0 {
-			cfg.MinHealthy = l.MinHealthy
+			cfg.MinHealthy, cfg.MinHealthyPercent = l.MinHealthy, l.MinHealthyPercent
 		}
 		if len(l.Servers) > 0 {
 			balanced = map[string]bool{}

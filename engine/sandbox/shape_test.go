@@ -302,6 +302,22 @@ func TestShape(t *testing.T) {
 				MinHealthy:   2,
 			},
 		},
+		{
+			name: "a percentage minHealthy is copied as a percentage",
+			plan: writeTemp(t, dir, "balanced-by-phase.yaml", balancedByPhasePlan),
+			inv:  writeTemp(t, dir, "percent.inventory.yaml", strings.Replace(balancedByPhaseInventory, "minHealthy: 2", "minHealthy: 50%", 1)),
+			want: Config{
+				Nodes: []NodeSpec{
+					{Name: "w1", Groups: []string{"web"}, Vars: map[string]any{"region": "eu", "weight": 10}},
+					{Name: "w2", Groups: []string{"web"}, Vars: map[string]any{"region": "eu"}},
+					{Name: "d1", Groups: []string{"db"}, Vars: map[string]any{"region": "eu"}, Unbalanced: true},
+				},
+				Backend:           "www",
+				LoadBalancer:      "front",
+				MinHealthy:        50,
+				MinHealthyPercent: true,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -393,7 +409,7 @@ func TestShapeErrors(t *testing.T) {
 // (fmt prints maps with sorted keys).
 func describe(c Config) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "{LoadBalancer: %q, Backend: %q, MinHealthy: %d", c.LoadBalancer, c.Backend, c.MinHealthy)
+	fmt.Fprintf(&b, "{LoadBalancer: %q, Backend: %q, MinHealthy: %d, MinHealthyPercent: %t", c.LoadBalancer, c.Backend, c.MinHealthy, c.MinHealthyPercent)
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&b, "\n  %s groups=%q vars=%v unbalanced=%t", n.Name, n.Groups, n.Vars, n.Unbalanced)
 	}

@@ -67,7 +67,7 @@ func (n *Node) UnmarshalYAML(y *yaml.Node) error {
 type LoadBalancer struct {
 	Driver     Value[string]      `yaml:"driver"`
 	Backend    Value[string]      `yaml:"backend"`
-	MinHealthy Value[int]         `yaml:"minHealthy"`
+	MinHealthy Amount             `yaml:"minHealthy"`
 	Servers    Map[Value[string]] `yaml:"servers"`
 	Instances  []LBInstance       `yaml:"instances"`
 	Node       *yaml.Node         `yaml:"-"`

@@ -136,6 +136,7 @@ type Step struct {
 	Register        Value[string]  `yaml:"register"`
 	ContinueOnError Value[bool]    `yaml:"continueOnError"`
 	Idempotent      Value[bool]    `yaml:"idempotent"`
+	Disrupts        Value[bool]    `yaml:"disrupts"`
 	Secret          Value[bool]    `yaml:"secret"`
 	Pos             Pos            `yaml:"-"`
 }

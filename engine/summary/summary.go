@@ -257,7 +257,7 @@ func stepTimes(r *Node, open map[string]*Step, e journal.Event) {
 			r.Steps = append(r.Steps, st)
 		}
 		st.Attempts = max(st.Attempts, e.Attempt)
-	case journal.Retrying:
+	case journal.Retrying, journal.Waiting:
 	default:
 		if st == nil {
 			// Skipped or blocked: it never started.

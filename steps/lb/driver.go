@@ -43,6 +43,11 @@ type Definition struct {
 	// without a servers entry is its own server name, and node names meet
 	// CheckName: a CheckServer must accept at least what CheckName does.
 	CheckBackend, CheckServer func(name string) error
+	// ServerStates says that the driver's instances report the states of
+	// their backend's servers (they are PoolReaders), so minHealthy can be
+	// enforced: an inventory that sets minHealthy on a load balancer whose
+	// driver cannot is refused at load time.
+	ServerStates bool
 }
 
 // CheckBackendName checks a backend name with the driver's rule.
@@ -105,10 +110,10 @@ type Instance interface {
 	// Name is the instance's name in the inventory (data is recorded by it).
 	Name() string
 	// CheckDrain checks, changing nothing, that the server can be drained
-	// here: the instance answers, with enough rights; the server exists;
-	// draining it leaves at least LB.MinHealthy servers serving. seen is
-	// what is worth recording, by key (e.g. "weights": the server's weight),
-	// or nil.
+	// here: the instance answers, with enough rights; the server exists.
+	// (minHealthy is Drain's to check, through PoolReader.) seen is what is
+	// worth recording, by key (e.g. "weights": the server's weight), or
+	// nil.
 	CheckDrain(ctx context.Context, rc step.Context) (seen map[string]any, err error)
 	// Drain takes the server out of new traffic on this instance. When it
 	// fails, the instance is left as it was.

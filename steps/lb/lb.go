@@ -43,6 +43,11 @@ type DrainOptions struct {
 	Interval time.Duration
 	// Timeout bounds the wait for sessions to end.
 	Timeout time.Duration
+	// TimeoutFromStep: the plan gave no Timeout, so the wait for sessions
+	// gets the step's time left (its context's deadline) less a reserve,
+	// measured when that wait starts (after any wait for minHealthy);
+	// Timeout is what it gets when the step has no deadline. See Budget.
+	TimeoutFromStep bool
 	// OnTimeout is OnTimeoutFail or OnTimeoutShutdownSessions.
 	OnTimeout string
 	// DrainTime is the fixed wait of drivers that cannot see sessions (nginx,
@@ -51,6 +56,26 @@ type DrainOptions struct {
 	// Become runs the driver's commands on the load balancer host through
 	// sudo -n (nginx: the file edit, test and reload).
 	Become bool
+	// MinHealthyWait is how long a drain that minHealthy refuses waits for
+	// the pool to recover (the other servers' states read again every
+	// Interval) before it gives up; 0 refuses at once.
+	MinHealthyWait time.Duration
+}
+
+// Budget is the wait for sessions when the plan gave none: the time left
+// before ctx's deadline less a reserve for the timeout action and the
+// put-back on failure (a fifth, at most 30s); fallback without a deadline.
+func Budget(ctx context.Context, fallback time.Duration) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return fallback
+	}
+	left := time.Until(dl)
+	reserve := min(left/5, 30*time.Second)
+	if left-reserve <= 0 {
+		return time.Millisecond
+	}
+	return left - reserve
 }
 
 // EnableOptions are the plan's choices for an enable.

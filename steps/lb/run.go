@@ -15,9 +15,11 @@ const PutBackTimeout = 30 * time.Second
 
 // Drain takes t's server out of new traffic on every instance of its load
 // balancer and waits until it is idle. It first checks every instance,
-// changing nothing; then drains them one by one; when one fails, or the
-// wait does, it puts the server back on the instances already changed
-// before returning. data is what the instances and the wait reported.
+// changing nothing, and that minHealthy holds on each (waiting, when the
+// plan allows, for the pool to recover); then drains them one by one; when
+// one fails, or the wait does, it puts the server back on the instances
+// already changed before returning. data is what the instances and the
+// waits reported.
 func Drain(ctx context.Context, rc step.Context, d Driver, t Target, o DrainOptions) (data map[string]any, err error) {
 	ins, err := d.Open(rc, t)
 	if err != nil {
@@ -29,6 +31,16 @@ func Drain(ctx context.Context, rc step.Context, d Driver, t Target, o DrainOpti
 			return nil, err
 		}
 		data = record(data, in.Name(), seen)
+	}
+	waited, err := checkPool(ctx, rc, t, ins, o)
+	if waited > 0 {
+		data = set(data, "minHealthyWaited", waited.Round(time.Millisecond).String())
+	}
+	if err != nil {
+		return data, err
+	}
+	if o.TimeoutFromStep {
+		o.Timeout = Budget(ctx, o.Timeout)
 	}
 	for n, in := range ins {
 		if err := in.Drain(ctx, rc, o); err != nil {

@@ -24,9 +24,13 @@ const (
 )
 
 var (
-	_ step.Action      = (*drainStep)(nil)
-	_ step.Compensator = (*drainStep)(nil)
+	_ step.Action         = (*drainStep)(nil)
+	_ step.Compensator    = (*drainStep)(nil)
+	_ step.TrafficChanger = (*drainStep)(nil)
 )
+
+// Traffic: a drain takes its node out of its load balancer.
+func (s *drainStep) Traffic() step.Traffic { return step.Traffic{LB: s.lb, Out: true} }
 
 func buildDrain(a step.Args) step.Action {
 	s := &drainStep{
@@ -38,6 +42,10 @@ func buildDrain(a step.Args) step.Action {
 			OnTimeout: a.Enum("onTimeout", lb.OnTimeoutFail, lb.OnTimeoutShutdownSessions),
 			DrainTime: a.Duration("drainTime", DefaultDrainTime),
 			Become:    a.Bool("become", false),
+			// The plan's policy, not the inventory's: how long a rollout
+			// may wait for a flapping neighbour before it fails.
+			MinHealthyWait:  a.Duration("minHealthyWait", 0),
+			TimeoutFromStep: !a.Has("timeout"),
 		},
 		hasTimeout: a.Has("timeout"),
 		onDrift:    a.Enum("onDrift", OnDriftStop, OnDriftRedrain),
@@ -50,28 +58,12 @@ func buildDrain(a step.Args) step.Action {
 			a.Errorf(k, "must be more than 0")
 		}
 	}
-	if s.o.DrainTime < 0 {
-		a.Errorf("drainTime", "must not be negative")
+	for k, d := range map[string]time.Duration{"drainTime": s.o.DrainTime, "minHealthyWait": s.o.MinHealthyWait} {
+		if d < 0 {
+			a.Errorf(k, "must not be negative")
+		}
 	}
 	return s
-}
-
-// budget is the drain's wait when the plan gave none: the step's own time
-// less a reserve for the timeout action and the put-back on failure.
-func budget(ctx context.Context) time.Duration {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return DefaultDrainTimeout
-	}
-	left := time.Until(dl)
-	reserve := left / 5
-	if reserve > 30*time.Second {
-		reserve = 30 * time.Second
-	}
-	if left-reserve <= 0 {
-		return time.Millisecond
-	}
-	return left - reserve
 }
 
 func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, error) {
@@ -79,13 +71,9 @@ func (s *drainStep) Run(ctx context.Context, rc step.Context) (step.Outcome, err
 	if err != nil {
 		return step.Outcome{ExitCode: -1}, err
 	}
-	o := s.o
-	if !s.hasTimeout {
-		o.Timeout = budget(ctx)
-	}
 	fmt.Fprintf(rc.Log(), "draining %s (server %s) from load balancer %s (%s, %d instance(s))\n",
 		t.Node.Name, t.Server, t.LB.Name, t.LB.Driver, len(t.LB.Instances))
-	data, err := lb.Drain(ctx, rc, d, t, o)
+	data, err := lb.Drain(ctx, rc, d, t, s.o)
 	out := step.Outcome{Data: data}
 	if err != nil {
 		out.ExitCode = 1

@@ -20,7 +20,13 @@ type enableStep struct {
 	o            lb.EnableOptions
 }
 
-var _ step.Action = (*enableStep)(nil)
+var (
+	_ step.Action         = (*enableStep)(nil)
+	_ step.TrafficChanger = (*enableStep)(nil)
+)
+
+// Traffic: an enable puts its node back in its load balancer.
+func (s *enableStep) Traffic() step.Traffic { return step.Traffic{LB: s.lb} }
 
 func buildEnable(a step.Args) step.Action {
 	s := &enableStep{

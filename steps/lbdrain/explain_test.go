@@ -23,6 +23,8 @@ func TestSchemas(t *testing.T) {
 		{"lb-drain", `{}`, false},
 		{"lb-drain", `{"lb": "web", "onTimeout": "ignore"}`, false},
 		{"lb-drain", `{"lb": "web", "polls": 0}`, false},
+		{"lb-drain", `{"lb": "web", "minHealthyWait": "2m"}`, true},
+		{"lb-drain", `{"lb": "web", "minHealthyWait": "soon"}`, false},
 		{"lb-drain", `{"lb": "web", "weight": "100%"}`, false},
 		{"lb-enable", `{"lb": "web", "healthUrl": "http://x/h", "healthStatus": 204, "weight": "50%", "waitUp": false, "timeout": "1m"}`, true},
 		{"lb-enable", `{"lb": "web", "weight": "half"}`, false},
@@ -81,6 +83,7 @@ func TestBuildErrors(t *testing.T) {
 		{"lb-drain", map[string]any{"lb": "web", "polls": 0}},
 		{"lb-drain", map[string]any{"lb": "web", "onTimeout": "ignore"}},
 		{"lb-drain", map[string]any{"lb": "web", "interval": "0s"}},
+		{"lb-drain", map[string]any{"lb": "web", "minHealthyWait": "-1s"}},
 		{"lb-enable", map[string]any{"lb": "web", "weight": "300"}},
 		{"lb-enable", map[string]any{"lb": "web", "weight": "x%"}},
 	} {
@@ -99,6 +102,9 @@ func TestExplain(t *testing.T) {
 		}},
 		"edge": {Name: "edge", Driver: "nginx", Backend: "app", MinHealthy: 1, Servers: map[string]string{"controller": "10.0.0.88:8774"},
 			Instances: []step.LBInstance{{Name: "ng", Via: "lb", Config: nginx.Config{Upstream: "/etc/nginx/conf.d/app upstream.conf"}}}},
+		"pct": {Name: "pct", Driver: "haproxy", Backend: "app", MinHealthy: 50, MinHealthyPercent: true, Instances: []step.LBInstance{
+			{Name: "h", Config: haproxy.Config{Socket: "/s"}},
+		}},
 		"f5": {Name: "f5", Driver: "command", Backend: "pool", Config: lbcommand.Config{Commands: map[string]string{"disable": "f5 off", "enable": "f5 on"}}},
 	}
 	rc := &steptest.Context{NodeInfo: step.Node{Name: "controller", Host: "10.0.0.88"}, LBs: lbs}
@@ -109,11 +115,13 @@ func TestExplain(t *testing.T) {
 	}{
 		{"lb-drain", map[string]any{"lb": "nova-api", "timeout": "2m", "onTimeout": "shutdown-sessions"}, `drain controller (server controller) from load balancer nova-api (haproxy driver, 2 instance(s))
 haproxy haproxy-1 (unix:/var/run/haproxy.sock via haproxy-1): show cli level (must answer admin)
-haproxy haproxy-1 (unix:/var/run/haproxy.sock via haproxy-1): show stat (refuse unless nova-api/controller exists and at least 1 other server(s) of nova-api are UP)
+haproxy haproxy-1 (unix:/var/run/haproxy.sock via haproxy-1): show stat (refuse unless nova-api/controller exists)
 haproxy haproxy-1 (unix:/var/run/haproxy.sock via haproxy-1): get weight nova-api/controller (recorded)
 haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): show cli level (must answer admin)
-haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): show stat (refuse unless nova-api/controller exists and at least 1 other server(s) of nova-api are UP)
+haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): show stat (refuse unless nova-api/controller exists)
 haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): get weight nova-api/controller (recorded)
+haproxy haproxy-1 (unix:/var/run/haproxy.sock via haproxy-1): show stat (refuse unless at least 1 other server(s) of nova-api are UP)
+haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): show stat (refuse unless at least 1 other server(s) of nova-api are UP)
 haproxy haproxy-1 (unix:/var/run/haproxy.sock via haproxy-1): set server nova-api/controller state drain
 haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): set server nova-api/controller state drain
 wait until nova-api/controller has scur=0 and qcur=0 on every instance for 3 consecutive polls: show stat every 1s, up to 2m0s
@@ -133,13 +141,24 @@ haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): set server nova-api/con
 haproxy haproxy-2 (tcp:127.0.0.1:9999 via control node): get weight nova-api/controller (must show the weight just set)
 wait until nova-api/controller is UP with a weight on every instance: show stat every 1s, up to 2m0s`},
 		{"lb-drain", map[string]any{"lb": "edge", "drainTime": "30s", "become": true}, `drain controller (server 10.0.0.88:8774) from load balancer edge (nginx driver, 1 instance(s))
-nginx ng (/etc/nginx/conf.d/app upstream.conf via lb): cat -- '/etc/nginx/conf.d/app upstream.conf'; mark server 10.0.0.88:8774 of upstream app down (refuse unless 1 other server(s) stay up)
+nginx ng (/etc/nginx/conf.d/app upstream.conf via lb): cat -- '/etc/nginx/conf.d/app upstream.conf'; mark server 10.0.0.88:8774 of upstream app down (refuse unless at least 1 other server(s) of app are UP, counting servers not marked down or backup)
 nginx ng (/etc/nginx/conf.d/app upstream.conf via lb): sudo -n -- sh -c 'f='\''/etc/nginx/conf.d/app upstream.conf'\''; t="$f.zdu-tmp.$$"; cp -p -- "$f" "$f.zdu-backup" && cp -p -- "$f" "$t" && cat > "$t" && mv -f -- "$t" "$f" || { rm -f -- "$t"; exit 1; }' (the edited file on stdin; skipped when nothing changes)
 nginx ng (/etc/nginx/conf.d/app upstream.conf via lb): sudo -n -- sh -c 'nginx -t -q' (on failure: sudo -n -- sh -c 'f='\''/etc/nginx/conf.d/app upstream.conf'\''; mv -f -- "$f.zdu-backup" "$f"')
 nginx ng (/etc/nginx/conf.d/app upstream.conf via lb): sudo -n -- sh -c 'nginx -s reload'
 wait 30s (drainTime; nginx cannot report open requests per server)
 (drain timeout: the step's timeout less a reserve, or 5m0s without one)
 on a later failure of the node: re-enable it in edge`},
+		{"lb-drain", map[string]any{"lb": "pct", "minHealthyWait": "2m"}, `drain controller (server controller) from load balancer pct (haproxy driver, 1 instance(s))
+haproxy h (unix:/s via control node): show cli level (must answer admin)
+haproxy h (unix:/s via control node): show stat (refuse unless app/controller exists)
+haproxy h (unix:/s via control node): get weight app/controller (recorded)
+haproxy h (unix:/s via control node): show stat (refuse unless at least 50% of the servers of app (rounded up) are UP besides it)
+if too few other servers serve (minHealthy): read their states again every 1s, up to 2m0s (minHealthyWait), until enough do; else refuse
+haproxy h (unix:/s via control node): set server app/controller state drain
+wait until app/controller has scur=0 and qcur=0 on every instance for 3 consecutive polls: show stat every 1s, up to 5m0s
+on timeout: set weight and state ready again on every instance, and fail
+(drain timeout: the step's timeout less a reserve, or 5m0s without one)
+on a later failure of the node: re-enable it in pct`},
 		{"lb-enable", map[string]any{"lb": "f5"}, `enable controller (server controller) in load balancer f5 (command driver, 0 instance(s))
 enable on control node: export ZDU_BACKEND='pool'; export ZDU_INSTANCE='f5'; export ZDU_LB='f5'; export ZDU_NODE='controller'; export ZDU_NODE_HOST='10.0.0.88'; export ZDU_SERVER='controller'; f5 on`},
 	}

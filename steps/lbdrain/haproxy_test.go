@@ -182,9 +182,9 @@ func TestHAProxyMinHealthyGuard(t *testing.T) {
 		prepare    []string // runtime API lines before the drain
 		want       string
 	}{
-		{name: "too few servers", minHealthy: 3, want: "only 2 other server(s) would keep serving [s2 s3], the load balancer's minHealthy is 3"},
-		{name: "one in maintenance", minHealthy: 2, prepare: []string{"set server app/s2 state maint"}, want: "only 1 other server(s) would keep serving [s3]"},
-		{name: "one at weight 0", minHealthy: 2, prepare: []string{"set weight app/s3 0"}, want: "only 1 other server(s) would keep serving [s2]"},
+		{name: "too few servers", minHealthy: 3, want: "minHealthy 3 needs 3 other server(s) serving: on lb1 the backend has only 2 other server(s) [s2 s3] (no wait can help)"},
+		{name: "one in maintenance", minHealthy: 2, prepare: []string{"set server app/s2 state maint"}, want: "on lb1 only 1 other server(s) would keep serving [s3]; not serving: s2 (MAINT)"},
+		{name: "one at weight 0", minHealthy: 2, prepare: []string{"set weight app/s3 0"}, want: "on lb1 only 1 other server(s) would keep serving [s2]; not serving: s3 (UP, weight 0)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ const drainSchema = `{
     "timeout": {` + durationSchema + `, "description": "Longest wait for the sessions to end. Default: the step's timeout less a reserve for onTimeout (a fifth, at most 30s), or 5m without one."},
     "onTimeout": {"enum": ["fail", "shutdown-sessions"], "default": "fail", "description": "haproxy, when sessions remain at the timeout: fail (the server is set ready again on every instance and the step fails) or shutdown-sessions (cut them with shutdown sessions server, then go on)."},
     "drainTime": {` + durationSchema + `, "default": "10s", "description": "nginx, and command without a status command: how long to wait after taking the server out, since open requests cannot be seen. Make it longer than the slowest request."},
+    "minHealthyWait": {` + durationSchema + `, "default": "0s", "description": "When the load balancer's minHealthy would be broken by this drain (too few other servers serving: one is down, drained or in maintenance), wait up to this long for the pool to recover, reading the servers' states again every interval, before refusing. The wait is logged and journaled, naming the servers that do not serve. 0: refuse at once."},
     "onDrift": {"enum": ["stop", "redrain"], "default": "stop", "description": "What to do when, before a later step of the node, the load balancer no longer holds the node out (restarted or reloaded without the drain): stop (that step fails, nothing more is done to the node while it takes traffic) or redrain (drain it again, waiting for its sessions, then go on)."}
   }
 }`

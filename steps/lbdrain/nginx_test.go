@@ -122,7 +122,7 @@ func TestNginxRefusals(t *testing.T) {
 		reload     string // instance 2's reload command
 		want       string
 	}{
-		{name: "min healthy", minHealthy: 2, want: "only 1 other server(s) would stay up"},
+		{name: "min healthy", minHealthy: 2, want: "the backend has only 1 other server(s)"},
 		{name: "config test fails on the second instance", minHealthy: 1, test: `echo "nginx: [emerg] simulated" >&2; exit 1`, want: "testing the config: exit 1: nginx: [emerg] simulated"},
 		{name: "reload fails on the second instance", minHealthy: 1, reload: "exit 7", want: "reloading: exit 7"},
 	}
@@ -162,4 +162,62 @@ func TestNginxRefusals(t *testing.T) {
 			nginxClean(t, r.ns[0])
 		})
 	}
+}
+
+// nginx's pool is its upstream file: with s2 marked down there (by another
+// operator, or another drain), the drain of s1 waits until the mark is
+// gone, reading the file again, then drains.
+func TestNginxMinHealthyWait(t *testing.T) {
+	r := newNginxRig(t, 3, 1, 2)
+	file, s2 := r.ns[0].UpstreamFile, r.bs[1].Addr()
+	orig := read(t, file)
+	marked := ""
+	for _, l := range strings.SplitAfter(orig, "\n") {
+		if strings.Contains(l, "server "+s2+" ") || strings.Contains(l, "server "+s2+";") {
+			l = strings.Replace(l, ";", " down;", 1)
+		}
+		marked += l
+	}
+	if marked == orig {
+		t.Fatalf("upstream file has no server line for %s:\n%s", s2, orig)
+	}
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(marked)
+	rc := r.context()
+	act, err := steptest.Build("lb-drain", map[string]any{"lb": "web", "drainTime": "10ms", "interval": "50ms", "minHealthyWait": "40s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := steptest.Run(act, rc, 40*time.Second)
+		done <- err
+	}()
+	ended := false
+	waitFor(t, "the drain to say it waits", func() bool {
+		if len(done) > 0 {
+			ended = true
+			return true
+		}
+		return len(rc.Waits()) > 0
+	})
+	if ended {
+		t.Fatalf("the drain ended (%v) before it said it waits\n%s", <-done, rc.Logged())
+	}
+	if w := rc.Waits()[0]; !strings.Contains(w.Message, s2+" (down)") {
+		t.Errorf("reported wait %q does not name %s (down)", w.Message, s2)
+	}
+	write(orig)
+	if err := <-done; err != nil {
+		t.Fatalf("drain after s2 came back: %v\n%s", err, rc.Logged())
+	}
+	if got := read(t, file); !strings.Contains(got, "server "+r.bs[0].Addr()) || strings.Count(got, " down") != 1 || strings.Contains(got, s2+" down") {
+		t.Errorf("upstream file after the drain:\n%s\nwant s1 down and s2 up", got)
+	}
+	nginxClean(t, r.ns[0])
 }

@@ -32,6 +32,10 @@ type Definition struct {
 	// drain): a resumed run reruns such a step when it was in flight. A
 	// plan may say otherwise for one step.
 	Idempotent bool
+	// Disrupts says that every step of this type stops or restarts a
+	// service on its node (see Disrupter for a type whose steps differ,
+	// e.g. by their command). A plan may say otherwise for one step.
+	Disrupts bool
 }
 
 var (
@@ -182,11 +186,33 @@ type LoadBalancer struct {
 	// Servers maps a node name to its server name in the backend (default: the
 	// node's name).
 	Servers map[string]string
-	// MinHealthy is the fewest UP servers that must remain when one is drained.
-	MinHealthy int
+	// MinHealthy is the fewest other servers that must keep serving while
+	// one is drained: a count, or with MinHealthyPercent a percentage of the
+	// backend's servers (see MinServing). 0: no check.
+	MinHealthy        int
+	MinHealthyPercent bool
 	// Config is what the driver read from its own keys of the load balancer
 	// (its Decode's result); only the driver type-asserts it.
 	Config any
+}
+
+// MinServing is how many other servers must keep serving while one of the
+// backend's total servers (the drained one included) is drained:
+// MinHealthy itself, or MinHealthy percent of total rounded up (50% of 3
+// servers is 2, 50% of 4 is 2, 10% of 4 is 1).
+func (lb LoadBalancer) MinServing(total int) int {
+	if !lb.MinHealthyPercent {
+		return lb.MinHealthy
+	}
+	return (lb.MinHealthy*total + 99) / 100
+}
+
+// MinHealthyString is minHealthy as the inventory writes it: "2" or "50%".
+func (lb LoadBalancer) MinHealthyString() string {
+	if lb.MinHealthyPercent {
+		return fmt.Sprintf("%d%%", lb.MinHealthy)
+	}
+	return fmt.Sprint(lb.MinHealthy)
 }
 
 // Server returns the backend server name of a node.

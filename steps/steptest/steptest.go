@@ -224,11 +224,13 @@ type Context struct {
 	mu       sync.Mutex
 	log      bytes.Buffer
 	progress []step.Progress
+	waits    []step.Waiting
 }
 
 var (
-	_ step.Context  = (*Context)(nil)
-	_ step.Reporter = (*Context)(nil)
+	_ step.Context      = (*Context)(nil)
+	_ step.Reporter     = (*Context)(nil)
+	_ step.WaitReporter = (*Context)(nil)
 )
 
 // Report records a step's progress (see Reported).
@@ -243,6 +245,21 @@ func (c *Context) Reported() []step.Progress {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]step.Progress(nil), c.progress...)
+}
+
+// Waiting records what the step reports it waits for (the engine journals
+// it).
+func (c *Context) Waiting(w step.Waiting) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits = append(c.waits, w)
+}
+
+// Waits returns what the step reported waiting for, in order.
+func (c *Context) Waits() []step.Waiting {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]step.Waiting(nil), c.waits...)
 }
 
 func (c *Context) Node() step.Node { return c.NodeInfo }

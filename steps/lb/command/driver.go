@@ -12,8 +12,9 @@
 // never spliced into the text: ZDU_LB, ZDU_BACKEND, ZDU_SERVER, ZDU_NODE,
 // ZDU_NODE_HOST, ZDU_INSTANCE, and for status ZDU_EXPECT (drained or
 // enabled). status is optional; it must exit 0 when the server is in the
-// expected state. Without it a drain waits drainTime, and minHealthy cannot
-// be checked.
+// expected state. Without it a drain waits drainTime. The commands cannot
+// report the other servers' states, so minHealthy cannot be enforced (the
+// driver does not declare ServerStates, and the loader refuses it).
 package command
 
 import (

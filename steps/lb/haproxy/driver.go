@@ -15,6 +15,7 @@ func init() {
 		InstanceSchema: []byte(instanceSchema),
 		Decode:         decode,
 		Driver:         Driver{},
+		ServerStates:   true,
 	})
 }
 
@@ -103,6 +104,7 @@ var (
 	_ lb.Instance      = (*instance)(nil)
 	_ lb.EnableChecker = (*instance)(nil)
 	_ lb.DrainChecker  = (*instance)(nil)
+	_ lb.PoolReader    = (*instance)(nil)
 )
 
 // Open returns a runtime API client per instance.
@@ -135,34 +137,39 @@ func (i *instance) Name() string { return i.in.Name }
 func (i *instance) ref() string { return i.t.LB.Backend + "/" + i.t.Server }
 
 // CheckDrain checks, before anything changes: admin level, the server
-// exists, and enough other servers keep serving. It records the weight.
+// exists. It records the weight.
 func (i *instance) CheckDrain(ctx context.Context, rc step.Context) (map[string]any, error) {
 	t := i.t
 	if err := i.c.RequireLevel(ctx, "admin"); err != nil {
 		return nil, err
 	}
-	st, err := i.c.Stat(ctx)
-	if err != nil {
+	if _, err := i.c.ServerStat(ctx, t.LB.Backend, t.Server); err != nil {
 		return nil, err
-	}
-	if _, err := st.Server(i.c.Name, t.LB.Backend, t.Server); err != nil {
-		return nil, err
-	}
-	var serving []string
-	for _, r := range st.Servers(t.LB.Backend) {
-		if r.Server() != t.Server && r.Serving() {
-			serving = append(serving, r.Server())
-		}
-	}
-	if len(serving) < t.LB.MinHealthy {
-		return nil, fmt.Errorf("refusing to drain %s/%s: on %s only %d other server(s) would keep serving %v, the load balancer's minHealthy is %d",
-			t.LB.Backend, t.Server, i.c.Name, len(serving), serving, t.LB.MinHealthy)
 	}
 	w, err := i.c.GetWeight(ctx, t.LB.Backend, t.Server)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"weights": w.Current}, nil
+}
+
+// Pool reads `show stat`: every server of the backend, serving when UP (or
+// not checked) with a weight, not in drain or maintenance.
+func (i *instance) Pool(ctx context.Context, rc step.Context) ([]lb.ServerState, error) {
+	st, err := i.c.Stat(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := st.Servers(i.t.LB.Backend)
+	out := make([]lb.ServerState, len(rows))
+	for n, r := range rows {
+		state := r.Status()
+		if r["weight"] != "" && r.Int("weight") == 0 {
+			state += ", weight 0"
+		}
+		out[n] = lb.ServerState{Name: r.Server(), Serving: r.Serving(), State: state, Self: r.Server() == i.t.Server}
+	}
+	return out, nil
 }
 
 // Drained reports whether the server's admin state still holds it out

@@ -15,8 +15,16 @@ func (Driver) ExplainDrain(rc step.Context, t lb.Target, o lb.DrainOptions) ([]s
 		d := Describe(in)
 		out = append(out,
 			d+": show cli level (must answer admin)",
-			fmt.Sprintf("%s: show stat (refuse unless %s exists and at least %d other server(s) of %s are UP)", d, ref, t.LB.MinHealthy, t.LB.Backend),
+			d+": show stat (refuse unless "+ref+" exists)",
 			d+": get weight "+ref+" (recorded)")
+	}
+	if rule := lb.MinHealthyRule(t.LB); rule != "" {
+		for _, in := range t.LB.Instances {
+			out = append(out, Describe(in)+": show stat (refuse unless "+rule+")")
+		}
+		if w := lb.ExplainMinHealthyWait(t.LB, o); w != "" {
+			out = append(out, w)
+		}
 	}
 	for _, in := range t.LB.Instances {
 		out = append(out, Describe(in)+": set server "+ref+" state drain")

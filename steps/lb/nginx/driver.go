@@ -30,7 +30,8 @@ func init() {
 		Decode:         decode,
 		Driver:         Driver{},
 		// A server is named by its address in the upstream block.
-		CheckServer: lb.CheckAddress,
+		CheckServer:  lb.CheckAddress,
+		ServerStates: true,
 	})
 }
 
@@ -108,6 +109,7 @@ type instance struct {
 var (
 	_ lb.Instance     = (*instance)(nil)
 	_ lb.DrainChecker = (*instance)(nil)
+	_ lb.PoolReader   = (*instance)(nil)
 )
 
 // Drained reads the upstream file again: the server is out while its line
@@ -237,16 +239,30 @@ func (i *instance) set(ctx context.Context, log interface{ Write([]byte) (int, e
 	return nil
 }
 
-// CheckDrain reads the file and checks that enough other servers stay up.
+// CheckDrain reads the file and finds the server in it.
 func (i *instance) CheckDrain(ctx context.Context, rc step.Context) (map[string]any, error) {
+	return nil, i.read(ctx, rc)
+}
+
+// Pool reads the file again: the upstream's servers, serving unless marked
+// down. Backup servers are left out: they take no traffic while others
+// serve, so they neither count towards minHealthy nor in its percentage.
+func (i *instance) Pool(ctx context.Context, rc step.Context) ([]lb.ServerState, error) {
 	if err := i.read(ctx, rc); err != nil {
 		return nil, err
 	}
-	if up := i.file.serving(i.entry); len(up) < i.t.LB.MinHealthy {
-		return nil, fmt.Errorf("refusing to drain %s: in %s upstream %s only %d other server(s) would stay up %v, the load balancer's minHealthy is %d",
-			i.entry.addr, i.name, i.t.LB.Backend, len(up), up, i.t.LB.MinHealthy)
+	var out []lb.ServerState
+	for _, s := range i.file.servers {
+		if s.has("backup") {
+			continue
+		}
+		st := lb.ServerState{Name: s.addr, Serving: !s.has("down"), State: "up", Self: s.line == i.entry.line}
+		if !st.Serving {
+			st.State = "down"
+		}
+		out = append(out, st)
 	}
-	return nil, nil
+	return out, nil
 }
 
 // Drain marks the server down in the file CheckDrain read, tests and reloads.
@@ -278,9 +294,9 @@ func explain(t lb.Target, down, become bool) []string {
 		test, reload := commands(c)
 		sh := func(s string) string { return transport.Script(transport.Command{Script: s, Become: become}) }
 		mark := "mark server " + t.Server + " of upstream " + t.LB.Backend + " down"
-		if down {
-			mark += fmt.Sprintf(" (refuse unless %d other server(s) stay up)", t.LB.MinHealthy)
-		} else {
+		if rule := lb.MinHealthyRule(t.LB); down && rule != "" {
+			mark += " (refuse unless " + rule + ", counting servers not marked down or backup)"
+		} else if !down {
 			mark = "remove down from server " + t.Server + " of upstream " + t.LB.Backend
 		}
 		out = append(out,
@@ -294,7 +310,13 @@ func explain(t lb.Target, down, become bool) []string {
 
 // ExplainDrain lists the file edits, commands and the wait of a drain.
 func (Driver) ExplainDrain(rc step.Context, t lb.Target, o lb.DrainOptions) ([]string, error) {
-	return append(explain(t, true, o.Become), fmt.Sprintf("wait %s (drainTime; nginx cannot report open requests per server)", o.DrainTime)), nil
+	out := explain(t, true, o.Become)
+	if w := lb.ExplainMinHealthyWait(t.LB, o); w != "" {
+		// Before the edits: the file is read again until enough servers
+		// are up in it.
+		out = append([]string{w + " (the upstream file is read again each time)"}, out...)
+	}
+	return append(out, fmt.Sprintf("wait %s (drainTime; nginx cannot report open requests per server)", o.DrainTime)), nil
 }
 
 // ExplainEnable lists the file edits and commands of an enable.
