@@ -353,7 +353,6 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	a := &args{with: ss.With.Node, pos: ss.Pos, path: path + ".with", scope: b.scope(false), src: b.src, probs: b.probs}
 	st.Action = def.Build(a)
 	st.LBs, st.Nodes, st.checks = a.lbs, a.nodes, a.checks
-	st.LBs, st.Nodes = a.lbs, a.nodes
 	st.Disrupts, st.DisruptsWhy = disrupts(def, st.Action, ss.Disrupts)
 	uses = append(uses, a.uses...)
 	// A step type that arms rollback rules is known by its ability, not its
