@@ -44,6 +44,7 @@ type scopeChecker struct {
 	sc     Scope
 	nodes  []ast.Node
 	callee map[ast.Node]bool
+	named  mentions
 }
 
 func (c *scopeChecker) Visit(n *ast.Node) {
@@ -59,7 +60,9 @@ type problem struct {
 	msg string
 }
 
-func checkTree(root ast.Node, sc Scope) *problem {
+// checkTree checks a parsed expression against the scope and says which
+// params, vars and results it names.
+func checkTree(root ast.Node, sc Scope) (mentions, *problem) {
 	c := &scopeChecker{sc: sc, callee: map[ast.Node]bool{}}
 	ast.Walk(&root, c)
 	// ast.Walk is post-order; report the leftmost problem first, as a reader
@@ -71,9 +74,9 @@ func checkTree(root ast.Node, sc Scope) *problem {
 		}
 	}
 	if first != nil {
-		return first
+		return c.named, first
 	}
-	return checkDepth(c.nodes)
+	return c.named, checkDepth(c.nodes)
 }
 
 func (c *scopeChecker) check(n ast.Node) *problem {
@@ -119,6 +122,9 @@ func (c *scopeChecker) checkMember(m *ast.MemberNode) *problem {
 	}
 	at := m.Property.Location().From
 	name := prop.Value
+	if id, ok := m.Node.(*ast.IdentifierNode); ok {
+		c.named.add(id.Value, name)
+	}
 	if inner, ok := m.Node.(*ast.MemberNode); ok {
 		// results.<name>.<field>
 		if id, ok := inner.Node.(*ast.IdentifierNode); ok && id.Value == "results" {

@@ -59,6 +59,7 @@ func CompileTemplate(src string, mode Mode, sc Scope) (*Template, error) {
 	if bad >= 0 {
 		return nil, errorAt(src, runeOffset(src, bad), "unterminated ${{: missing }}")
 	}
+	lines := newLineCounter(src)
 	for _, s := range segs {
 		if !s.expr {
 			t.parts = append(t.parts, part{lit: s.lit})
@@ -67,7 +68,7 @@ func CompileTemplate(src string, mode Mode, sc Scope) (*Template, error) {
 		if s.raw && strings.TrimSpace(src[s.from:s.to]) == "" {
 			return nil, errorAt(src, runeOffset(src, s.from-3), "raw needs an expression: ${{ raw params.x }}")
 		}
-		e, err := compile(src[s.from:s.to], sc, src, runeOffset(src, s.from), wantInsertable)
+		e, err := compile(src[s.from:s.to], sc, lines.at(s.from), wantInsertable)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +163,7 @@ func (t *Template) Render(env step.Env) (string, error) {
 		}
 		if list, isList := asList(v); isList {
 			if err := t.checkList(i, list); err != nil {
-				return "", errorAt(t.src, p.expr.at, "${{ %s }} %s", strings.TrimSpace(p.expr.src), err)
+				return "", p.expr.errorf("${{ %s }} %s", strings.TrimSpace(p.expr.src), err)
 			}
 		}
 		var nv *nilValue
@@ -173,10 +174,10 @@ func (t *Template) Render(env step.Env) (string, error) {
 			if nv.elem >= 0 {
 				what = fmt.Sprintf(" in list element %d", nv.elem)
 			}
-			return "", errorAt(t.src, p.expr.at, "${{ %s }} has no value for this node (nil%s); give it one, or a default with ??",
+			return "", p.expr.errorf("${{ %s }} has no value for this node (nil%s); give it one, or a default with ??",
 				strings.TrimSpace(p.expr.src), what)
 		} else if err != nil {
-			return "", errorAt(t.src, p.expr.at, "%s", err.Error())
+			return "", p.expr.errorf("%s", err.Error())
 		}
 	}
 	return b.String(), nil

@@ -125,12 +125,12 @@ func (b *planBuilder) checkBudgetCode(p *Plan) {
 	}
 }
 
+// scope is what an expression here may name. Results is the builder's own
+// set, not a copy: expressions are compiled as the step is built, before it
+// adds its own register name, and copying the set for every step made a
+// plan's load quadratic in its steps.
 func (b *planBuilder) scope(failure bool) expr.Scope {
-	res := make(map[string]bool, len(b.registered))
-	for k := range b.registered {
-		res[k] = true
-	}
-	return expr.Scope{Params: b.kinds, Results: res, Failure: failure}
+	return expr.Scope{Params: b.kinds, Results: b.registered, Failure: failure}
 }
 
 func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {

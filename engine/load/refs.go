@@ -54,10 +54,14 @@ type useChecker struct {
 	targets []map[*Node]bool
 	// regs maps a register name to the phases that register it.
 	regs map[string][]int
+	// firstReg maps a list (a phase's steps in execution order, or a
+	// rollback's) to where each register name is first registered in it.
+	firstReg map[*Step]map[string]int
 }
 
 func (c *useChecker) index() {
 	c.regs = map[string][]int{}
+	c.firstReg = map[*Step]map[string]int{}
 	for i, ph := range c.b.Plan.Phases {
 		set := make(map[*Node]bool, len(c.b.Targets[i]))
 		for _, n := range c.b.Targets[i] {
@@ -231,12 +235,23 @@ func (c *useChecker) registeredEarlierInList(name string, rs resultScope) bool {
 	} else {
 		list = c.b.Plan.Rollbacks[rs.rollback]
 	}
-	for j := 0; j < rs.step && j < len(list); j++ {
-		if list[j].Register == name {
-			return true
-		}
+	if len(list) == 0 {
+		return false
 	}
-	return false
+	// Indexed once per list: scanning the list for every use was quadratic
+	// in a plan whose steps each read the one before's result.
+	first, ok := c.firstReg[list[0]]
+	if !ok {
+		first = map[string]int{}
+		for j, st := range list {
+			if _, seen := first[st.Register]; !seen && st.Register != "" {
+				first[st.Register] = j
+			}
+		}
+		c.firstReg[list[0]] = first
+	}
+	j, ok := first[name]
+	return ok && j < rs.step
 }
 
 // maxListed is how many nodes a problem names before it gives a count.
