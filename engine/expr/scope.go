@@ -54,6 +54,9 @@ type Scope struct {
 	Failure bool
 	// Extra are further top-level names a step adds at run time.
 	Extra []string
+	// NoSuggestions leaves the did-you-mean out of errors: the loader's
+	// budget for them is spent (a plan with thousands of mistakes).
+	NoSuggestions bool
 }
 
 // Fields of the fixed top-level objects, as Env fills them.

@@ -108,7 +108,7 @@ func parseSets(p *Plan, sets []string, fp *Problems) map[string]any {
 		}
 		prm, found := findParam(p, k)
 		if !found {
-			fp.At(spec.Pos{}, path, "the plan has no param %q%s", k, suggest(k, names))
+			fp.At(spec.Pos{}, path, "the plan has no param %q%s", k, fp.suggest(k, func() []string { return names }))
 			continue
 		}
 		val, err := ParseParam(prm, v)
@@ -156,9 +156,6 @@ func findParam(p *Plan, name string) (Param, bool) {
 // selectNodes resolves a phase's targets: groups and "all", minus "!group".
 func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 	in, out := map[string]bool{}, map[string]bool{}
-	groups := make([]string, 0, len(inv.Groups)+1)
-	groups = append(groups, "all")
-	groups = append(groups, sortedKeys(inv.Groups)...)
 	for i, t := range ph.Targets {
 		name, neg := strings.CutPrefix(t, "!")
 		var nodes []*Node
@@ -169,7 +166,9 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 		} else if n, ok := inv.ByName[name]; ok {
 			nodes = []*Node{n}
 		} else {
-			pp.At(ph.TargetAt[i], path, "no group or node named %q in %s%s", name, inv.File, suggest(name, append(groups, nodeNames(inv)...)))
+			pp.At(ph.TargetAt[i], path, "no group or node named %q in %s%s", name, inv.File, pp.suggest(name, func() []string {
+				return append(append([]string{"all"}, sortedKeys(inv.Groups)...), nodeNames(inv)...)
+			}))
 			continue
 		}
 		for _, n := range nodes {
@@ -193,12 +192,12 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 func checkNames(inv *Inventory, st *Step, pp *Problems) {
 	for _, r := range st.LBs {
 		if _, ok := inv.LBs[r.Name]; !ok {
-			pp.At(r.Pos, r.Path, "no load balancer named %q in %s%s", r.Name, inv.File, suggest(r.Name, sortedKeys(inv.LBs)))
+			pp.At(r.Pos, r.Path, "no load balancer named %q in %s%s", r.Name, inv.File, pp.suggest(r.Name, func() []string { return sortedKeys(inv.LBs) }))
 		}
 	}
 	for _, r := range st.Nodes {
 		if _, ok := inv.ByName[r.Name]; !ok {
-			pp.At(r.Pos, r.Path, "no node named %q in %s%s", r.Name, inv.File, suggest(r.Name, nodeNames(inv)))
+			pp.At(r.Pos, r.Path, "no node named %q in %s%s", r.Name, inv.File, pp.suggest(r.Name, func() []string { return nodeNames(inv) }))
 		}
 	}
 }

@@ -197,7 +197,7 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 	}
 	for i, k := range sl.Servers.Keys {
 		if _, ok := inv.ByName[k.V]; !ok {
-			probs.At(k.Pos, path+".servers", "no node named %q in this inventory%s", k.V, suggest(k.V, nodeNames(inv)))
+			probs.At(k.Pos, path+".servers", "no node named %q in this inventory%s", k.V, probs.suggest(k.V, func() []string { return nodeNames(inv) }))
 		}
 		l.Servers[k.V] = sl.Servers.Values[i].V
 	}
@@ -215,7 +215,7 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 		seen[in.Name] = true
 		if si.Via.Set {
 			if _, ok := inv.ByName[in.Via]; !ok {
-				probs.At(si.Via.Pos, ipath+".via", "no node named %q in this inventory%s", in.Via, suggest(in.Via, nodeNames(inv)))
+				probs.At(si.Via.Pos, ipath+".via", "no node named %q in this inventory%s", in.Via, probs.suggest(in.Via, func() []string { return nodeNames(inv) }))
 			}
 		}
 		l.Instances = append(l.Instances, in)

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/schema"
 )
 
 // bytesToValidate is how many bytes loading, checking and binding plan
@@ -79,5 +80,47 @@ func TestLongLinePositions(t *testing.T) {
 	want := utf8.RuneCountInString(line[:strings.LastIndex(line, "nope")]) + 1
 	if probs[0].Line != 1 || probs[0].Col != want || !strings.Contains(probs[0].Msg, `unknown var "nope"`) {
 		t.Errorf("got %v, want 1:%d: unknown var \"nope\"", probs[0], want)
+	}
+}
+
+// brokenPlanOf is a plan of n steps whose needs all name steps that do not
+// exist: n problems, each with a did-you-mean among n step ids.
+func brokenPlanOf(n int) []byte {
+	var b strings.Builder
+	b.WriteString("apiVersion: zdu/v1\nname: broken\nphases:\n  - id: p\n    targets: all\n    steps:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "      - {id: s%d, type: sleep, needs: [x%d], with: {duration: 1s}}\n", i, i)
+	}
+	return []byte(b.String())
+}
+
+// TestManyProblemsLinear: a plan with thousands of mistakes among thousands
+// of names is reported in linear time. Each did-you-mean compares the name
+// with every candidate; past a budget problems come without one (a
+// generated plan of 20,000 broken steps took over 12 minutes before).
+func TestManyProblemsLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads plans of 1,000 and 4,000 broken steps")
+	}
+	alloc := func(plan []byte) (uint64, []schema.Problem) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, probs := load.ParsePlan("plan.yaml", plan)
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc, probs
+	}
+	alloc(brokenPlanOf(10))
+	small, probs := alloc(brokenPlanOf(1000))
+	if len(probs) != 1000 || !strings.Contains(probs[0].Msg, `(did you mean "s0"?)`) {
+		t.Fatalf("want 1,000 problems, the first with a suggestion; got %d: %v", len(probs), probs[0])
+	}
+	large, probs := alloc(brokenPlanOf(4000))
+	if len(probs) != 4000 {
+		t.Fatalf("want 4,000 problems, got %d", len(probs))
+	}
+	ratio := float64(large) / float64(small)
+	t.Logf("1,000 problems: %d KB, 4,000: %d KB (x%.2f)", small>>10, large>>10, ratio)
+	if ratio > 5.5 {
+		t.Errorf("4x the problems allocate %.1fx the memory: reporting them is not linear", ratio)
 	}
 }

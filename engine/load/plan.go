@@ -130,7 +130,7 @@ func (b *planBuilder) checkBudgetCode(p *Plan) {
 // adds its own register name, and copying the set for every step made a
 // plan's load quadratic in its steps.
 func (b *planBuilder) scope(failure bool) expr.Scope {
-	return expr.Scope{Params: b.kinds, Results: b.registered, Failure: failure}
+	return expr.Scope{Params: b.kinds, Results: b.registered, Failure: failure, NoSuggestions: !b.probs.canSuggest()}
 }
 
 func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
@@ -215,9 +215,10 @@ func (b *planBuilder) cond(v spec.Value[string], path string, failure bool) (*ex
 	if !v.Set {
 		return nil, nil
 	}
-	e, err := expr.CompileCond(v.V, b.scope(failure))
+	sc := b.scope(failure)
+	e, err := expr.CompileCond(v.V, sc)
 	if err != nil {
-		b.src.problem(b.probs, scalarOfValue(v), path, err)
+		b.src.problem(b.probs, sc, scalarOfValue(v), path, err)
 		return nil, nil
 	}
 	return e, b.src.uses(scalarOfValue(v), path, e.Refs())
@@ -270,9 +271,10 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	var uses []use
 	if strings.Contains(ss.Timeout.V, "${{") {
 		// A duration param: resolved per node when the step runs.
-		t, err := expr.CompileTemplate(ss.Timeout.V, expr.Text, b.scope(false))
+		sc := b.scope(false)
+		t, err := expr.CompileTemplate(ss.Timeout.V, expr.Text, sc)
 		if err != nil {
-			b.src.problem(b.probs, scalarOfValue(ss.Timeout), path+".timeout", err)
+			b.src.problem(b.probs, sc, scalarOfValue(ss.Timeout), path+".timeout", err)
 		} else {
 			uses = b.src.uses(scalarOfValue(ss.Timeout), path+".timeout", t.Refs())
 		}
@@ -365,7 +367,7 @@ func (b *planBuilder) order(path string, list []spec.Step, ids map[string]int) [
 		for _, n := range ss.Needs.Items {
 			switch _, ok := ids[n.V]; {
 			case !ok:
-				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "needs %q, which is not a step here%s", n.V, suggest(n.V, sortedKeys(ids)))
+				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "needs %q, which is not a step here%s", n.V, b.probs.suggest(n.V, func() []string { return sortedKeys(ids) }))
 			case n.V == ss.ID.V:
 				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "step %q needs itself", n.V)
 			default:
@@ -412,7 +414,7 @@ func (b *planBuilder) checkRollbackRefs(p *Plan) {
 					pos = spec.PosOf(k)
 				}
 				b.probs.At(pos, fmt.Sprintf("phases[%d].steps[%d].with.rollback", i, j),
-					"no rollback named %q in rollbacks%s", st.Rollback.Rollback, suggest(st.Rollback.Rollback, p.RollbackOrder))
+					"no rollback named %q in rollbacks%s", st.Rollback.Rollback, b.probs.suggest(st.Rollback.Rollback, func() []string { return p.RollbackOrder }))
 			}
 		}
 	}

@@ -54,6 +54,8 @@ type useChecker struct {
 	targets []map[*Node]bool
 	// regs maps a register name to the phases that register it.
 	regs map[string][]int
+	// defined is every var name some node defines (see definedAnywhere).
+	defined map[string]bool
 	// firstReg maps a list (a phase's steps in execution order, or a
 	// rollback's) to where each register name is first registered in it.
 	firstReg map[*Step]map[string]int
@@ -126,8 +128,8 @@ func (c *useChecker) checkVar(u use, nodes []*Node) {
 	inv := c.b.Inv.File
 	if len(nodes) == 0 {
 		// Nothing runs it here, but a name no node has is still a typo.
-		if u.Guard == expr.Unguarded && !definedAnywhere(c.b.Inv, u.Name) {
-			c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, suggest(u.Name, varNames(c.b.Inv.Nodes)))
+		if u.Guard == expr.Unguarded && !c.definedAnywhere(u.Name) {
+			c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, c.pp.suggest(u.Name, func() []string { return varNames(c.b.Inv.Nodes) }))
 		}
 		return
 	}
@@ -150,8 +152,8 @@ func (c *useChecker) checkVar(u use, nodes []*Node) {
 	}
 	switch {
 	case len(lacking) == 0:
-	case len(lacking) == len(nodes) && !definedAnywhere(c.b.Inv, u.Name):
-		c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, suggest(u.Name, varNames(nodes)))
+	case len(lacking) == len(nodes) && !c.definedAnywhere(u.Name):
+		c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, c.pp.suggest(u.Name, func() []string { return varNames(nodes) }))
 	case len(lacking) == len(nodes):
 		c.pp.At(u.Pos, u.Path, "var %q is not defined on any node this runs on (%s) in %s, only on nodes it does not run on%s",
 			u.Name, nodeList(lacking), inv, c.howToGuard(u))
@@ -276,13 +278,18 @@ func nodeList(nodes []*Node) string {
 	return "nodes " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-func definedAnywhere(inv *Inventory, name string) bool {
-	for _, n := range inv.Nodes {
-		if _, ok := n.Vars[name]; ok {
-			return true
+// definedAnywhere: some node of the inventory defines var name. The set of
+// names is gathered once, not by looking at every node for every use.
+func (c *useChecker) definedAnywhere(name string) bool {
+	if c.defined == nil {
+		c.defined = map[string]bool{}
+		for _, n := range c.b.Inv.Nodes {
+			for k := range n.Vars {
+				c.defined[k] = true
+			}
 		}
 	}
-	return false
+	return c.defined[name]
 }
 
 func varNames(nodes []*Node) []string {

@@ -242,9 +242,11 @@ func (w *sourceWalker) escape() {
 	}
 }
 
-// problem records err, from compiling an expression in v, at its place in
-// the file.
-func (s *source) problem(probs *Problems, v scalar, path string, err error) {
+// problem records err, from compiling an expression in v against sc, at its
+// place in the file.
+func (s *source) problem(probs *Problems, sc expr.Scope, v scalar, path string, err error) {
+	// What its did-you-mean may have looked at: the scope's names.
+	probs.spend(len(sc.Params) + len(sc.Results) + len(sc.Vars))
 	var ee *expr.Error
 	if errors.As(err, &ee) {
 		probs.At(s.inner(v, ee.Line, ee.Col), path, "%s", ee.Msg)
