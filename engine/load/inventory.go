@@ -89,10 +89,14 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 		LBs: map[string]step.LoadBalancer{}, GroupPos: map[string]spec.Pos{},
 	}
 	inv.SSH = sshSettings(si.SSH, probs)
+	// The declared groups by name, looked up for every group of every node.
+	groups := make(map[string]spec.Group, len(si.Groups.Keys))
 	for i, name := range si.Groups.Keys {
 		inv.GroupPos[name.V] = name.Pos
 		inv.Groups[name.V] = nil
-		_ = i
+		if _, dup := groups[name.V]; !dup {
+			groups[name.V] = si.Groups.Values[i]
+		}
 	}
 	for i, sn := range si.Nodes {
 		path := fmt.Sprintf("nodes[%d]", i)
@@ -100,7 +104,7 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 			probs.At(sn.Name.Pos, path+".name", "node %q is already defined at line %d", sn.Name.V, prev.Pos.Line)
 			continue
 		}
-		n := buildNode(si, sn)
+		n := buildNode(si, groups, sn)
 		inv.Nodes = append(inv.Nodes, n)
 		inv.ByName[n.Name] = n
 		for _, g := range sn.Groups.Items {
@@ -120,7 +124,7 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 	return inv
 }
 
-func buildNode(si *spec.Inventory, sn spec.Node) *Node {
+func buildNode(si *spec.Inventory, groups map[string]spec.Group, sn spec.Node) *Node {
 	n := &Node{
 		Name: sn.Name.V, Host: sn.Host.V, Port: 22, User: si.Defaults.User.V, Transport: "ssh",
 		ProxyJump: sn.ProxyJump.V, Groups: sn.Groups.Strings(), Pos: sn.Pos,
@@ -156,7 +160,7 @@ func buildNode(si *spec.Inventory, sn spec.Node) *Node {
 	}
 	merge(si.Vars)
 	for _, g := range n.Groups {
-		if gs, ok := si.Groups.Get(g); ok {
+		if gs, ok := groups[g]; ok {
 			merge(gs.Vars)
 		}
 	}
