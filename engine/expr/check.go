@@ -97,6 +97,11 @@ func (c *scopeChecker) check(n ast.Node) *problem {
 		}
 	case *ast.VariableDeclaratorNode:
 		return &problem{at, "let is not available in plans"}
+	case *ast.BinaryNode:
+		// A constant pattern is compiled with the plan.
+		if s, ok := n.Right.(*ast.StringNode); ok && n.Operator == "matches" && len(s.Value) > MaxPattern {
+			return &problem{at, fmt.Sprintf("the pattern is %s, more than the %s a pattern may be", byteText(len(s.Value)), byteText(MaxPattern))}
+		}
 	case *ast.MemberNode:
 		return c.checkMember(n)
 	}

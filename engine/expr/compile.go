@@ -31,6 +31,9 @@ type Expr struct {
 	src  string
 	prog *vm.Program
 	cond bool
+	// metered: the expression calls functions that charge its budgets,
+	// so each evaluation passes them a meter of its own.
+	metered bool
 	// org is where src starts in the caller's text (a template holds
 	// several expressions), to place errors.
 	org origin
@@ -89,6 +92,7 @@ var baseConfig = sync.OnceValue(func() *conf.Config {
 	for name := range cfg.Disabled {
 		delete(cfg.Builtins, name)
 	}
+	cfg.Functions = functions()
 	return cfg
 })
 
@@ -127,6 +131,7 @@ func compile(src string, sc Scope, org origin, w want) (*Expr, error) {
 		return nil, org.errorAt(src, p.at, "%s", p.msg)
 	}
 	refs, tests := collectRefs(tree.Node).resolve(src, org), whenTrue(tree.Node)
+	metered := meterTree(&tree.Node)
 	cfg := config(sc, named)
 	typ, err := checker.Check(tree, cfg)
 	if err != nil {
@@ -142,7 +147,7 @@ func compile(src string, sc Scope, org origin, w want) (*Expr, error) {
 	if err != nil {
 		return nil, org.fromExpr(src, err)
 	}
-	return &Expr{src: src, prog: prog, cond: w == wantBool, org: org, at: start, refs: refs, tests: tests}, nil
+	return &Expr{src: src, prog: prog, cond: w == wantBool, metered: metered, org: org, at: start, refs: refs, tests: tests}, nil
 }
 
 // typeProblem says why a statically known result type does not fit; an
@@ -211,11 +216,19 @@ func (e *Expr) Eval(env step.Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.metered {
+		withMeter := make(map[string]any, len(top)+1)
+		for k, v := range top {
+			withMeter[k] = v
+		}
+		withMeter[meterName] = newMeter()
+		top = withMeter
+	}
 	v := vms.Get().(*vm.VM)
 	out, err := v.Run(e.prog, top)
 	vms.Put(v)
 	if err != nil {
-		return nil, e.org.fromExpr(e.src, err)
+		return nil, e.org.fromExpr(e.src, budgetWords(err))
 	}
 	if e.cond {
 		if _, ok := out.(bool); !ok {

@@ -145,6 +145,7 @@ func (sc Scope) envType(named mentions) types.Map {
 	for _, name := range sc.Extra {
 		env[name] = types.Any
 	}
+	env[meterName] = types.Any
 	return env
 }
 

@@ -151,9 +151,12 @@ func (t *Template) Render(env step.Env) (string, error) {
 		return t.constant, nil
 	}
 	var b strings.Builder
-	b.Grow(len(t.src) + 16)
+	b.Grow(min(len(t.src)+16, ByteBudget))
 	for i, p := range t.parts {
 		if p.expr == nil {
+			if err := fitsRendering(&b, len(p.lit)); err != nil {
+				return "", errorAt(t.src, 0, "%v", err)
+			}
 			b.WriteString(p.lit)
 			continue
 		}
