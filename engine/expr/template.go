@@ -135,6 +135,21 @@ func (t *Template) Refs() []Ref {
 	return out
 }
 
+// Expressions is how many `${{ }}` the template holds: the interpolations
+// each rendering evaluates.
+func (t *Template) Expressions() int {
+	if t == nil {
+		return 0
+	}
+	n := 0
+	for _, p := range t.parts {
+		if p.expr != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // IsZero reports whether the key was absent.
 func (t *Template) IsZero() bool { return t == nil || !t.present }
 

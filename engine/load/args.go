@@ -26,6 +26,9 @@ type args struct {
 	nodes []ref
 	// uses are what the compiled expressions read.
 	uses []use
+	// exprs counts the expressions compiled: the interpolations the step
+	// evaluates on each node.
+	exprs int
 }
 
 var _ step.Args = (*args)(nil)
@@ -92,6 +95,7 @@ func (a *args) compile(v *yaml.Node, path string, mode expr.Mode) step.Template 
 		return expr.Constant(v.Value)
 	}
 	a.uses = append(a.uses, a.src.uses(scalarOf(v), path, t.Refs())...)
+	a.exprs += t.Expressions()
 	return t
 }
 
@@ -127,6 +131,7 @@ func (a *args) Expr(key string, extra ...string) step.Expr {
 		return nil
 	}
 	a.uses = append(a.uses, a.src.uses(scalarOf(v), a.at(key), e.Refs())...)
+	a.exprs++
 	return e
 }
 

@@ -20,6 +20,9 @@ type Binding struct {
 	Targets [][]*Node
 	// Secrets are the values of secret params, to mask in every output.
 	Secrets []string
+	// rollbackPhases indexes the phases whose rollback-on rules name each
+	// rollback (see RollbackNodes).
+	rollbackPhases map[string][]int
 }
 
 // BindOptions are the command line's part of a binding.
@@ -44,15 +47,29 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 	sets := parseSets(p, opt.Sets, fp)
 	fromEnv(p, opt.LookupEnv, sets, fp)
 	for i, ph := range p.Phases {
-		b.Targets = append(b.Targets, selectNodes(inv, ph, fmt.Sprintf("phases[%d].targets", i), pp))
+		path := fmt.Sprintf("phases[%d].targets", i)
+		nodes, resolved := selectNodes(inv, ph, path, pp)
+		if len(nodes) == 0 && resolved && !ph.AllowEmpty {
+			pp.At(ph.TargetAt[0], path, "phase %s targets no node: %s none of the nodes in %s; fix the targets or the inventory, or write allowEmpty: true if the phase may do nothing",
+				ph.ID, targetList(ph.Targets), inv.File)
+		}
+		b.Targets = append(b.Targets, nodes)
 		for _, st := range ph.Steps {
 			checkNames(inv, st, pp)
 		}
 	}
+
 	for _, name := range p.RollbackOrder {
 		for _, st := range p.Rollbacks[name] {
 			checkNames(inv, st, pp)
 		}
+	}
+	if err := b.CheckSize(); err != nil {
+		// Before the checks that cost as much as the graph: every use on
+		// every node.
+		i := b.GraphSize().Largest
+		pp.At(p.Phases[i].Pos, fmt.Sprintf("phases[%d]", i), "%v", err)
+		return nil, Sorted(append(append(pp.List, ip.List...), fp.List...))
 	}
 	targeted := map[string]bool{}
 	for _, nodes := range b.Targets {
@@ -153,8 +170,19 @@ func findParam(p *Plan, name string) (Param, bool) {
 	return Param{}, false
 }
 
+// targetList writes a phase's targets for a message, with the verb:
+// `its target "a" selects`, `its targets [a, !b] select`.
+func targetList(targets []string) string {
+	if len(targets) == 1 {
+		return fmt.Sprintf("its target %q selects", targets[0])
+	}
+	return "its targets [" + strings.Join(targets, ", ") + "] select"
+}
+
 // selectNodes resolves a phase's targets: groups and "all", minus "!group".
-func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
+// resolved is false when a name was not found (a problem already).
+func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) (sel []*Node, resolved bool) {
+	resolved = true
 	in, out := map[string]bool{}, map[string]bool{}
 	for i, t := range ph.Targets {
 		name, neg := strings.CutPrefix(t, "!")
@@ -169,6 +197,7 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 			pp.At(ph.TargetAt[i], path, "no group or node named %q in %s%s", name, inv.File, pp.suggest(name, func() []string {
 				return append(append([]string{"all"}, sortedKeys(inv.Groups)...), nodeNames(inv)...)
 			}))
+			resolved = false
 			continue
 		}
 		for _, n := range nodes {
@@ -179,13 +208,12 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 			}
 		}
 	}
-	var sel []*Node
 	for _, n := range inv.Nodes {
 		if in[n.Name] && !out[n.Name] {
 			sel = append(sel, n)
 		}
 	}
-	return sel
+	return sel, resolved
 }
 
 // checkNames checks the load balancers and nodes a step names.

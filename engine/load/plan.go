@@ -136,7 +136,7 @@ func (b *planBuilder) scope(failure bool) expr.Scope {
 func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 	ph := &Phase{
 		ID: sph.ID.V, Title: sph.Title.V, Targets: sph.Targets.Strings(), Strategy: sph.Strategy,
-		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos,
+		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos, AllowEmpty: sph.AllowEmpty.V,
 	}
 	for _, t := range sph.Targets.Items {
 		// Where the name itself is: past a quote and a "!".
@@ -269,6 +269,9 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 		st.Name = st.ID
 	}
 	var uses []use
+	if ss.When.Set {
+		st.Expressions++
+	}
 	if strings.Contains(ss.Timeout.V, "${{") {
 		// A duration param: resolved per node when the step runs.
 		sc := b.scope(false)
@@ -277,6 +280,7 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 			b.src.problem(b.probs, sc, scalarOfValue(ss.Timeout), path+".timeout", err)
 		} else {
 			uses = b.src.uses(scalarOfValue(ss.Timeout), path+".timeout", t.Refs())
+			st.Expressions += t.Expressions()
 		}
 		st.TimeoutFrom = t
 	} else {
@@ -304,6 +308,7 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	a := &args{with: ss.With.Node, pos: ss.Pos, path: path + ".with", scope: b.scope(false), src: b.src, probs: b.probs}
 	st.Action = def.Build(a)
 	st.LBs, st.Nodes = a.lbs, a.nodes
+	st.Expressions += a.exprs
 	uses = append(uses, a.uses...)
 	// A step type that arms rollback rules is known by its ability, not its
 	// name; its `when` looks at the failure, other steps' at the node.

@@ -81,14 +81,22 @@ func (c *useChecker) index() {
 // RollbackNodes are the nodes a rollback may run on: the targets of every
 // phase with a rollback-on rule naming it, in inventory order.
 func (b *Binding) RollbackNodes(name string) []*Node {
-	set := map[*Node]bool{}
-	for i, ph := range b.Plan.Phases {
-		for _, st := range ph.Steps {
-			if st.Rollback != nil && st.Rollback.Rollback == name {
-				for _, n := range b.Targets[i] {
-					set[n] = true
+	if b.rollbackPhases == nil {
+		// Indexed once: looking through every step for each rollback was
+		// rollbacks x steps.
+		b.rollbackPhases = map[string][]int{}
+		for i, ph := range b.Plan.Phases {
+			for _, st := range ph.Steps {
+				if st.Rollback != nil {
+					b.rollbackPhases[st.Rollback.Rollback] = append(b.rollbackPhases[st.Rollback.Rollback], i)
 				}
 			}
+		}
+	}
+	set := map[*Node]bool{}
+	for _, i := range b.rollbackPhases[name] {
+		for _, n := range b.Targets[i] {
+			set[n] = true
 		}
 	}
 	var out []*Node

@@ -63,8 +63,10 @@ type Phase struct {
 	When        Value[string]  `yaml:"when"`
 	ExitCode    Value[int]     `yaml:"exitCode"`
 	MaxFailures Amount         `yaml:"maxFailures"`
-	Steps       []Step         `yaml:"steps"`
-	Pos         Pos            `yaml:"-"`
+	// AllowEmpty lets the phase target no node of the inventory.
+	AllowEmpty Value[bool] `yaml:"allowEmpty"`
+	Steps      []Step      `yaml:"steps"`
+	Pos        Pos         `yaml:"-"`
 }
 
 // UnmarshalYAML keeps the phase's position.
