@@ -83,7 +83,7 @@ func (t *Template) writeScalar(b *strings.Builder, v any, raw bool) error {
 // ${{ vars.big }} written a thousand times must not take gigabytes.
 func fitsRendering(b *strings.Builder, n int) error {
 	if b.Len()+n > ByteBudget {
-		return &budgetError{fmt.Sprintf("the rendered text would be more than %s (the budget of one rendering)", byteText(ByteBudget))}
+		return fmt.Errorf("the rendered text would be more than %s (the budget of one rendering)", byteText(ByteBudget))
 	}
 	return nil
 }
