@@ -36,6 +36,11 @@ func Decode(file string, data []byte) (doc *yaml.Node, problems []Problem) {
 	if isEmptyDocument(&first) {
 		return nil, []Problem{{File: file, Line: 1, Col: 1, Msg: "the document is empty"}}
 	}
+	if deep := tooDeep(&first); deep != nil {
+		line, col := nodePos(deep)
+		return nil, []Problem{{File: file, Line: line, Col: col,
+			Msg: fmt.Sprintf("mappings and lists nest more than %d deep here; a plan or an inventory needs far fewer levels", MaxDepth)}}
+	}
 	var second yaml.Node
 	switch err := dec.Decode(&second); {
 	case err == nil:
@@ -46,6 +51,37 @@ func Decode(file string, data []byte) (doc *yaml.Node, problems []Problem) {
 		return nil, []Problem{syntaxProblem(file, data, err)}
 	}
 	return &first, nil
+}
+
+// MaxDepth bounds how deeply mappings and lists nest in a plan or an
+// inventory (the deepest shipped plan needs 7 levels). yaml.v3 itself stops
+// at 10,000; every later stage walks the tree, so it is bounded here, once,
+// with a position.
+const MaxDepth = 64
+
+// tooDeep returns the first node (in document order) nested more than
+// MaxDepth deep, or nil. Aliases are not followed: what they add is bounded
+// when the document is converted (maxAliased).
+func tooDeep(doc *yaml.Node) *yaml.Node {
+	type item struct {
+		n     *yaml.Node
+		depth int
+	}
+	stack := []item{{doc, 0}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		depth := it.depth
+		if it.n.Kind == yaml.MappingNode || it.n.Kind == yaml.SequenceNode {
+			if depth++; depth > MaxDepth {
+				return it.n
+			}
+		}
+		for i := len(it.n.Content) - 1; i >= 0; i-- {
+			stack = append(stack, item{it.n.Content[i], depth})
+		}
+	}
+	return nil
 }
 
 // isEmptyDocument reports a document holding nothing but an implicit null,
@@ -86,17 +122,27 @@ func syntaxProblem(file string, data []byte, err error) Problem {
 }
 
 // firstFailingLine looks, from the reported line onward, for the shortest
-// prefix of the file that fails to parse with msg. The search is bounded so a
-// huge file costs a few dozen parses at most.
+// prefix of the file that fails to parse with msg. The search is bounded: at
+// most 64 lines on, and at most about four times the file's size parsed in
+// all, so a syntax error at the end of a large file costs a few parses, not
+// dozens.
 func firstFailingLine(lines [][]byte, reported int, msg string) int {
 	const lookahead = 64
 	start := max(reported, 1)
 	var prefix []byte
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	budget := 4*size + 64<<10
 	for _, l := range lines[:min(start-1, len(lines))] {
 		prefix = append(prefix, l...)
 	}
 	for n := start; n <= len(lines) && n < start+lookahead; n++ {
 		prefix = append(prefix, lines[n-1]...)
+		if budget -= len(prefix); budget < 0 {
+			break
+		}
 		if parseMessage(prefix) == msg {
 			return n
 		}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -55,5 +56,28 @@ func TestDecodeKeepsPositions(t *testing.T) {
 	name := doc.Content[0].Content[3]
 	if name.Value != "x" || name.Line != 3 || name.Column != 7 {
 		t.Errorf("name value %q at %d:%d, want x at 3:7", name.Value, name.Line, name.Column)
+	}
+}
+
+func TestDecodeDepth(t *testing.T) {
+	at := func(depth int) string {
+		return "a: " + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + "\n"
+	}
+	if _, probs := Decode("ok.yaml", []byte(at(MaxDepth))); len(probs) > 0 {
+		t.Fatalf("%d levels: %v", MaxDepth, probs)
+	}
+	_, probs := Decode("deep.yaml", []byte(at(MaxDepth+1)))
+	want := Problem{File: "deep.yaml", Line: 1, Col: 4 + MaxDepth - 1,
+		Msg: "mappings and lists nest more than 64 deep here; a plan or an inventory needs far fewer levels"}
+	if len(probs) != 1 || probs[0] != want {
+		t.Fatalf("got %v, want %v", probs, want)
+	}
+	// Block style counts the same, and yaml.v3's own limit is far beyond.
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "%s- \n", strings.Repeat("  ", i))
+	}
+	if _, probs := Decode("block.yaml", []byte(b.String())); len(probs) != 1 || probs[0].Line != MaxDepth+1 {
+		t.Fatalf("block nesting: %v", probs)
 	}
 }

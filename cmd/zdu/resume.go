@@ -121,7 +121,7 @@ func recompile(ctx context.Context, dir string, secrets []string, acceptChanges 
 		rec  rundir.File
 		copy *string
 	}{{rec.Plan, &planFile}, {rec.Inventory, &invFile}} {
-		now, err := os.ReadFile(f.rec.Path)
+		now, err := readInput(f.rec.Path)
 		if err != nil || rundir.FileDigest(now) == f.rec.Digest {
 			continue // gone or unchanged: the copy is the run's
 		}

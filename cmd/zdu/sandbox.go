@@ -21,6 +21,7 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/exitcode"
 	"github.com/zdu-dev/zdu/engine/probe"
+	"github.com/zdu-dev/zdu/engine/safefile"
 	"github.com/zdu-dev/zdu/engine/sandbox"
 )
 
@@ -381,7 +382,7 @@ func (f *sandboxFlags) down(ctx context.Context, stdout, stderr io.Writer) int {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(f.dir, sandboxProbeFile)); err == nil {
+	if b, err := safefile.Read(filepath.Join(f.dir, sandboxProbeFile), 1<<20); err == nil {
 		var res probe.Result
 		if json.Unmarshal(b, &res) == nil {
 			rep.Probe = &res

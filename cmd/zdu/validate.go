@@ -131,16 +131,16 @@ func (l loaded) summary() string {
 func loadAll(ctx context.Context, planFile, invFile string, opt load.BindOptions) (loaded, []schema.Problem) {
 	out := loaded{PlanFile: planFile, InvFile: invFile}
 	var probs []schema.Problem
-	if data, err := os.ReadFile(planFile); err != nil {
-		probs = append(probs, schema.Problem{File: planFile, Msg: fmt.Sprintf("cannot read plan: %v", unwrapPath(err))})
+	if data, err := readInput(planFile); err != nil {
+		probs = append(probs, schema.Problem{File: planFile, Msg: fmt.Sprintf("cannot read plan: %v", err)})
 	} else {
 		out.PlanData = data
 		out.Plan, probs = load.ParsePlan(planFile, data)
 	}
 	if invFile != "" {
-		data, err := os.ReadFile(invFile)
+		data, err := readInput(invFile)
 		if err != nil {
-			probs = append(probs, schema.Problem{File: invFile, Msg: fmt.Sprintf("cannot read inventory: %v", unwrapPath(err))})
+			probs = append(probs, schema.Problem{File: invFile, Msg: fmt.Sprintf("cannot read inventory: %v", err)})
 		} else {
 			var ips []schema.Problem
 			out.InvData = data

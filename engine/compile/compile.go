@@ -46,6 +46,9 @@ type Phase struct {
 
 // Compile builds the program and its graph.
 func Compile(b *load.Binding) (*Program, error) {
+	if err := b.CheckSize(); err != nil {
+		return nil, err
+	}
 	p := &Program{Binding: b, Graph: new(dag.Graph)}
 	var prev dag.Vertex // what the next phase's first vertices wait for
 	for i, ph := range b.Plan.Phases {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/types"
 )
 
 // Builtins are the only functions plans may call. Everything else in expr
@@ -44,6 +45,7 @@ type scopeChecker struct {
 	sc     Scope
 	nodes  []ast.Node
 	callee map[ast.Node]bool
+	named  mentions
 }
 
 func (c *scopeChecker) Visit(n *ast.Node) {
@@ -59,7 +61,9 @@ type problem struct {
 	msg string
 }
 
-func checkTree(root ast.Node, sc Scope) *problem {
+// checkTree checks a parsed expression against the scope and says which
+// params, vars and results it names.
+func checkTree(root ast.Node, sc Scope) (mentions, *problem) {
 	c := &scopeChecker{sc: sc, callee: map[ast.Node]bool{}}
 	ast.Walk(&root, c)
 	// ast.Walk is post-order; report the leftmost problem first, as a reader
@@ -71,9 +75,9 @@ func checkTree(root ast.Node, sc Scope) *problem {
 		}
 	}
 	if first != nil {
-		return first
+		return c.named, first
 	}
-	return checkDepth(c.nodes)
+	return c.named, checkDepth(c.nodes)
 }
 
 func (c *scopeChecker) check(n ast.Node) *problem {
@@ -84,15 +88,20 @@ func (c *scopeChecker) check(n ast.Node) *problem {
 			if _, known := builtin.Index[n.Value]; known {
 				return &problem{at, fmt.Sprintf("function %q is not available in plans", n.Value)}
 			}
-			return &problem{at, "unknown function " + quoteSuggest(n.Value, Builtins)}
+			return &problem{at, "unknown function " + c.quoteSuggest(n.Value, Builtins)}
 		}
 		return c.checkName(n.Value, at)
 	case *ast.BuiltinNode:
 		if !builtinSet[n.Name] {
-			return &problem{at, "function " + quoteSuggest(n.Name, Builtins) + " is not available in plans"}
+			return &problem{at, "function " + c.quoteSuggest(n.Name, Builtins) + " is not available in plans"}
 		}
 	case *ast.VariableDeclaratorNode:
 		return &problem{at, "let is not available in plans"}
+	case *ast.BinaryNode:
+		// A constant pattern is compiled with the plan.
+		if s, ok := n.Right.(*ast.StringNode); ok && n.Operator == "matches" && len(s.Value) > MaxPattern {
+			return &problem{at, fmt.Sprintf("the pattern is %s, more than the %s a pattern may be", byteText(len(s.Value)), byteText(MaxPattern))}
+		}
 	case *ast.MemberNode:
 		return c.checkMember(n)
 	}
@@ -108,7 +117,7 @@ func (c *scopeChecker) checkName(name string, at int) *problem {
 	if name == "failure" {
 		return &problem{at, `failure is only visible in a rollback-on condition`}
 	}
-	return &problem{at, "unknown name " + quoteSuggest(name, c.sc.topNames())}
+	return &problem{at, "unknown name " + c.quoteSuggest(name, c.sc.topNames())}
 }
 
 // checkMember checks <top>.<field> where the field set is known.
@@ -119,10 +128,13 @@ func (c *scopeChecker) checkMember(m *ast.MemberNode) *problem {
 	}
 	at := m.Property.Location().From
 	name := prop.Value
+	if id, ok := m.Node.(*ast.IdentifierNode); ok {
+		c.named.add(id.Value, name)
+	}
 	if inner, ok := m.Node.(*ast.MemberNode); ok {
 		// results.<name>.<field>
 		if id, ok := inner.Node.(*ast.IdentifierNode); ok && id.Value == "results" {
-			return fieldProblem("a registered result", name, at, resultFields)
+			return c.fieldProblem("a registered result", name, at, resultFields)
 		}
 		return nil
 	}
@@ -133,35 +145,35 @@ func (c *scopeChecker) checkMember(m *ast.MemberNode) *problem {
 	switch id.Value {
 	case "params":
 		if _, ok := c.sc.Params[name]; !ok {
-			return &problem{at, "unknown param " + quoteSuggest(name, keys(c.sc.Params))}
+			return &problem{at, "unknown param " + quoteSuggestKeys(c, name, c.sc.Params)}
 		}
 	case "vars":
 		if c.sc.Vars != nil && !c.sc.Vars[name] {
-			return &problem{at, "unknown var " + quoteSuggest(name, keys(c.sc.Vars))}
+			return &problem{at, "unknown var " + quoteSuggestKeys(c, name, c.sc.Vars)}
 		}
 	case "results":
 		if !c.sc.Results[name] {
 			msg := fmt.Sprintf("unknown result %q: no earlier step registers it", name)
-			if s := suggest(name, keys(c.sc.Results)); s != "" {
+			if s := suggestKeys(c, name, c.sc.Results); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			return &problem{at, msg}
 		}
 	case "node":
-		return fieldProblem("node", name, at, nodeFields)
+		return c.fieldProblem("node", name, at, nodeFields)
 	case "phase":
-		return fieldProblem("phase", name, at, phaseFields)
+		return c.fieldProblem("phase", name, at, phaseFields)
 	case "failure":
-		return fieldProblem("failure", name, at, failureFields)
+		return c.fieldProblem("failure", name, at, failureFields)
 	}
 	return nil
 }
 
-func fieldProblem[V any](obj, name string, at int, fields map[string]V) *problem {
+func (c *scopeChecker) fieldProblem(obj, name string, at int, fields map[string]types.Type) *problem {
 	if _, ok := fields[name]; ok {
 		return nil
 	}
-	return &problem{at, fmt.Sprintf("%s has no field %s", obj, quoteSuggest(name, keys(fields)))}
+	return &problem{at, fmt.Sprintf("%s has no field %s", obj, quoteSuggestKeys(c, name, fields))}
 }
 
 // checkDepth bounds the nesting of predicates. Each predicate's depth is 1 +
@@ -212,12 +224,37 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
+// maxSuggestCandidates bounds the names one did-you-mean compares with:
+// a plan registering thousands of results gets no suggestion for a
+// misspelt one, rather than a check quadratic in its size.
+const maxSuggestCandidates = 1000
+
 // quoteSuggest renders `"name"` or `"name" (did you mean "x"?)`.
-func quoteSuggest(name string, candidates []string) string {
+func (c *scopeChecker) quoteSuggest(name string, candidates []string) string {
+	if c.sc.NoSuggestions || len(candidates) > maxSuggestCandidates {
+		return fmt.Sprintf("%q", name)
+	}
 	if s := suggest(name, candidates); s != "" {
 		return fmt.Sprintf("%q (did you mean %q?)", name, s)
 	}
 	return fmt.Sprintf("%q", name)
+}
+
+// quoteSuggestKeys is quoteSuggest with a map's keys as the candidates.
+func quoteSuggestKeys[V any](c *scopeChecker, name string, m map[string]V) string {
+	if s := suggestKeys(c, name, m); s != "" {
+		return fmt.Sprintf("%q (did you mean %q?)", name, s)
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+// suggestKeys is suggest with a map's keys as the candidates, within the
+// bounds quoteSuggest keeps.
+func suggestKeys[V any](c *scopeChecker, name string, m map[string]V) string {
+	if c.sc.NoSuggestions || len(m) > maxSuggestCandidates {
+		return ""
+	}
+	return suggest(name, keys(m))
 }
 
 // suggest returns the candidate closest to name by edit distance, if it is

@@ -9,7 +9,10 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/checker/nature"
+	"github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
@@ -29,11 +32,14 @@ type Expr struct {
 	src  string
 	prog *vm.Program
 	cond bool
-	// full and base place errors: the expression starts at rune offset base
-	// of full (a template holds several expressions).
-	full string
-	base int
-	// at is where the expression's text starts, for errors about its value.
+	// metered: the expression calls functions that charge its budgets,
+	// so each evaluation passes them a meter of its own.
+	metered bool
+	// org is where src starts in the caller's text (a template holds
+	// several expressions), to place errors.
+	org origin
+	// at is the rune offset in src where the expression's text starts
+	// (past leading space), for errors about its value.
 	at int
 	// refs and tests are what the expression reads and tests for; see Refs.
 	refs  []Ref
@@ -51,7 +57,7 @@ var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} 
 // CompileCond compiles a condition, which must be a boolean. When its type is
 // only known at run time (e.g. vars.x), Bool checks it then.
 func CompileCond(src string, sc Scope) (*Expr, error) {
-	e, err := compile(src, sc, src, 0, wantBool)
+	e, err := compile(src, sc, startOfText, wantBool)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +66,7 @@ func CompileCond(src string, sc Scope) (*Expr, error) {
 
 // CompileValue compiles an expression of any type.
 func CompileValue(src string, sc Scope) (*Expr, error) {
-	e, err := compile(src, sc, src, 0, wantAny)
+	e, err := compile(src, sc, startOfText, wantAny)
 	if err != nil {
 		return nil, err
 	}
@@ -75,54 +81,76 @@ const (
 	wantInsertable // a template part: a scalar or a list, not a map
 )
 
-func options(sc Scope) []expr.Option {
-	opts := []expr.Option{
-		expr.Env(sc.envType()),
-		expr.DisableAllBuiltins(),
-		expr.MaxNodes(MaxNodes),
-	}
-	for _, b := range Builtins {
-		opts = append(opts, expr.EnableBuiltin(b))
-	}
-	return opts
-}
-
-// compile compiles src, which starts at rune offset base of full. It parses
-// and checks the tree itself first, so scope problems get plan wording and
-// the result type is known, then lets expr compile the program.
-func compile(src string, sc Scope, full string, base int, w want) (*Expr, error) {
-	start := base + runeOffset(src, len(src)-len(strings.TrimLeft(src, " \t\r\n")))
-	if strings.TrimSpace(src) == "" {
-		return nil, errorAt(full, start, "empty expression")
-	}
-	opts := options(sc)
+// baseConfig is what every expression's configuration shares: the
+// builtins plans may call and the node limit. It is built once and only
+// read; config copies it, so the builtin tables are not rebuilt for each of
+// a plan's thousands of expressions.
+var baseConfig = sync.OnceValue(func() *conf.Config {
 	cfg := conf.CreateNew()
-	for _, op := range opts {
-		op(cfg)
+	expr.DisableAllBuiltins()(cfg)
+	for _, b := range Builtins {
+		expr.EnableBuiltin(b)(cfg)
 	}
+	expr.MaxNodes(MaxNodes)(cfg)
 	for name := range cfg.Disabled {
 		delete(cfg.Builtins, name)
 	}
-	tree, err := parser.ParseWithConfig(src, cfg)
+	cfg.Functions = functions()
+	return cfg
+})
+
+// parseConfig is the configuration for parsing: which names are builtins,
+// and the node limit. A copy with a cache of its own, so that expressions
+// can be compiled concurrently.
+func parseConfig() *conf.Config {
+	cfg := *baseConfig()
+	cfg.NtCache = nature.Cache{}
+	return &cfg
+}
+
+// config is expr's configuration for an expression that names what named
+// lists, in sc.
+func config(sc Scope, named mentions) *conf.Config {
+	cfg := parseConfig()
+	expr.Env(sc.envType(named))(cfg)
+	return cfg
+}
+
+// compile compiles src, which starts at org in the caller's text. It parses
+// and checks the tree itself first, so scope problems get plan wording and
+// the result type is known, then has expr type-check, optimise and compile
+// that same tree: one parse, one check.
+func compile(src string, sc Scope, org origin, w want) (*Expr, error) {
+	start := runeOffset(src, len(src)-len(strings.TrimLeft(src, " \t\r\n")))
+	if strings.TrimSpace(src) == "" {
+		return nil, org.errorAt(src, start, "empty expression")
+	}
+	tree, err := parser.ParseWithConfig(src, parseConfig())
 	if err != nil {
-		return nil, fromExpr(full, base, err)
+		return nil, org.fromExpr(src, err)
 	}
-	if p := checkTree(tree.Node, sc); p != nil {
-		return nil, errorAt(full, base+p.at, "%s", p.msg)
+	named, p := checkTree(tree.Node, sc)
+	if p != nil {
+		return nil, org.errorAt(src, p.at, "%s", p.msg)
 	}
-	refs, tests := collectRefs(tree.Node).resolve(full, base), whenTrue(tree.Node)
+	refs, tests := collectRefs(tree.Node).resolve(src, org), whenTrue(tree.Node)
+	metered := meterTree(&tree.Node)
+	cfg := config(sc, named)
 	typ, err := checker.Check(tree, cfg)
 	if err != nil {
-		return nil, fromExpr(full, base, err)
+		return nil, org.fromExpr(src, err)
 	}
 	if msg := typeProblem(typ, w); msg != "" {
-		return nil, errorAt(full, start, "%s", msg)
+		return nil, org.errorAt(src, start, "%s", msg)
 	}
-	prog, err := expr.Compile(src, opts...)
+	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+		return nil, org.fromExpr(src, err)
+	}
+	prog, err := compiler.Compile(tree, cfg)
 	if err != nil {
-		return nil, fromExpr(full, base, err)
+		return nil, org.fromExpr(src, err)
 	}
-	return &Expr{src: src, prog: prog, cond: w == wantBool, full: full, base: base, at: start, refs: refs, tests: tests,
+	return &Expr{src: src, prog: prog, cond: w == wantBool, metered: metered, org: org, at: start, refs: refs, tests: tests,
 		roots: rootsRead(tree.Node, sc)}, nil
 }
 
@@ -229,15 +257,23 @@ func (e *Expr) Eval(env step.Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.metered {
+		withMeter := make(map[string]any, len(top)+1)
+		for k, v := range top {
+			withMeter[k] = v
+		}
+		withMeter[meterName] = newMeter()
+		top = withMeter
+	}
 	v := vms.Get().(*vm.VM)
 	out, err := v.Run(e.prog, top)
 	vms.Put(v)
 	if err != nil {
-		return nil, fromExpr(e.full, e.base, err)
+		return nil, e.org.fromExpr(e.src, budgetWords(err))
 	}
 	if e.cond {
 		if _, ok := out.(bool); !ok {
-			return nil, errorAt(e.full, e.at, "condition must be a boolean, got %s", valueType(out))
+			return nil, e.errorf("condition must be a boolean, got %s", valueType(out))
 		}
 	}
 	return out, nil
@@ -251,9 +287,15 @@ func (e *Expr) Bool(env step.Env) (bool, error) {
 	}
 	b, ok := out.(bool)
 	if !ok {
-		return false, errorAt(e.full, e.at, "expression must be a boolean, got %s", valueType(out))
+		return false, e.errorf("expression must be a boolean, got %s", valueType(out))
 	}
 	return b, nil
+}
+
+// errorf is an error about the expression's value, placed where its text
+// starts.
+func (e *Expr) errorf(format string, args ...any) *Error {
+	return e.org.errorAt(e.src, e.at, format, args...)
 }
 
 func valueType(v any) string {

@@ -159,8 +159,8 @@ func TestRuntimeErrors(t *testing.T) {
 	}{
 		// vars.java_home is any at load time and a string at run time.
 		{src: "vars.java_home", cond: true, line: 1, col: 1, msg: "condition must be a boolean, got string"},
-		{src: "1..10000000", line: 1, msg: "memory budget exceeded"},
-		{src: "map(1..1000, map(1..1000, #))", line: 1, msg: "memory budget exceeded"},
+		{src: "1..10000000", line: 1, msg: "more than 100000 list and map elements (its memory budget)"},
+		{src: "map(1..1000, map(1..1000, #))", line: 1, msg: "more than 100000 list and map elements (its memory budget)"},
 		{src: "int('x')", line: 1, msg: "invalid operation"},
 		{src: "node.groups[5]", line: 1, msg: "out of range"},
 	}

@@ -23,6 +23,9 @@ func (t *Template) write(b *strings.Builder, v any, raw bool) error {
 		}
 		for i, el := range list {
 			if i > 0 {
+				if err := fitsRendering(b, len(sep)); err != nil {
+					return err
+				}
 				b.WriteString(sep)
 			}
 			if _, nested := asList(el); nested {
@@ -53,6 +56,9 @@ func (t *Template) writeScalar(b *strings.Builder, v any, raw bool) error {
 		return err
 	}
 	if t.mode != Shell {
+		if err := fitsRendering(b, len(s)); err != nil {
+			return err
+		}
 		b.WriteString(s)
 		return nil
 	}
@@ -60,9 +66,25 @@ func (t *Template) writeScalar(b *strings.Builder, v any, raw bool) error {
 		return fmt.Errorf("value contains a NUL byte, which a shell command cannot hold")
 	}
 	if quote && !raw {
+		// Quoting wraps the value in quotes and turns each ' into '\''.
+		if err := fitsRendering(b, len(s)+2+3*strings.Count(s, "'")); err != nil {
+			return err
+		}
 		s = transport.Quote(s)
 	}
+	if err := fitsRendering(b, len(s)); err != nil {
+		return err
+	}
 	b.WriteString(s)
+	return nil
+}
+
+// fitsRendering refuses to grow a rendering by n bytes past ByteBudget:
+// ${{ vars.big }} written a thousand times must not take gigabytes.
+func fitsRendering(b *strings.Builder, n int) error {
+	if b.Len()+n > ByteBudget {
+		return fmt.Errorf("the rendered text would be more than %s (the budget of one rendering)", byteText(ByteBudget))
+	}
 	return nil
 }
 

@@ -25,6 +25,8 @@ func FuzzCompileTemplate(f *testing.F) {
 		"${{ {'a': 1}.a }}", "${{ '}}' }}", "${{", "${{ }}", "a\n${{ nope }}\n", "${{ `x` }}",
 		"${{ map(1..10, #) }}", "${{ params.files }}", "${{ \"\\\"}}\" }}", "${{ raw }}", "ü${{ü}}",
 		"${{ vars.anm ? 1 : 'x' }}", "${{ stat }}", "${{ params.startup }}",
+		"${{ join(split(node.name, ''), '-') + upper(params.dir) }}", "${{ string(params.files) + lower('X') }}",
+		"${{ params.port + 1 }} ${{ params.startup + params.startup }}", "${{ map(node.groups, # + '!') }}",
 	} {
 		f.Add(s, true)
 	}
@@ -68,6 +70,8 @@ func FuzzCompileCond(f *testing.F) {
 		"true", "params.enabled", "'Gateway' in node.groups", "params.port", "nope", "vars.anm",
 		"all(node.groups, # != '')", "1..100000000", "let x = 1; x", "results.version.ok",
 		"failure.exitCode == 1", "len(params.files) > 2 ? true : false", "(", "params.dir matches '['",
+		"node.name matches params.dir + '['", "len(split(params.dir, '')) > 2", "count(node.groups, upper(#) == 'X') == 0",
+		"all(node.groups, all(node.groups, # + # != ''))", "string(1) + string(nil) == '1<nil>'",
 	} {
 		f.Add(s)
 	}

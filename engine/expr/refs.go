@@ -257,18 +257,21 @@ func keyOf(m *ast.MemberNode) string {
 	return root + "." + name
 }
 
-// resolve turns the collected nodes into Refs positioned in full (the
-// expression starts at rune offset base of it), in source order.
-func (c *refCollector) resolve(full string, base int) []Ref {
+// resolve turns the collected nodes into Refs positioned in the caller's
+// text (the expression src starts at org of it), in source order.
+func (c *refCollector) resolve(src string, org origin) []Ref {
 	refs := make([]Ref, 0, len(c.order))
-	runes := []rune(full)
+	var runes []rune
+	if len(c.order) > 0 {
+		runes = []rune(src)
+	}
 	for _, m := range c.order {
 		root, name, _ := refOf(m)
-		at := base + m.Property.Location().From
+		at := m.Property.Location().From
 		if at < len(runes) && strings.ContainsRune("\"'`", runes[at]) {
 			at++ // vars["name"]: the name, not its quote
 		}
-		line, col := position(full, at)
+		line, col := org.place(src, at)
 		refs = append(refs, Ref{Root: root, Name: name, Line: line, Col: col, Guard: c.guard[m]})
 	}
 	sort.SliceStable(refs, func(i, j int) bool {

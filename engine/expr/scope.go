@@ -54,6 +54,9 @@ type Scope struct {
 	Failure bool
 	// Extra are further top-level names a step adds at run time.
 	Extra []string
+	// NoSuggestions leaves the did-you-mean out of errors: the loader's
+	// budget for them is spent (a plan with thousands of mistakes).
+	NoSuggestions bool
 }
 
 // Fields of the fixed top-level objects, as Env fills them.
@@ -102,23 +105,32 @@ func kindType(k Kind) types.Type {
 }
 
 // envType is the compile-time shape of the Env for a scope: expr's checker
-// then knows the type of every param and field.
-func (sc Scope) envType() types.Map {
+// then knows the type of every param and field. Only the params and results
+// the expression names are typed (the scope checker has already refused the
+// names the scope lacks): the shape is then the size of the expression, not
+// of the plan, and compiling every expression of a plan stays linear in it.
+func (sc Scope) envType(named mentions) types.Map {
 	params := types.Map{}
-	for name, k := range sc.Params {
-		params[name] = kindType(k)
+	for name := range named.params {
+		if k, ok := sc.Params[name]; ok {
+			params[name] = kindType(k)
+		}
 	}
 	vars := types.Map{types.Extra: types.Any}
 	if sc.Vars != nil {
 		vars = types.Map{}
-		for name := range sc.Vars {
-			vars[name] = types.Any
+		for name := range named.vars {
+			if sc.Vars[name] {
+				vars[name] = types.Any
+			}
 		}
 	}
 	result := types.Map(resultFields)
 	results := types.Map{}
-	for name := range sc.Results {
-		results[name] = result
+	for name := range named.results {
+		if sc.Results[name] {
+			results[name] = result
+		}
 	}
 	env := types.Map{
 		"params":  params,
@@ -133,7 +145,32 @@ func (sc Scope) envType() types.Map {
 	for _, name := range sc.Extra {
 		env[name] = types.Any
 	}
+	env[meterName] = types.Any
 	return env
+}
+
+// mentions are the params, vars and results an expression names with a
+// constant key (params.x, vars["x"]).
+type mentions struct {
+	params, vars, results map[string]bool
+}
+
+func (m *mentions) add(root, name string) {
+	var set *map[string]bool
+	switch root {
+	case "params":
+		set = &m.params
+	case "vars":
+		set = &m.vars
+	case "results":
+		set = &m.results
+	default:
+		return
+	}
+	if *set == nil {
+		*set = map[string]bool{}
+	}
+	(*set)[name] = true
 }
 
 // topNames lists the top-level names of a scope, for did-you-mean.

@@ -61,6 +61,7 @@ func CompileTemplate(src string, mode Mode, sc Scope) (*Template, error) {
 	if bad >= 0 {
 		return nil, errorAt(src, runeOffset(src, bad), "unterminated ${{: missing }}")
 	}
+	lines := newLineCounter(src)
 	for _, s := range segs {
 		if !s.expr {
 			t.parts = append(t.parts, part{lit: s.lit})
@@ -69,7 +70,7 @@ func CompileTemplate(src string, mode Mode, sc Scope) (*Template, error) {
 		if s.raw && strings.TrimSpace(src[s.from:s.to]) == "" {
 			return nil, errorAt(src, runeOffset(src, s.from-3), "raw needs an expression: ${{ raw params.x }}")
 		}
-		e, err := compile(src[s.from:s.to], sc, src, runeOffset(src, s.from), wantInsertable)
+		e, err := compile(src[s.from:s.to], sc, lines.at(s.from), wantInsertable)
 		if err != nil {
 			return nil, err
 		}
@@ -136,6 +137,21 @@ func (t *Template) Refs() []Ref {
 	return out
 }
 
+// Expressions is how many `${{ }}` the template holds: the interpolations
+// each rendering evaluates.
+func (t *Template) Expressions() int {
+	if t == nil {
+		return 0
+	}
+	n := 0
+	for _, p := range t.parts {
+		if p.expr != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // IsZero reports whether the key was absent.
 func (t *Template) IsZero() bool { return t == nil || !t.present }
 
@@ -152,9 +168,12 @@ func (t *Template) Render(env step.Env) (string, error) {
 		return t.constant, nil
 	}
 	var b strings.Builder
-	b.Grow(len(t.src) + 16)
+	b.Grow(min(len(t.src)+16, ByteBudget))
 	for i, p := range t.parts {
 		if p.expr == nil {
+			if err := fitsRendering(&b, len(p.lit)); err != nil {
+				return "", errorAt(t.src, 0, "%v", err)
+			}
 			b.WriteString(p.lit)
 			continue
 		}
@@ -164,7 +183,7 @@ func (t *Template) Render(env step.Env) (string, error) {
 		}
 		if list, isList := asList(v); isList {
 			if err := t.checkList(i, list); err != nil {
-				return "", errorAt(t.src, p.expr.at, "${{ %s }} %s", strings.TrimSpace(p.expr.src), err)
+				return "", p.expr.errorf("${{ %s }} %s", strings.TrimSpace(p.expr.src), err)
 			}
 		}
 		var nv *nilValue
@@ -176,10 +195,10 @@ func (t *Template) Render(env step.Env) (string, error) {
 			if nv.elem >= 0 {
 				what = fmt.Sprintf(" in list element %d", nv.elem)
 			}
-			return "", errorAt(t.src, p.expr.at, "${{ %s }} has no value for this node (nil%s); give it one, or a default with ??",
+			return "", p.expr.errorf("${{ %s }} has no value for this node (nil%s); give it one, or a default with ??",
 				strings.TrimSpace(p.expr.src), what)
 		} else if err != nil {
-			return "", errorAt(t.src, p.expr.at, "%s", err.Error())
+			return "", p.expr.errorf("%s", err.Error())
 		}
 		if err := t.checkPart(p, b.String()[start:]); err != nil {
 			return "", err
@@ -201,7 +220,7 @@ func (t *Template) checkPart(p part, text string) error {
 		return nil
 	}
 	if err := t.check(text, p.raw); err != nil {
-		return errorAt(t.src, p.expr.at, "${{ %s }}: %v", strings.TrimSpace(p.expr.src), err)
+		return p.expr.org.errorAt(p.expr.src, p.expr.at, "${{ %s }}: %v", strings.TrimSpace(p.expr.src), err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -227,5 +228,20 @@ func TestConcurrentRender(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Errorf("concurrent render: %q", e)
+	}
+}
+
+// TestTemplateManyExpressions: an error in the last of thousands of
+// expressions, on the second line, is placed at its line and column (each
+// expression is placed from where the one before ended, not from the start).
+func TestTemplateManyExpressions(t *testing.T) {
+	src := "größe\n" + strings.Repeat("${{ node.name }} ", 20000) + "${{ zzzz }}"
+	_, err := CompileTemplate(src, Shell, testScope())
+	var ee *Error
+	if !errors.As(err, &ee) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	if want := 20000*17 + 5; ee.Line != 2 || ee.Col != want || ee.Msg != `unknown name "zzzz"` {
+		t.Errorf("got %v, want 2:%d: unknown name \"zzzz\"", ee, want)
 	}
 }

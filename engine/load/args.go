@@ -28,6 +28,9 @@ type args struct {
 	uses []use
 	// checks are the templates whose values a step type vets.
 	checks []checked
+	// exprs counts the expressions compiled: the interpolations the step
+	// evaluates on each node.
+	exprs int
 }
 
 var _ step.Args = (*args)(nil)
@@ -90,10 +93,11 @@ func (a *args) tmpl(key string, required bool, mode expr.Mode) step.Template {
 func (a *args) compile(v *yaml.Node, path string, mode expr.Mode) step.Template {
 	t, err := expr.CompileTemplate(v.Value, mode, a.scope)
 	if err != nil {
-		a.src.problem(a.probs, scalarOf(v), path, err)
+		a.src.problem(a.probs, a.scope, scalarOf(v), path, err)
 		return expr.Constant(v.Value)
 	}
 	a.uses = append(a.uses, a.src.uses(scalarOf(v), path, t.Refs())...)
+	a.exprs += t.Expressions()
 	return t
 }
 
@@ -154,10 +158,11 @@ func (a *args) Expr(key string, extra ...string) step.Expr {
 	sc.Extra = append(append([]string(nil), sc.Extra...), extra...)
 	e, err := expr.CompileValue(v.Value, sc)
 	if err != nil {
-		a.src.problem(a.probs, scalarOf(v), a.at(key), err)
+		a.src.problem(a.probs, sc, scalarOf(v), a.at(key), err)
 		return nil
 	}
 	a.uses = append(a.uses, a.src.uses(scalarOf(v), a.at(key), e.Refs())...)
+	a.exprs++
 	return e
 }
 

@@ -77,3 +77,56 @@ func BenchmarkBindChecked2000(b *testing.B) {
 		}
 	}
 }
+
+// planOf builds a plan of n steps in one phase, shaped like the steps of
+// real plans: each registers its result, reads the previous step's result
+// in its when, and interpolates params and vars into its command; every
+// tenth step has needs, every hundredth a timeout from a param.
+func planOf(n int) []byte {
+	var b strings.Builder
+	b.WriteString("apiVersion: zdu/v1\nname: big\nparams:\n  dir: {type: string, default: /opt/app}\n  wait: {type: duration, default: 30s}\nphases:\n  - id: upgrade\n    targets: all\n    steps:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "      - id: s%d\n        type: ssh-exec\n        register: r%d\n", i, i)
+		if i > 0 {
+			fmt.Fprintf(&b, "        when: results.r%d.ok && node.name != \"\"\n", i-1)
+		}
+		if i%10 == 9 {
+			fmt.Fprintf(&b, "        needs: [s%d, s%d]\n", i-1, i-9)
+		}
+		if i%100 == 99 {
+			b.WriteString("        timeout: ${{ params.wait }}\n")
+		}
+		fmt.Fprintf(&b, "        with: {command: \"cd ${{ params.dir }} && ./step %d --instance ${{ vars.instance }}\"}\n", i)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkValidate is `zdu validate PLAN -i INVENTORY` on plans of 1,000,
+// 10,000 and 100,000 steps and a one-node inventory (100,000 steps on more
+// nodes would pass the bound on vertices): parse, schema check, decode,
+// compile every expression, bind. The time per step must not grow with the
+// plan (docs/performance.md).
+func BenchmarkValidate(b *testing.B) {
+	inv := inventoryOf(1)
+	for _, n := range []int{1000, 10_000, 100_000} {
+		plan := planOf(n)
+		b.Run(fmt.Sprintf("steps=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(plan)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p, probs := load.ParsePlan("plan.yaml", plan)
+				if len(probs) > 0 {
+					b.Fatal(probs[0])
+				}
+				in, probs := load.ParseInventory("inv.yaml", inv)
+				if len(probs) > 0 {
+					b.Fatal(probs[0])
+				}
+				if _, probs := load.Bind(p, in, load.BindOptions{}); len(probs) > 0 {
+					b.Fatal(probs[0])
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/step")
+		})
+	}
+}

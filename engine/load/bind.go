@@ -20,6 +20,9 @@ type Binding struct {
 	Targets [][]*Node
 	// Secrets are the values of secret params, to mask in every output.
 	Secrets []string
+	// rollbackPhases indexes the phases whose rollback-on rules name each
+	// rollback (see RollbackNodes).
+	rollbackPhases map[string][]int
 }
 
 // BindOptions are the command line's part of a binding.
@@ -44,15 +47,29 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 	sets := parseSets(p, opt.Sets, fp)
 	fromEnv(p, opt.LookupEnv, sets, fp)
 	for i, ph := range p.Phases {
-		b.Targets = append(b.Targets, selectNodes(inv, ph, fmt.Sprintf("phases[%d].targets", i), pp))
+		path := fmt.Sprintf("phases[%d].targets", i)
+		nodes, resolved := selectNodes(inv, ph, path, pp)
+		if len(nodes) == 0 && resolved && !ph.AllowEmpty {
+			pp.At(ph.TargetAt[0], path, "phase %s targets no node: %s none of the nodes in %s; fix the targets or the inventory, or write allowEmpty: true if the phase may do nothing",
+				ph.ID, targetList(ph.Targets), inv.File)
+		}
+		b.Targets = append(b.Targets, nodes)
 		for _, st := range ph.Steps {
 			checkNames(inv, st, pp)
 		}
 	}
+
 	for _, name := range p.RollbackOrder {
 		for _, st := range p.Rollbacks[name] {
 			checkNames(inv, st, pp)
 		}
+	}
+	if err := b.CheckSize(); err != nil {
+		// Before the checks that cost as much as the graph: every use on
+		// every node.
+		i := b.GraphSize().Largest
+		pp.At(p.Phases[i].Pos, fmt.Sprintf("phases[%d]", i), "%v", err)
+		return nil, Sorted(append(append(pp.List, ip.List...), fp.List...))
 	}
 	targeted := map[string]bool{}
 	for _, nodes := range b.Targets {
@@ -109,7 +126,7 @@ func parseSets(p *Plan, sets []string, fp *Problems) map[string]any {
 		}
 		prm, found := findParam(p, k)
 		if !found {
-			fp.At(spec.Pos{}, path, "the plan has no param %q%s", k, suggest(k, names))
+			fp.At(spec.Pos{}, path, "the plan has no param %q%s", k, fp.suggest(k, func() []string { return names }))
 			continue
 		}
 		val, err := ParseParam(prm, v)
@@ -154,12 +171,20 @@ func findParam(p *Plan, name string) (Param, bool) {
 	return Param{}, false
 }
 
+// targetList writes a phase's targets for a message, with the verb:
+// `its target "a" selects`, `its targets [a, !b] select`.
+func targetList(targets []string) string {
+	if len(targets) == 1 {
+		return fmt.Sprintf("its target %q selects", targets[0])
+	}
+	return "its targets [" + strings.Join(targets, ", ") + "] select"
+}
+
 // selectNodes resolves a phase's targets: groups and "all", minus "!group".
-func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
+// resolved is false when a name was not found (a problem already).
+func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) (sel []*Node, resolved bool) {
+	resolved = true
 	in, out := map[string]bool{}, map[string]bool{}
-	groups := make([]string, 0, len(inv.Groups)+1)
-	groups = append(groups, "all")
-	groups = append(groups, sortedKeys(inv.Groups)...)
 	for i, t := range ph.Targets {
 		name, neg := strings.CutPrefix(t, "!")
 		var nodes []*Node
@@ -170,7 +195,10 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 		} else if n, ok := inv.ByName[name]; ok {
 			nodes = []*Node{n}
 		} else {
-			pp.At(ph.TargetAt[i], path, "no group or node named %q in %s%s", name, inv.File, suggest(name, append(groups, nodeNames(inv)...)))
+			pp.At(ph.TargetAt[i], path, "no group or node named %q in %s%s", name, inv.File, pp.suggest(name, func() []string {
+				return append(append([]string{"all"}, sortedKeys(inv.Groups)...), nodeNames(inv)...)
+			}))
+			resolved = false
 			continue
 		}
 		for _, n := range nodes {
@@ -181,25 +209,24 @@ func selectNodes(inv *Inventory, ph *Phase, path string, pp *Problems) []*Node {
 			}
 		}
 	}
-	var sel []*Node
 	for _, n := range inv.Nodes {
 		if in[n.Name] && !out[n.Name] {
 			sel = append(sel, n)
 		}
 	}
-	return sel
+	return sel, resolved
 }
 
 // checkNames checks the load balancers and nodes a step names.
 func checkNames(inv *Inventory, st *Step, pp *Problems) {
 	for _, r := range st.LBs {
 		if _, ok := inv.LBs[r.Name]; !ok {
-			pp.At(r.Pos, r.Path, "no load balancer named %q in %s%s", r.Name, inv.File, suggest(r.Name, sortedKeys(inv.LBs)))
+			pp.At(r.Pos, r.Path, "no load balancer named %q in %s%s", r.Name, inv.File, pp.suggest(r.Name, func() []string { return sortedKeys(inv.LBs) }))
 		}
 	}
 	for _, r := range st.Nodes {
 		if _, ok := inv.ByName[r.Name]; !ok {
-			pp.At(r.Pos, r.Path, "no node named %q in %s%s", r.Name, inv.File, suggest(r.Name, nodeNames(inv)))
+			pp.At(r.Pos, r.Path, "no node named %q in %s%s", r.Name, inv.File, pp.suggest(r.Name, func() []string { return nodeNames(inv) }))
 		}
 	}
 }

@@ -91,11 +91,15 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 	}
 	inv.SSH = sshSettings(si.SSH, probs)
 	checkVars(si.Vars, "vars", probs)
+	// The declared groups by name, looked up for every group of every node.
+	groups := make(map[string]spec.Group, len(si.Groups.Keys))
 	for i, name := range si.Groups.Keys {
 		checkVars(si.Groups.Values[i].Vars, "groups."+name.V+".vars", probs)
 		inv.GroupPos[name.V] = name.Pos
 		inv.Groups[name.V] = nil
-		_ = i
+		if _, dup := groups[name.V]; !dup {
+			groups[name.V] = si.Groups.Values[i]
+		}
 	}
 	for i, sn := range si.Nodes {
 		path := fmt.Sprintf("nodes[%d]", i)
@@ -105,7 +109,7 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 			probs.At(sn.Name.Pos, path+".name", "node %q is already defined at line %d", sn.Name.V, prev.Pos.Line)
 			continue
 		}
-		n := buildNode(si, sn)
+		n := buildNode(si, groups, sn)
 		inv.Nodes = append(inv.Nodes, n)
 		inv.ByName[n.Name] = n
 		for _, g := range sn.Groups.Items {
@@ -125,7 +129,7 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 	return inv
 }
 
-func buildNode(si *spec.Inventory, sn spec.Node) *Node {
+func buildNode(si *spec.Inventory, groups map[string]spec.Group, sn spec.Node) *Node {
 	n := &Node{
 		Name: sn.Name.V, Host: sn.Host.V, Port: 22, User: si.Defaults.User.V, Transport: "ssh",
 		ProxyJump: sn.ProxyJump.V, Groups: sn.Groups.Strings(), Pos: sn.Pos,
@@ -161,7 +165,7 @@ func buildNode(si *spec.Inventory, sn spec.Node) *Node {
 	}
 	merge(si.Vars)
 	for _, g := range n.Groups {
-		if gs, ok := si.Groups.Get(g); ok {
+		if gs, ok := groups[g]; ok {
 			merge(gs.Vars)
 		}
 	}
@@ -207,7 +211,7 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 	}
 	for i, k := range sl.Servers.Keys {
 		if _, ok := inv.ByName[k.V]; !ok {
-			probs.At(k.Pos, path+".servers", "no node named %q in this inventory%s", k.V, suggest(k.V, nodeNames(inv)))
+			probs.At(k.Pos, path+".servers", "no node named %q in this inventory%s", k.V, probs.suggest(k.V, func() []string { return nodeNames(inv) }))
 		}
 		server := sl.Servers.Values[i]
 		if known {
@@ -231,7 +235,7 @@ func buildLB(inv *Inventory, name string, sl spec.LoadBalancer, probs, shape *Pr
 		seen[in.Name] = true
 		if si.Via.Set {
 			if _, ok := inv.ByName[in.Via]; !ok {
-				probs.At(si.Via.Pos, ipath+".via", "no node named %q in this inventory%s", in.Via, suggest(in.Via, nodeNames(inv)))
+				probs.At(si.Via.Pos, ipath+".via", "no node named %q in this inventory%s", in.Via, probs.suggest(in.Via, func() []string { return nodeNames(inv) }))
 			}
 		}
 		l.Instances = append(l.Instances, in)

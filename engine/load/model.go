@@ -84,6 +84,8 @@ type Phase struct {
 	TargetAt []spec.Pos
 	// uses are the names the phase's when reads.
 	uses []use
+	// AllowEmpty: the phase may target no node (allowEmpty: true).
+	AllowEmpty bool
 }
 
 // Step is one built step.
@@ -120,6 +122,9 @@ type Step struct {
 	LBs []ref
 	// Nodes lists the inventory nodes the step names (e.g. a socket's via).
 	Nodes []ref
+	// Expressions counts the step's interpolations and conditions: what
+	// rendering it for one node evaluates.
+	Expressions int
 	// uses are the params, vars and results the step's expressions read.
 	uses []use
 	// checks are its templates whose values the step type vets.

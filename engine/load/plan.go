@@ -128,18 +128,18 @@ func (b *planBuilder) checkBudgetCode(p *Plan) {
 	}
 }
 
+// scope is what an expression here may name. Results is the builder's own
+// set, not a copy: expressions are compiled as the step is built, before it
+// adds its own register name, and copying the set for every step made a
+// plan's load quadratic in its steps.
 func (b *planBuilder) scope(failure bool) expr.Scope {
-	res := make(map[string]bool, len(b.registered))
-	for k := range b.registered {
-		res[k] = true
-	}
-	return expr.Scope{Params: b.kinds, Results: res, Failure: failure}
+	return expr.Scope{Params: b.kinds, Results: b.registered, Failure: failure, NoSuggestions: !b.probs.canSuggest()}
 }
 
 func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 	ph := &Phase{
 		ID: sph.ID.V, Title: sph.Title.V, Targets: sph.Targets.Strings(), Strategy: sph.Strategy,
-		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos,
+		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos, AllowEmpty: sph.AllowEmpty.V,
 	}
 	for _, t := range sph.Targets.Items {
 		// Where the name itself is: past a quote and a "!".
@@ -265,9 +265,10 @@ func (b *planBuilder) cond(v spec.Value[string], path string, failure bool) (*ex
 	if !v.Set {
 		return nil, nil
 	}
-	e, err := expr.CompileCond(v.V, b.scope(failure))
+	sc := b.scope(failure)
+	e, err := expr.CompileCond(v.V, sc)
 	if err != nil {
-		b.src.problem(b.probs, scalarOfValue(v), path, err)
+		b.src.problem(b.probs, sc, scalarOfValue(v), path, err)
 		return nil, nil
 	}
 	return e, b.src.uses(scalarOfValue(v), path, e.Refs())
@@ -318,13 +319,18 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 		st.Name = st.ID
 	}
 	var uses []use
+	if ss.When.Set {
+		st.Expressions++
+	}
 	if strings.Contains(ss.Timeout.V, "${{") {
 		// A duration param: resolved per node when the step runs.
-		t, err := expr.CompileTemplate(ss.Timeout.V, expr.Text, b.scope(false))
+		sc := b.scope(false)
+		t, err := expr.CompileTemplate(ss.Timeout.V, expr.Text, sc)
 		if err != nil {
-			b.src.problem(b.probs, scalarOfValue(ss.Timeout), path+".timeout", err)
+			b.src.problem(b.probs, sc, scalarOfValue(ss.Timeout), path+".timeout", err)
 		} else {
 			uses = b.src.uses(scalarOfValue(ss.Timeout), path+".timeout", t.Refs())
+			st.Expressions += t.Expressions()
 		}
 		st.TimeoutFrom = t
 	} else {
@@ -354,6 +360,7 @@ func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
 	st.Action = def.Build(a)
 	st.LBs, st.Nodes, st.checks = a.lbs, a.nodes, a.checks
 	st.Disrupts, st.DisruptsWhy = disrupts(def, st.Action, ss.Disrupts)
+	st.Expressions += a.exprs
 	uses = append(uses, a.uses...)
 	// A step type that arms rollback rules is known by its ability, not its
 	// name; its `when` looks at the failure, other steps' at the node.
@@ -417,7 +424,7 @@ func (b *planBuilder) order(path string, list []spec.Step, ids map[string]int) [
 		for _, n := range ss.Needs.Items {
 			switch _, ok := ids[n.V]; {
 			case !ok:
-				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "needs %q, which is not a step here%s", n.V, suggest(n.V, sortedKeys(ids)))
+				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "needs %q, which is not a step here%s", n.V, b.probs.suggest(n.V, func() []string { return sortedKeys(ids) }))
 			case n.V == ss.ID.V:
 				b.probs.At(n.Pos, fmt.Sprintf("%s[%d].needs", path, i), "step %q needs itself", n.V)
 			default:
@@ -464,7 +471,7 @@ func (b *planBuilder) checkRollbackRefs(p *Plan) {
 					pos = spec.PosOf(k)
 				}
 				b.probs.At(pos, fmt.Sprintf("phases[%d].steps[%d].with.rollback", i, j),
-					"no rollback named %q in rollbacks%s", st.Rollback.Rollback, suggest(st.Rollback.Rollback, p.RollbackOrder))
+					"no rollback named %q in rollbacks%s", st.Rollback.Rollback, b.probs.suggest(st.Rollback.Rollback, func() []string { return p.RollbackOrder }))
 			}
 		}
 	}

@@ -12,7 +12,34 @@ import (
 type Problems struct {
 	File string
 	List []schema.Problem
+	// looked counts the candidate names suggestions have looked at.
+	looked int
 }
+
+// suggestBudget bounds the did-you-mean work for one file's problems, in
+// candidate names looked at. A suggestion compares a name with every
+// candidate, so thousands of mistakes among thousands of names (a generated
+// plan gone wrong) would make the check quadratic; past the budget,
+// problems come without a suggestion.
+const suggestBudget = 200_000
+
+// suggest is " (did you mean %q?)" with the candidate closest to name, or
+// "". candidates is called only while the budget lasts.
+func (p *Problems) suggest(name string, candidates func() []string) string {
+	if !p.canSuggest() {
+		return ""
+	}
+	c := candidates()
+	p.looked += len(c) + 1
+	return suggest(name, c)
+}
+
+// canSuggest says whether the suggestion budget lasts.
+func (p *Problems) canSuggest() bool { return p.looked < suggestBudget }
+
+// spend charges n candidate names looked at elsewhere (an expression's
+// did-you-mean).
+func (p *Problems) spend(n int) { p.looked += n }
 
 // At records a problem at pos.
 func (p *Problems) At(pos spec.Pos, path, format string, args ...any) {

@@ -54,10 +54,16 @@ type useChecker struct {
 	targets []map[*Node]bool
 	// regs maps a register name to the phases that register it.
 	regs map[string][]int
+	// defined is every var name some node defines (see definedAnywhere).
+	defined map[string]bool
+	// firstReg maps a list (a phase's steps in execution order, or a
+	// rollback's) to where each register name is first registered in it.
+	firstReg map[*Step]map[string]int
 }
 
 func (c *useChecker) index() {
 	c.regs = map[string][]int{}
+	c.firstReg = map[*Step]map[string]int{}
 	for i, ph := range c.b.Plan.Phases {
 		set := make(map[*Node]bool, len(c.b.Targets[i]))
 		for _, n := range c.b.Targets[i] {
@@ -75,14 +81,22 @@ func (c *useChecker) index() {
 // RollbackNodes are the nodes a rollback may run on: the targets of every
 // phase with a rollback-on rule naming it, in inventory order.
 func (b *Binding) RollbackNodes(name string) []*Node {
-	set := map[*Node]bool{}
-	for i, ph := range b.Plan.Phases {
-		for _, st := range ph.Steps {
-			if st.Rollback != nil && st.Rollback.Rollback == name {
-				for _, n := range b.Targets[i] {
-					set[n] = true
+	if b.rollbackPhases == nil {
+		// Indexed once: looking through every step for each rollback was
+		// rollbacks x steps.
+		b.rollbackPhases = map[string][]int{}
+		for i, ph := range b.Plan.Phases {
+			for _, st := range ph.Steps {
+				if st.Rollback != nil {
+					b.rollbackPhases[st.Rollback.Rollback] = append(b.rollbackPhases[st.Rollback.Rollback], i)
 				}
 			}
+		}
+	}
+	set := map[*Node]bool{}
+	for _, i := range b.rollbackPhases[name] {
+		for _, n := range b.Targets[i] {
+			set[n] = true
 		}
 	}
 	var out []*Node
@@ -122,8 +136,8 @@ func (c *useChecker) checkVar(u use, nodes []*Node) {
 	inv := c.b.Inv.File
 	if len(nodes) == 0 {
 		// Nothing runs it here, but a name no node has is still a typo.
-		if u.Guard == expr.Unguarded && !definedAnywhere(c.b.Inv, u.Name) {
-			c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, suggest(u.Name, varNames(c.b.Inv.Nodes)))
+		if u.Guard == expr.Unguarded && !c.definedAnywhere(u.Name) {
+			c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, c.pp.suggest(u.Name, func() []string { return varNames(c.b.Inv.Nodes) }))
 		}
 		return
 	}
@@ -146,8 +160,8 @@ func (c *useChecker) checkVar(u use, nodes []*Node) {
 	}
 	switch {
 	case len(lacking) == 0:
-	case len(lacking) == len(nodes) && !definedAnywhere(c.b.Inv, u.Name):
-		c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, suggest(u.Name, varNames(nodes)))
+	case len(lacking) == len(nodes) && !c.definedAnywhere(u.Name):
+		c.pp.At(u.Pos, u.Path, "unknown var %q: no node in %s defines it%s", u.Name, inv, c.pp.suggest(u.Name, func() []string { return varNames(nodes) }))
 	case len(lacking) == len(nodes):
 		c.pp.At(u.Pos, u.Path, "var %q is not defined on any node this runs on (%s) in %s, only on nodes it does not run on%s",
 			u.Name, nodeList(lacking), inv, c.howToGuard(u))
@@ -231,12 +245,23 @@ func (c *useChecker) registeredEarlierInList(name string, rs resultScope) bool {
 	} else {
 		list = c.b.Plan.Rollbacks[rs.rollback]
 	}
-	for j := 0; j < rs.step && j < len(list); j++ {
-		if list[j].Register == name {
-			return true
-		}
+	if len(list) == 0 {
+		return false
 	}
-	return false
+	// Indexed once per list: scanning the list for every use was quadratic
+	// in a plan whose steps each read the one before's result.
+	first, ok := c.firstReg[list[0]]
+	if !ok {
+		first = map[string]int{}
+		for j, st := range list {
+			if _, seen := first[st.Register]; !seen && st.Register != "" {
+				first[st.Register] = j
+			}
+		}
+		c.firstReg[list[0]] = first
+	}
+	j, ok := first[name]
+	return ok && j < rs.step
 }
 
 // maxListed is how many nodes a problem names before it gives a count.
@@ -261,13 +286,18 @@ func nodeList(nodes []*Node) string {
 	return "nodes " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-func definedAnywhere(inv *Inventory, name string) bool {
-	for _, n := range inv.Nodes {
-		if _, ok := n.Vars[name]; ok {
-			return true
+// definedAnywhere: some node of the inventory defines var name. The set of
+// names is gathered once, not by looking at every node for every use.
+func (c *useChecker) definedAnywhere(name string) bool {
+	if c.defined == nil {
+		c.defined = map[string]bool{}
+		for _, n := range c.b.Inv.Nodes {
+			for k := range n.Vars {
+				c.defined[k] = true
+			}
 		}
 	}
-	return false
+	return c.defined[name]
 }
 
 func varNames(nodes []*Node) []string {

@@ -15,9 +15,55 @@ import (
 // expression's line and column) into a position in the file.
 type source struct {
 	lines [][]byte
+	// runeOffs holds, for a line with multi-byte characters, the byte offset
+	// of each of its characters, built the first time the line is read
+	// (ASCII lines need none: a column is a byte offset there). Counting
+	// characters from the line's start at every step made a long line
+	// quadratic.
+	runeOffs map[int][]int32
 }
 
 func newSource(data []byte) *source { return &source{lines: bytes.Split(data, []byte("\n"))} }
+
+// byteOffset is the byte offset of 1-based character column col in line
+// (1-based), or len(line) past its end.
+func (s *source) byteOffset(line, col int) int {
+	b := s.lines[line-1]
+	if col <= 1 {
+		return 0
+	}
+	offs, known := s.runeOffs[line]
+	if !known {
+		if isASCII(b) {
+			offs = nil
+		} else {
+			offs = make([]int32, 0, len(b))
+			for i := range string(b) {
+				offs = append(offs, int32(i))
+			}
+		}
+		if s.runeOffs == nil {
+			s.runeOffs = map[int][]int32{}
+		}
+		s.runeOffs[line] = offs
+	}
+	if offs == nil {
+		return min(col-1, len(b))
+	}
+	if col-1 >= len(offs) {
+		return len(b)
+	}
+	return int(offs[col-1])
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
 
 // scalar is a string value as the file holds it: its decoded text, where the
 // scalar starts and its YAML style (plain, quoted, block).
@@ -43,50 +89,60 @@ func scalarOfValue(v spec.Value[string]) scalar {
 // indentation, a folded line break) is skipped; what only the decoded text
 // has (the space a folded line break became) stays at the file's place.
 func (s *source) inner(v scalar, line, col int) spec.Pos {
-	target := offsetOf(v.text, line, col)
-	w := s.walker(v)
-	i := 0
-	for _, dc := range v.text {
-		if i == target {
-			break
-		}
-		w.consume(dc)
-		i++
-	}
-	w.skipLayout()
-	return spec.Pos{Line: w.line, Col: w.col}
+	return s.places(v, [][2]int{{line, col}})[0]
 }
 
-// offsetOf turns a 1-based line and column of text into a rune offset.
-func offsetOf(text string, line, col int) int {
-	l, c, i := 1, 1, 0
-	for _, r := range text {
-		if l > line || (l == line && c >= col) {
-			return i
+// places maps several (line, col) of one scalar, as inner does, in one walk
+// through the scalar when they come in order (an expression's references
+// do): placing each from the scalar's start made a long template with many
+// expressions quadratic.
+func (s *source) places(v scalar, at [][2]int) []spec.Pos {
+	out := make([]spec.Pos, len(at))
+	var (
+		w    *sourceWalker
+		text string // what of v.text the walker has not consumed
+		l, c int    // the line and column in v.text of text's start
+	)
+	for k, lc := range at {
+		line, col := lc[0], lc[1]
+		if w == nil || l > line || (l == line && c > col) {
+			w, text, l, c = s.walker(v), v.text, 1, 1
 		}
-		if r == '\n' {
-			l, c = l+1, 1
-		} else {
-			c++
+		for text != "" && (l < line || (l == line && c < col)) {
+			dc, n := utf8.DecodeRuneInString(text)
+			w.consume(dc)
+			text = text[n:]
+			if dc == '\n' {
+				l, c = l+1, 1
+			} else {
+				c++
+			}
 		}
-		i++
+		end := *w
+		end.skipLayout()
+		out[k] = spec.Pos{Line: end.line, Col: end.col}
 	}
-	return i
+	return out
 }
 
 // sourceWalker steps through a scalar's characters in the file.
 type sourceWalker struct {
 	s         *source
 	line, col int // 1-based, col in characters
+	off       int // byte offset of col in the line
 	quoted    byte
 }
 
 func (s *source) walker(v scalar) *sourceWalker {
-	w := &sourceWalker{s: s, line: v.at.Line, col: v.at.Col}
+	w := &sourceWalker{s: s}
 	switch v.style {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// Content starts on the line after the indicator.
-		w.line, w.col = v.at.Line+1, 1
+		w.moveTo(v.at.Line+1, 1)
+	default:
+		w.moveTo(v.at.Line, v.at.Col)
+	}
+	switch v.style {
 	case yaml.DoubleQuotedStyle:
 		w.quoted = '"'
 		w.next()
@@ -97,6 +153,13 @@ func (s *source) walker(v scalar) *sourceWalker {
 	return w
 }
 
+func (w *sourceWalker) moveTo(line, col int) {
+	w.line, w.col, w.off = line, col, 0
+	if line >= 1 && line <= len(w.s.lines) {
+		w.off = w.s.byteOffset(line, col)
+	}
+}
+
 // peek returns the character at the walker ('\n' at a line's end, 0 past
 // the file's end) and its width in bytes.
 func (w *sourceWalker) peek() (rune, int) {
@@ -104,20 +167,21 @@ func (w *sourceWalker) peek() (rune, int) {
 		return 0, 0
 	}
 	b := w.s.lines[w.line-1]
-	off := byteOffset(b, w.col)
-	if off >= len(b) {
+	if w.off >= len(b) {
 		return '\n', 0
 	}
-	r, n := utf8.DecodeRune(b[off:])
+	r, n := utf8.DecodeRune(b[w.off:])
 	return r, n
 }
 
 func (w *sourceWalker) next() {
-	if r, _ := w.peek(); r == '\n' {
-		w.line, w.col = w.line+1, 1
+	r, n := w.peek()
+	if r == '\n' {
+		w.line, w.col, w.off = w.line+1, 1, 0
 		return
 	}
 	w.col++
+	w.off += n
 }
 
 // skipLayout moves past what the file holds but the decoded text does not
@@ -178,19 +242,11 @@ func (w *sourceWalker) escape() {
 	}
 }
 
-// byteOffset is the byte offset of 1-based character column col in b.
-func byteOffset(b []byte, col int) int {
-	off := 0
-	for c := 1; c < col && off < len(b); c++ {
-		_, n := utf8.DecodeRune(b[off:])
-		off += n
-	}
-	return off
-}
-
-// problem records err, from compiling an expression in v, at its place in
-// the file.
-func (s *source) problem(probs *Problems, v scalar, path string, err error) {
+// problem records err, from compiling an expression in v against sc, at its
+// place in the file.
+func (s *source) problem(probs *Problems, sc expr.Scope, v scalar, path string, err error) {
+	// What its did-you-mean may have looked at: the scope's names.
+	probs.spend(len(sc.Params) + len(sc.Results) + len(sc.Vars))
 	var ee *expr.Error
 	if errors.As(err, &ee) {
 		probs.At(s.inner(v, ee.Line, ee.Col), path, "%s", ee.Msg)
@@ -201,9 +257,14 @@ func (s *source) problem(probs *Problems, v scalar, path string, err error) {
 
 // uses places what an expression in v reads in the file.
 func (s *source) uses(v scalar, path string, refs []expr.Ref) []use {
+	at := make([][2]int, len(refs))
+	for i, r := range refs {
+		at[i] = [2]int{r.Line, r.Col}
+	}
+	pos := s.places(v, at)
 	out := make([]use, len(refs))
 	for i, r := range refs {
-		out[i] = use{Ref: r, Pos: s.inner(v, r.Line, r.Col), Path: path}
+		out[i] = use{Ref: r, Pos: pos[i], Path: path}
 	}
 	return out
 }

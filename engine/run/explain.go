@@ -12,6 +12,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/gate"
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/engine/mask"
+	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/steps/step"
 	"github.com/zdu-dev/zdu/steps/transport"
 )
@@ -103,7 +104,7 @@ func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 			dn = &dp.Nodes[len(dp.Nodes)-1]
 			env = dryEnv(b, n, v.Phase.ID, registered)
 			if run, err := dryDecide(v.Phase.When, env); err != nil {
-				errs = append(errs, fmt.Errorf("%s: when: %w", where, err))
+				errs = append(errs, fmt.Errorf("%s: %s: when: %w", at(b, v.Phase.Pos), where, err))
 			} else if !run {
 				dn.Skipped = whenFalse
 			}
@@ -113,7 +114,7 @@ func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 		}
 		ds, err := explainStep(b, n, v.Step, env, mask)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s, step %s: %w", where, v.Step.ID, err))
+			errs = append(errs, fmt.Errorf("%s: %s, step %s: %w", at(b, v.Step.Pos), where, v.Step.ID, err))
 		}
 		dn.Steps = append(dn.Steps, ds)
 	}
@@ -125,7 +126,7 @@ func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 			for _, s := range b.Plan.Rollbacks[name] {
 				ds, err := explainStep(b, n, s, env, mask)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("rollback %s, node %s, step %s: %w", name, n.Name, s.ID, err))
+					errs = append(errs, fmt.Errorf("%s: rollback %s, node %s, step %s: %w", at(b, s.Pos), name, n.Name, s.ID, err))
 				}
 				dr.Steps = append(dr.Steps, ds)
 			}
@@ -133,6 +134,13 @@ func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 		out.Rollbacks = append(out.Rollbacks, dr)
 	}
 	return out, errors.Join(errs...)
+}
+
+// at names the plan file and the place of a phase or step in it, so that a
+// problem found while explaining (a value that fails for one node, an
+// expression over its budget) points at what to edit.
+func at(b *load.Binding, pos spec.Pos) string {
+	return fmt.Sprintf("%s:%d:%d", b.Plan.File, pos.Line, pos.Col)
 }
 
 // registeredNames are the register names of every step, in phases and in

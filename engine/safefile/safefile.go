@@ -25,6 +25,20 @@ func (e *TooBigError) Error() string {
 // ErrNotRegular is a path that is not a regular file.
 var ErrNotRegular = errors.New("not a regular file")
 
+// NotRegularError is a path that is not a regular file, and what it is
+// instead ("a FIFO"). It is ErrNotRegular for errors.Is.
+type NotRegularError struct {
+	Path string
+	Kind string
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s: %v (%s)", e.Path, ErrNotRegular, e.Kind)
+}
+
+// Is makes errors.Is(err, ErrNotRegular) hold.
+func (e *NotRegularError) Is(target error) bool { return target == ErrNotRegular }
+
 // Read reads the regular file at path, at most limit bytes. The file is
 // opened non-blocking, so that a FIFO is refused rather than waited on.
 func Read(path string, limit int64) ([]byte, error) {
@@ -38,7 +52,7 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode()))
+		return nil, &NotRegularError{Path: path, Kind: kind(st.Mode())}
 	}
 	if st.Size() > limit {
 		return nil, &TooBigError{Path: path, Limit: limit}

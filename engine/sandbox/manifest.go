@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zdu-dev/zdu/engine/safefile"
 	"github.com/zdu-dev/zdu/steps/lb/haproxy"
 )
 
@@ -19,6 +20,9 @@ import (
 // what runs there, for the commands that come later (status, hold, down)
 // and for the operator.
 const ManifestFile = "sandbox.json"
+
+// maxManifest bounds sandbox.json: a few hundred bytes per node.
+const maxManifest = 16 << 20
 
 // Manifest is sandbox.json.
 type Manifest struct {
@@ -77,7 +81,9 @@ func WriteManifest(m Manifest) error {
 // ReadManifest reads dir's sandbox.json.
 func ReadManifest(dir string) (Manifest, error) {
 	var m Manifest
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	// The directory is the operator's --dir: a FIFO planted there must not
+	// hang zdu sandbox status.
+	b, err := safefile.Read(filepath.Join(dir, ManifestFile), maxManifest)
 	if err != nil {
 		return m, err
 	}

@@ -108,8 +108,10 @@ type Phase struct {
 	ExitCode    Value[int]     `yaml:"exitCode"`
 	MaxFailures Amount         `yaml:"maxFailures"`
 	Canary      *Canary        `yaml:"canary"`
-	Steps       []Step         `yaml:"steps"`
-	Pos         Pos            `yaml:"-"`
+	// AllowEmpty lets the phase target no node of the inventory.
+	AllowEmpty Value[bool] `yaml:"allowEmpty"`
+	Steps      []Step      `yaml:"steps"`
+	Pos        Pos         `yaml:"-"`
 }
 
 // UnmarshalYAML keeps the phase's position.
