@@ -38,6 +38,23 @@ func BenchmarkEvalCond(b *testing.B) {
 	}
 }
 
+// BenchmarkEvalMetered evaluates an expression whose builtins charge the
+// budget: it gets a meter of its own, in a copy of the environment's top
+// level.
+func BenchmarkEvalMetered(b *testing.B) {
+	e, err := CompileValue("join(split(node.host, '.'), '-') + ':' + string(params.port)", testScope())
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := testEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := e.Eval(env); err != nil || v != "10-0-0-11:8080" {
+			b.Fatal(v, err)
+		}
+	}
+}
+
 func BenchmarkEnvWith(b *testing.B) {
 	env := testEnv()
 	b.ReportAllocs()

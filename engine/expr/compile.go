@@ -150,8 +150,21 @@ func compile(src string, sc Scope, org origin, w want) (*Expr, error) {
 	if err != nil {
 		return nil, org.fromExpr(src, err)
 	}
+	roots := rootsRead(tree.Node, sc)
+	dropTree(tree.Node)
 	return &Expr{src: src, prog: prog, cond: w == wantBool, metered: metered, org: org, at: start, refs: refs, tests: tests,
-		roots: rootsRead(tree.Node, sc)}, nil
+		roots: roots}, nil
+}
+
+// dropTree empties the root of a compiled tree. The program keeps its tree
+// (expr's Program.Node, for tools; running it reads only the bytecode, the
+// constants and the locations), and the tree with the types the checker
+// left on it (each holding the environment's field tables) was over half of
+// a loaded plan's memory. With the root emptied, the rest is garbage.
+func dropTree(root any) {
+	if v := reflect.ValueOf(root); v.Kind() == reflect.Pointer && !v.IsNil() {
+		v.Elem().Set(reflect.Zero(v.Elem().Type()))
+	}
 }
 
 // typeProblem says why a statically known result type does not fit; an

@@ -58,7 +58,6 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 			checkNames(inv, st, pp)
 		}
 	}
-
 	for _, name := range p.RollbackOrder {
 		for _, st := range p.Rollbacks[name] {
 			checkNames(inv, st, pp)
