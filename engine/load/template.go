@@ -442,12 +442,11 @@ func (e *expander) substitute(t *tmpl, n *yaml.Node, values map[string]*yaml.Nod
 		if !ok {
 			return
 		}
-		line, col, style := n.Line, n.Column, n.Style
+		line, col := n.Line, n.Column
 		if v == nil {
 			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str"} // in a list: empty
 		} else {
-			*n = *deepCopy(v)
-			n.Style = style
+			*n = *deepCopy(v) // its own style: a quoted "200" stays a string
 		}
 		n.Line, n.Column = line, col
 		return
