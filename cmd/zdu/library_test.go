@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,12 +25,11 @@ func withoutOrigins(s string) string {
 	return originTail.ReplaceAllString(s, "$1")
 }
 
-// TestLibraryRewritesDryRunAlike: the shipped plans written on the template
-// library (testdata/library, found through ZDU_LIBRARY) dry-run byte for
-// byte as the plans written out, apart from the expanded steps' ids
+// TestLibraryRewritesDryRunAlike: the shipped plans, written on the template
+// library, dry-run byte for byte as they did with every step written out
+// (testdata/library/*.written.yaml), apart from the expanded steps' ids
 // (USE.STEP) and origins.
 func TestLibraryRewritesDryRunAlike(t *testing.T) {
-	t.Setenv("ZDU_LIBRARY", filepath.Join("..", "..", "plans"))
 	axwaySets := []string{"--set", "old_install_dir=/opt/Axway 7.5.3", "--set", "new_install_dir=/opt/Axway-7.7", "--set", "cass_host=cassandra.example"}
 	for _, tc := range []struct {
 		name string
@@ -45,8 +45,8 @@ func TestLibraryRewritesDryRunAlike(t *testing.T) {
 				}
 				return out.String()
 			}
-			written := dry(filepath.Join("..", "..", "plans", tc.name+".yaml"))
-			onLibrary := dry(filepath.Join("testdata", "library", tc.name+".yaml"))
+			written := dry(filepath.Join("testdata", "library", tc.name+".written.yaml"))
+			onLibrary := dry(filepath.Join("..", "..", "plans", tc.name+".yaml"))
 			if !strings.Contains(onLibrary, " from ") || !strings.Contains(onLibrary, "lib/lb-enable.yaml:") {
 				t.Fatalf("the library's plan shows no origins:\n%s", onLibrary)
 			}
@@ -54,5 +54,55 @@ func TestLibraryRewritesDryRunAlike(t *testing.T) {
 				t.Errorf("dry runs differ beyond ids and origins:\n--- written out\n%s\n--- on the library (normalized)\n%s", written, got)
 			}
 		})
+	}
+}
+
+// TestKeycloakPlan: the third shipped plan, built from the library,
+// validates, dry-runs and draws; its steps say where they come from.
+func TestKeycloakPlan(t *testing.T) {
+	plan := filepath.Join("..", "..", "plans", "keycloak.yaml")
+	inv := filepath.Join("..", "..", "plans", "keycloak.inventory.yaml")
+	run := func(args ...string) string {
+		var out, errb bytes.Buffer
+		if code := dispatch(context.Background(), args, &out, &errb); code != 0 {
+			t.Fatalf("zdu %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	if out := run("validate", plan, "-i", inv); !strings.Contains(out, "valid") {
+		t.Errorf("validate: %s", out)
+	}
+	dry := run("plan", plan, "-i", inv)
+	for _, want := range []string{
+		"- preflight.disk (ssh-exec) from ../../plans/lib/preflight.yaml:",
+		"- drain.drain (lb-drain) from ../../plans/lib/lb-drain.yaml:",
+		"wait 30s (drainTime",
+		"exec on kc-2: rpm -q --qf '%{VERSION}-%{RELEASE}' 'keycloak'",
+		"- restart.active (ssh-exec) [retries 30] from ../../plans/lib/systemd-restart.yaml:",
+		"wait until GET http://192.0.2.23:9000/health/ready",
+		"rollback downgrade (shown for node kc-1",
+		"- package.downgrade (ssh-exec) from ../../plans/lib/dnf-downgrade.yaml:",
+		"dnf -y downgrade ",
+	} {
+		if !strings.Contains(dry, want) {
+			t.Errorf("zdu plan lacks %q:\n%s", want, dry)
+		}
+	}
+	for _, format := range []string{"dot", "mermaid"} {
+		if g := run("graph", plan, "-i", inv, "--format", format); !strings.Contains(g, "enable.health (wait-http) from ../../plans/lib/lb-enable.yaml:") {
+			t.Errorf("zdu graph --format %s lacks the template's origin:\n%s", format, g)
+		}
+	}
+}
+
+// linkLibrary makes plans/lib found beside a copy of a shipped plan in dir.
+func linkLibrary(t *testing.T, dir string) {
+	t.Helper()
+	lib, err := filepath.Abs(filepath.Join("..", "..", "plans", "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(lib, filepath.Join(dir, "lib")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -145,3 +145,23 @@ func TestTemplateMistakes(t *testing.T) {
 		})
 	}
 }
+
+// A template not beside the plan is found in the library; beside it wins.
+func TestTemplateLibrary(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	steps := `      - id: r
+        uses: lib/restart.yaml
+        with: {service: x}
+`
+	if _, probs := load.ParsePlan(plan, []byte(tplPlan(steps))); len(probs) != 1 || !strings.Contains(probs[0].Msg, `template "lib/restart.yaml" not found beside `+plan) {
+		t.Fatalf("without a library: %v", probs)
+	}
+	p, probs := load.ParsePlanWith(plan, []byte(tplPlan(steps)), load.ParseOptions{Library: []string{filepath.Join(dir, "none"), tplDir}})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if o := p.Phases[0].Steps[0].Origin; o == nil || o.File != filepath.Join(tplDir, "lib", "restart.yaml") {
+		t.Fatalf("origin %v", o)
+	}
+}

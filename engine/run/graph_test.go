@@ -110,7 +110,7 @@ func onSandbox(t *testing.T, plan, inv string, nodes int, fail string) (*compile
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, probs := load.ParsePlan(plan+".yaml", pb)
+	p, probs := load.ParsePlan(filepath.Join(root, plan+".yaml"), pb)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
