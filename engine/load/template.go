@@ -316,6 +316,15 @@ func (e *expander) load(path string) *tmpl {
 	for _, p := range pb.params() {
 		t.params[p.Name] = p
 	}
+	for i, in := range t.inputs.Values {
+		name := t.inputs.Keys[i].V
+		if in.Env.Set {
+			pb.probs.At(in.Env.Pos, "inputs."+name+".env", "env is for a plan's params: an input's value comes from the use's with")
+		}
+		if in.Secret.V && in.Default.Node != nil {
+			pb.probs.At(spec.PosOf(in.Default.Node), "inputs."+name+".default", "a secret input takes no default: its value comes from a secret param")
+		}
+	}
 	e.probs = append(e.probs, pb.probs.List...)
 	t.steps = mapValue(root, "steps")
 	t.ok = len(pb.probs.List) == 0 && t.steps != nil

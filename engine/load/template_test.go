@@ -117,6 +117,16 @@ func TestTemplateMistakes(t *testing.T) {
         when: node.name == "a"
         with: {service: x}
 `, []string{plan + ":11:9", "takes only id, uses and with, not when"}},
+		{"a secret input given a literal", `      - id: s
+        uses: lib/secret.yaml
+        with: {token: hunter2}
+`, []string{plan + ":11:23", "input token is secret", filepath.Join(tplDir, "lib", "secret.yaml") + ":5:3", "pass a secret param"}},
+		{"a secret input with a default", `      - id: s
+        uses: lib/secret-bad.yaml
+`, []string{filepath.Join(tplDir, "lib", "secret-bad.yaml") + ":5:48", "a secret input takes no default"}},
+		{"an input with env", `      - id: s
+        uses: lib/secret-bad.yaml
+`, []string{filepath.Join(tplDir, "lib", "secret-bad.yaml") + ":5:62", "env is for a plan's params"}},
 		{"a template step of the wrong shape", `      - id: r
         uses: lib/restart.yaml
         with: {service: x, attempts: "${{ params.svc }}"}

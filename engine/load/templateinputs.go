@@ -45,6 +45,13 @@ func (e *expander) inputValues(file string, use *yaml.Node, t *tmpl, chain []Sit
 				values[k.Value] = v // an expression: checked where the step uses it
 				continue
 			}
+			if p.Secret {
+				// A literal would be plan text, shown by zdu plan and kept
+				// in every run's copy of the plan.
+				e.at(file, spec.PosOf(v), "with."+k.Value, "input %s is secret (declared at %s): pass a secret param, ${{ params.NAME }}, not a value written in the plan", k.Value, declared(k.Value))
+				ok = false
+				continue
+			}
 			if _, err := ParseParamNode(p, v); err != nil {
 				e.at(file, spec.PosOf(v), "with."+k.Value, "input %v (declared at %s as %s)", err, declared(k.Value), kindWord(p))
 				ok = false
