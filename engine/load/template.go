@@ -1,6 +1,7 @@
 package load
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -81,6 +82,7 @@ type tmpl struct {
 	inputsPos spec.Pos
 	steps     *yaml.Node
 	ok        bool
+	readErr   error
 }
 
 type expander struct {
@@ -195,6 +197,10 @@ func (e *expander) expand(file, dir string, use *yaml.Node, chain []Site, seen [
 		}
 	}
 	t := e.load(path)
+	if t.readErr != nil {
+		e.at(file, spec.PosOf(usesNode), "", "cannot read template %s: %v", path, unwrapPathErr(t.readErr))
+		return nil
+	}
 	if !t.ok {
 		return nil
 	}
@@ -283,7 +289,7 @@ func (e *expander) load(path string) *tmpl {
 	e.cache[path] = t
 	data, err := safefile.Read(path, MaxTemplateSize)
 	if err != nil {
-		e.at(path, spec.Pos{}, "", "cannot read template: %v", err)
+		t.readErr = err
 		return t
 	}
 	t.src = newSource(data)
@@ -391,4 +397,13 @@ func (e *expander) checkStep(t *tmpl, st *yaml.Node, chain []Site) bool {
 	}
 	e.probs = append(e.probs, ps...)
 	return len(ps) == 0
+}
+
+// unwrapPathErr drops the path an os error repeats (the message names it).
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

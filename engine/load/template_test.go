@@ -109,6 +109,9 @@ func TestTemplateMistakes(t *testing.T) {
 		{"not found", `      - id: r
         uses: lib/nope.yaml
 `, []string{plan + ":10:15", `template "lib/nope.yaml" not found`}},
+		{"not a regular file", `      - id: r
+        uses: lib
+`, []string{plan + ":10:15", "cannot read template " + filepath.Join(tplDir, "lib") + ":", "not a regular file"}},
 		{"unknown input in a nested use", `      - id: n
         uses: lib/nested-bad.yaml
 `, []string{filepath.Join(tplDir, "lib", "nested-bad.yaml") + ":7:24", `unknown input "retries"`, restart}},
