@@ -106,3 +106,29 @@ func linkLibrary(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// TestLibraryFromEnvironment: a plan away from plans/ finds lib/ through
+// ZDU_LIBRARY; without it, validate names the template it cannot find.
+func TestLibraryFromEnvironment(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "plans", "keycloak.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(t.TempDir(), "keycloak.yaml")
+	if err := os.WriteFile(plan, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	validate := func() (int, string) {
+		var out, errb bytes.Buffer
+		code := dispatch(context.Background(), []string{"validate", plan}, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	t.Setenv("ZDU_LIBRARY", "")
+	if code, out := validate(); code != exitBadInput || !strings.Contains(out, `template "lib/preflight.yaml" not found beside `+plan) {
+		t.Errorf("without a library: exit %d:\n%s", code, out)
+	}
+	t.Setenv("ZDU_LIBRARY", filepath.Join(t.TempDir(), "empty")+string(os.PathListSeparator)+filepath.Join("..", "..", "plans"))
+	if code, out := validate(); code != 0 {
+		t.Errorf("with ZDU_LIBRARY: exit %d:\n%s", code, out)
+	}
+}
