@@ -54,10 +54,10 @@ func TestGatesStopABadCanary(t *testing.T) {
 					}
 				}
 				// Traffic reaches node-1 from its enable's first command on.
-				if e.Node == "node-1" && e.Kind == journal.KindStep && e.Step == "enable" && e.State == journal.Started {
+				if e.Node == "node-1" && e.Kind == journal.KindStep && e.Step == "enable.enable" && e.State == journal.Started {
 					enabled = e.Time
 				}
-				if e.Node == "node-1" && e.Kind == journal.KindRollback && e.Step == "drain" && e.State == journal.Passed {
+				if e.Node == "node-1" && e.Kind == journal.KindRollback && e.Step == "drain.drain" && e.State == journal.Passed {
 					rolledBack = e.Time
 				}
 			}

@@ -208,7 +208,7 @@ func checkStoppedRun(t *testing.T, runDir, reason string) {
 		case e.Kind == journal.KindRun && e.State == journal.Stopping:
 			why, _ := e.Detail["reason"].(string)
 			stopping = stopping || strings.Contains(why, reason)
-		case e.Kind == journal.KindStep && e.Step == "drain" && e.State == journal.Passed:
+		case e.Kind == journal.KindStep && e.Step == "drain.drain" && e.State == journal.Passed:
 			drainedNodes[e.Node] = true
 		case e.Kind == journal.KindUndo && e.State == journal.Passed:
 			putBack[e.Node] = true

@@ -41,9 +41,9 @@ type killPlan struct {
 
 var killPlans = []killPlan{
 	{name: "nova-api", plan: "nova-api.yaml", first: "node-1", phase: "upgrade_api",
-		restartHold: "restart", restartStep: "restart", waitStep: "health"},
+		restartHold: "restart", restartStep: "restart", waitStep: "enable.health"},
 	{name: "axway-7.7", plan: "axway-7.7.yaml", inv: "axway-7.7.inventory.yaml", first: "Node-A", phase: "apply",
-		restartHold: "startinstance-d", restartStep: "start_new_gateway", waitStep: "health"},
+		restartHold: "startinstance-d", restartStep: "start_new_gateway", waitStep: "enable.health"},
 }
 
 // TestKillMatrix: each shipped plan runs against a persistent sandbox (zdu
@@ -276,13 +276,14 @@ func (k *killRun) finish(last proc) {
 		}
 	}
 	events := k.events()
-	plan, _ := os.ReadFile(shippedPlan(k.kp.plan))
+	planFile := shippedPlan(k.kp.plan)
+	plan, _ := os.ReadFile(planFile)
 	inv, _ := os.ReadFile(k.m.Inventory)
 	live := &summary.Summary{}
 	if b, err := os.ReadFile(filepath.Join(k.runDir, "summary.json")); err != nil || json.Unmarshal(b, live) != nil {
 		t.Fatalf("summary.json: %v", err)
 	}
-	prog := enginetest.Compile(t, string(plan), string(inv))
+	prog := enginetest.CompileAt(t, planFile, string(plan), string(inv))
 	sum := summary.FromEvents(events)
 	enginetest.CheckJournal(t, &enginetest.Run{Dir: k.runDir, Prog: prog,
 		Result: run.Result{Status: "SUCCESS"}, Events: events, Live: live, Summary: sum})
@@ -378,7 +379,7 @@ func killMidDrain(t *testing.T, kp killPlan) {
 	if p := kill(); !p.killed {
 		t.Fatalf("zdu was not killed: %+v", p)
 	}
-	drain := kp.phase + "/" + kp.first + "/drain"
+	drain := kp.phase + "/" + kp.first + "/drain.drain"
 	if !k.started(drain) || k.ended(drain) {
 		t.Fatalf("the drain of %s was not in flight when zdu was killed", kp.first)
 	}

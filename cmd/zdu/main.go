@@ -46,7 +46,7 @@ Usage:
   zdu sandbox up PLAN [-i INVENTORY | --nodes N] [--dir DIR] [--rate RPS]
   zdu sandbox status|down [--dir DIR] [--format text|json]
   zdu sandbox hold|release NODE:STEP ... [--dir DIR]
-  zdu schema plan|inventory
+  zdu schema plan|template|inventory
   zdu version                    (or zdu --version)
   zdu help [COMMAND]             (or zdu COMMAND -h: the command's flags)
 

@@ -132,6 +132,9 @@ func printDrySteps(w io.Writer, steps []run.DryStep) {
 		if len(extra) > 0 {
 			head += " [" + strings.Join(extra, ", ") + "]"
 		}
+		if s.Origin != "" {
+			head += " from " + s.Origin
+		}
 		if s.Skipped != "" {
 			head += ": skipped, " + s.Skipped
 		}

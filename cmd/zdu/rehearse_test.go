@@ -375,20 +375,27 @@ func withoutSteps(t *testing.T, plan, typ string, dropKeys ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), filepath.Base(plan))
+	dir := t.TempDir()
+	linkLibrary(t, dir)
+	p := filepath.Join(dir, filepath.Base(plan))
 	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
+// stepType is a step's type; for a use of a library template named after
+// its step type (lib/lb-drain.yaml), that type.
 func stepType(n *yaml.Node) string {
 	if n.Kind != yaml.MappingNode {
 		return ""
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "type" {
-			return n.Content[i+1].Value
+		switch k, v := n.Content[i].Value, n.Content[i+1].Value; k {
+		case "type":
+			return v
+		case "uses":
+			return strings.TrimSuffix(filepath.Base(v), ".yaml")
 		}
 	}
 	return ""
@@ -468,7 +475,7 @@ func drained(journal, node string) bool {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		var e struct{ Kind, State, Node, Step string }
-		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == "step" && e.State == "passed" && e.Node == node && e.Step == "drain" {
+		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == "step" && e.State == "passed" && e.Node == node && e.Step == "drain.drain" {
 			return true
 		}
 	}

@@ -74,10 +74,12 @@ func novaWithRollback(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "nova-api.yaml")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "nova-api.yaml")
 	if err := os.WriteFile(p, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	linkLibrary(t, dir)
 	return p
 }
 

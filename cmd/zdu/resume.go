@@ -136,7 +136,7 @@ func recompile(ctx context.Context, dir string, secrets []string, acceptChanges 
 	if err != nil {
 		return nil, err
 	}
-	in, probs := loadAll(ctx, planFile, invFile, load.BindOptions{Sets: sets, RequireParams: true})
+	in, probs := loadAll(ctx, planFile, invFile, load.BindOptions{Sets: sets, RequireParams: true}, filepath.Dir(rec.Plan.Path))
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())

@@ -13,7 +13,7 @@ func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	args, err := parseInterleaved(fs, args)
 	if err == nil && len(args) != 1 {
-		err = badUsage("expected plan or inventory")
+		err = badUsage("expected plan, template or inventory")
 	}
 	if err != nil {
 		return report(stdout, stderr, "schema", err)
@@ -25,6 +25,12 @@ func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return report(stdout, stderr, "schema", err)
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
+	case "template":
+		b, err := load.TemplateSchema()
+		if err != nil {
+			return report(stdout, stderr, "schema", err)
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
 	case "inventory":
 		b, err := load.InventorySchema()
 		if err != nil {
@@ -32,7 +38,7 @@ func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	default:
-		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan or inventory%s", args[0], didYouMean(args[0], []string{"plan", "inventory"})))
+		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan, template or inventory%s", args[0], didYouMean(args[0], []string{"plan", "template", "inventory"})))
 	}
 	return exitOK
 }

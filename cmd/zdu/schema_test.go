@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite the schema files editors use")
 // for editors (`# yaml-language-server: $schema=../schema/plan.schema.json`)
 // are exactly what `zdu schema` prints, every step type's `with` included.
 func TestSchemaFilesUpToDate(t *testing.T) {
-	for _, kind := range []string{"plan", "inventory"} {
+	for _, kind := range []string{"plan", "template", "inventory"} {
 		var out, errb bytes.Buffer
 		if code := dispatch(context.Background(), []string{"schema", kind}, &out, &errb); code != 0 {
 			t.Fatalf("zdu schema %s: exit %d: %s", kind, code, errb.String())

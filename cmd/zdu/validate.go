@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/zdu-dev/zdu/engine/load"
@@ -128,14 +129,17 @@ func (l loaded) summary() string {
 // The values of the plan's secret params (from --set, --set-file, the
 // environment, the inventory) are added to the masker ctx carries as soon
 // as they are known, bound or not: every later output hides them.
-func loadAll(ctx context.Context, planFile, invFile string, opt load.BindOptions) (loaded, []schema.Problem) {
+//
+// Templates the plan uses are looked for beside it, then in libDirs (a
+// resumed run's plan is a copy: beside the original), then in the library.
+func loadAll(ctx context.Context, planFile, invFile string, opt load.BindOptions, libDirs ...string) (loaded, []schema.Problem) {
 	out := loaded{PlanFile: planFile, InvFile: invFile}
 	var probs []schema.Problem
 	if data, err := readInput(planFile); err != nil {
 		probs = append(probs, schema.Problem{File: planFile, Msg: fmt.Sprintf("cannot read plan: %v", err)})
 	} else {
 		out.PlanData = data
-		out.Plan, probs = load.ParsePlan(planFile, data)
+		out.Plan, probs = load.ParsePlanWith(planFile, data, load.ParseOptions{Library: append(libDirs, library()...)})
 	}
 	if invFile != "" {
 		data, err := readInput(invFile)
@@ -158,6 +162,21 @@ func loadAll(ctx context.Context, planFile, invFile string, opt load.BindOptions
 	}
 	hideSecrets(ctx, out, opt)
 	return out, probs
+}
+
+// library lists the template library's directories: those in ZDU_LIBRARY
+// (a path list), then plans/ beside the zdu binary, where plans/lib ships.
+func library() []string {
+	var dirs []string
+	for _, d := range filepath.SplitList(os.Getenv("ZDU_LIBRARY")) {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Join(filepath.Dir(exe), "plans"))
+	}
+	return dirs
 }
 
 // hideSecrets tells the masker every secret value the load saw.

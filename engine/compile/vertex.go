@@ -36,8 +36,14 @@ func (v *StepVertex) ID() string {
 	return StepVertexID(v.Phase.ID, v.Node.Name, v.Step.ID)
 }
 
-// Label is the step and its type, as the graph shows it.
-func (v *StepVertex) Label() string { return fmt.Sprintf("%s (%s)", v.Step.ID, v.Step.Type) }
+// Label is the step and its type, as the graph shows it, and the template
+// it comes from.
+func (v *StepVertex) Label() string {
+	if o := v.Step.Origin; o != nil {
+		return fmt.Sprintf("%s (%s) from %s", v.Step.ID, v.Step.Type, o)
+	}
+	return fmt.Sprintf("%s (%s)", v.Step.ID, v.Step.Type)
+}
 
 // Cluster groups a node's steps in a phase.
 func (v *StepVertex) Cluster() string { return v.Phase.ID + " / " + v.Node.Name }

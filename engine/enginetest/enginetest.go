@@ -28,7 +28,14 @@ import (
 // text, failing the test on any problem.
 func Compile(tb testing.TB, plan, inv string, sets ...string) *compile.Program {
 	tb.Helper()
-	p, probs := load.ParsePlan("plan.yaml", []byte(plan))
+	return CompileAt(tb, "plan.yaml", plan, inv, sets...)
+}
+
+// CompileAt is Compile for a plan read from planFile: the templates it uses
+// are found beside it.
+func CompileAt(tb testing.TB, planFile, plan, inv string, sets ...string) *compile.Program {
+	tb.Helper()
+	p, probs := load.ParsePlan(planFile, []byte(plan))
 	if len(probs) > 0 {
 		tb.Fatalf("plan problems: %v", probs)
 	}

@@ -98,7 +98,7 @@ func Bind(p *Plan, inv *Inventory, opt BindOptions) (*Binding, []schema.Problem)
 	b.checkUses(pp, opt.RequireParams, skip)
 	b.checkValues(pp)
 	b.Secrets = secretValues(p, b.Params)
-	all := append(append(pp.List, ip.List...), fp.List...)
+	all := append(append(relocate(p.File, p.origins, pp.List), ip.List...), fp.List...)
 	if len(all) > 0 {
 		return nil, Sorted(all)
 	}

@@ -66,7 +66,7 @@ func checkProblems(t *testing.T, file string, probs []schema.Problem, wants [][]
 }
 
 func TestShippedPlansValidate(t *testing.T) {
-	for _, name := range []string{"axway-7.7", "nova-api"} {
+	for _, name := range []string{"axway-7.7", "nova-api", "keycloak"} {
 		t.Run(name, func(t *testing.T) {
 			plan := filepath.Join("..", "..", "plans", name+".yaml")
 			inv := filepath.Join("..", "..", "plans", name+".inventory.yaml")

@@ -28,6 +28,9 @@ type Plan struct {
 	RollbackOrder []string
 	// RollbackExitCode is the exit code when a rollback fails (Axway: 75).
 	RollbackExitCode int
+	// origins are the steps expanded from templates, by path, to place
+	// problems found later in their template.
+	origins map[string]*Origin
 	// ErrorBudget is the availability probe's budget (zero: none), and
 	// BudgetExitCode the exit code when it is exceeded.
 	ErrorBudget    probe.Budget
@@ -116,6 +119,8 @@ type Step struct {
 	// fetched): masked from then on in every output, and its own output
 	// reaches the node log only once masked.
 	Secret bool
+	// Origin is set for a step expanded from a template: where it is written.
+	Origin *Origin
 	// Rollback is set for rollback-on steps.
 	Rollback *RollbackRule
 	// LBs lists the load balancers the step names, for the inventory check.

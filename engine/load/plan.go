@@ -18,7 +18,13 @@ import (
 )
 
 // ParsePlan loads a plan from its bytes. On problems it returns them all.
+// Templates it uses are found beside it (see ParsePlanWith for a library).
 func ParsePlan(file string, data []byte) (*Plan, []schema.Problem) {
+	return ParsePlanWith(file, data, ParseOptions{})
+}
+
+// ParsePlanWith is ParsePlan with a template library.
+func ParsePlanWith(file string, data []byte, opts ParseOptions) (*Plan, []schema.Problem) {
 	probs := &Problems{File: file}
 	doc, ps := schema.Decode(file, data)
 	if len(ps) > 0 {
@@ -30,6 +36,12 @@ func ParsePlan(file string, data []byte) (*Plan, []schema.Problem) {
 		return nil, probs.List
 	}
 	schemaProbs := v.Validate(file, doc)
+	// Templates are expanded in a plan of the right shape only; otherwise
+	// their uses are left out, and the rest checked as before.
+	origins, tprobs := expandUses(file, doc, opts, len(schemaProbs) > 0)
+	if len(tprobs) > 0 {
+		return nil, Sorted(append(schemaProbs, tprobs...))
+	}
 	sp, err := spec.DecodePlan(file, doc)
 	if err != nil {
 		if len(schemaProbs) > 0 {
@@ -39,11 +51,12 @@ func ParsePlan(file string, data []byte) (*Plan, []schema.Problem) {
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "%v", err)
 		return nil, probs.List
 	}
-	b := &planBuilder{sp: sp, probs: probs, src: newSource(data)}
+	b := &planBuilder{sp: sp, probs: probs, src: newSource(data), origins: origins}
 	p := b.build()
-	if all := merge(schemaProbs, probs.List); len(all) > 0 {
+	if all := merge(schemaProbs, relocate(file, origins, probs.List)); len(all) > 0 {
 		return nil, all
 	}
+	p.origins = origins
 	return p, nil
 }
 
@@ -73,6 +86,8 @@ type planBuilder struct {
 	registered map[string]bool
 	// phaseTests are the names the current phase's when tests for.
 	phaseTests []expr.Test
+	// origins are the steps expanded from templates, by path.
+	origins map[string]*Origin
 }
 
 func (b *planBuilder) build() *Plan {
@@ -304,10 +319,25 @@ func (b *planBuilder) steps(path string, list []spec.Step, inPhase bool) (file, 
 	file = make([]*Step, len(list))
 	order = make([]*Step, 0, len(list))
 	for _, i := range b.order(path, list, ids) {
-		file[i] = b.step(fmt.Sprintf("%s[%d]", path, i), list[i], inPhase)
+		file[i] = b.fromOrigin(fmt.Sprintf("%s[%d]", path, i), list[i], inPhase)
 		order = append(order, file[i])
 	}
 	return file, order
+}
+
+// fromOrigin builds a step; one expanded from a template is read against
+// the template's text, where its positions are.
+func (b *planBuilder) fromOrigin(path string, ss spec.Step, inPhase bool) *Step {
+	o := b.origins[path]
+	if o == nil {
+		return b.step(path, ss, inPhase)
+	}
+	src := b.src
+	b.src = o.src
+	st := b.step(path, ss, inPhase)
+	b.src = src
+	st.Origin = o
+	return st
 }
 
 func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {

@@ -64,3 +64,47 @@ func inventoryValidator() (*schema.Validator, error) {
 	_, err := InventorySchema()
 	return invSchemaVal, err
 }
+
+var (
+	tmplSchemaOnce sync.Once
+	tmplSchemaJSON []byte
+	tmplSchemaVal  *schema.Validator
+	tmplStepVal    *schema.Validator
+	tmplSchemaErr  error
+)
+
+// TemplateSchema is the schema of a template file, for editors: the plan
+// schema's steps and params, as steps and inputs.
+func TemplateSchema() ([]byte, error) {
+	tmplSchemaOnce.Do(func() {
+		var plan, shape, step []byte
+		if plan, tmplSchemaErr = PlanSchema(); tmplSchemaErr != nil {
+			return
+		}
+		if tmplSchemaJSON, tmplSchemaErr = schema.TemplateSchema(plan, true); tmplSchemaErr != nil {
+			return
+		}
+		// zdu checks a template's shape, then each step with its inputs filled in.
+		if shape, tmplSchemaErr = schema.TemplateSchema(plan, false); tmplSchemaErr != nil {
+			return
+		}
+		if tmplSchemaVal, tmplSchemaErr = schema.Compile("template.json", shape); tmplSchemaErr != nil {
+			return
+		}
+		if step, tmplSchemaErr = schema.OneStepSchema(plan); tmplSchemaErr != nil {
+			return
+		}
+		tmplStepVal, tmplSchemaErr = schema.Compile("step.json", step)
+	})
+	return tmplSchemaJSON, tmplSchemaErr
+}
+
+func templateValidator() (*schema.Validator, error) {
+	_, err := TemplateSchema()
+	return tmplSchemaVal, err
+}
+
+func templateStepValidator() (*schema.Validator, error) {
+	_, err := TemplateSchema()
+	return tmplStepVal, err
+}

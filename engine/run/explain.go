@@ -53,6 +53,8 @@ type DryStep struct {
 	When    string `json:"when,omitempty"`
 	Timeout string `json:"timeout,omitempty"`
 	Retries int    `json:"retries,omitempty"`
+	// Origin is FILE:LINE of the template a step was expanded from.
+	Origin string `json:"origin,omitempty"`
 	// Skipped says why the step does not run on this node (its when is
 	// false); Actions is then empty.
 	Skipped string   `json:"skipped,omitempty"`
@@ -192,6 +194,9 @@ func dryDecide(when *expr.Expr, env *expr.Env) (bool, error) {
 
 func explainStep(b *load.Binding, n *load.Node, s *load.Step, env *expr.Env, mask *mask.Masker) (DryStep, error) {
 	ds := DryStep{ID: s.ID, Type: s.Type, Retries: s.Retries.Count, Actions: []string{}}
+	if s.Origin != nil {
+		ds.Origin = s.Origin.String()
+	}
 	if s.When != nil {
 		ds.When = s.When.Source()
 	}

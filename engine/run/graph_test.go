@@ -110,7 +110,7 @@ func onSandbox(t *testing.T, plan, inv string, nodes int, fail string) (*compile
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, probs := load.ParsePlan(plan+".yaml", pb)
+	p, probs := load.ParsePlan(filepath.Join(root, plan+".yaml"), pb)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
@@ -148,7 +148,7 @@ func onSandbox(t *testing.T, plan, inv string, nodes int, fail string) (*compile
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog := enginetest.Compile(t, string(pb), string(sb))
+	prog := enginetest.CompileAt(t, filepath.Join(root, plan+".yaml"), string(pb), string(sb))
 	return prog, run.SSHDialer(prog.Binding.Inv), s
 }
 

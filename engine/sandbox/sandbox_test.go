@@ -131,7 +131,7 @@ func TestSandboxInventoryFitsShippedPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, probs := load.ParsePlan(tc.plan, pdata)
+			p, probs := load.ParsePlan(filepath.Join("..", "..", "plans", tc.plan), pdata)
 			if len(probs) > 0 {
 				t.Fatalf("plan: %v", probs)
 			}
