@@ -385,7 +385,11 @@ func TestHAProxyInstanceDiesDuringDrain(t *testing.T) {
 	<-killed
 	s1.SetDelay(0)
 	s1.Release()
-	if err == nil || !strings.Contains(err.Error(), "haproxy lb2 (unix:"+r.hs[1].Socket+" via control node): connecting") {
+	// lb2 dies once lb1 shows the drain: on a loaded machine that can be
+	// while zdu still reads lb2's answer to its own drain command (a reset)
+	// rather than at its next poll (a refused connection). Either way the
+	// dead instance is named.
+	if err == nil || !strings.Contains(err.Error(), "haproxy lb2 (unix:"+r.hs[1].Socket+" via control node): ") {
 		t.Fatalf("err = %v, want the dead instance named", err)
 	}
 	if st := row(t, r.hs[0], "s1").Status(); st != "UP" {
