@@ -214,11 +214,17 @@ func TestRehearseNovaZeroDowntime(t *testing.T) {
 		for _, s := range r.sum.Probe.Servers {
 			byServer[s.Server] = s
 		}
+		// A node's restart is seen only if a request reached it between its
+		// stop and HAProxy's check marking it down: on a loaded machine one
+		// may be missed. Every node seen failing has its outage windows.
 		longer := false
 		for _, n := range []string{"node-1", "node-2", "node-3"} {
 			s := byServer[n]
-			if s.Failed == 0 || len(s.Outages) == 0 || s.LongestFailureMS < r.sum.Probe.LongestFailureMS {
-				t.Errorf("server %s: %+v; want its failures, outages, and an outage no shorter than the overall window (%g ms)", n, s, r.sum.Probe.LongestFailureMS)
+			if s.Requests == 0 {
+				t.Errorf("no answer attributed to server %s: %+v", n, r.sum.Probe.Servers)
+			}
+			if s.Failed > 0 && (len(s.Outages) == 0 || s.LongestFailureMS < r.sum.Probe.LongestFailureMS) {
+				t.Errorf("server %s: %+v; want its outages, none shorter than the overall window (%g ms)", n, s, r.sum.Probe.LongestFailureMS)
 			}
 			longer = longer || s.LongestFailureMS > r.sum.Probe.LongestFailureMS
 			t.Logf("%s: failed %d of %d, longest outage %.0f ms (overall window %.0f ms)", n, s.Failed, s.Requests, s.LongestFailureMS, r.sum.Probe.LongestFailureMS)
