@@ -322,9 +322,13 @@ func validateString(args []reflect.Type) (reflect.Type, error) {
 // them) promote, two strings or two durations stay what they are, anything
 // unknown is known at run time, anything else is a mismatch.
 func validateAdd(args []reflect.Type) (reflect.Type, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("+ takes 2 operands, not %d", len(args))
+	}
 	l, r := args[0], args[1]
 	switch {
-	case l == anyType || r == anyType:
+	case l == nil || r == nil || l == anyType || r == anyType:
+		// nil (a nil literal) or unknown: decided at run time.
 		return anyType, nil
 	case l == durType && r == durType:
 		return durType, nil
@@ -339,9 +343,14 @@ func validateAdd(args []reflect.Type) (reflect.Type, error) {
 	return nil, fmt.Errorf("invalid operation: + (mismatched types %s and %s)", typeName(l), typeName(r))
 }
 
-func validateIter(args []reflect.Type) (reflect.Type, error) { return args[0], nil }
+func validateIter(args []reflect.Type) (reflect.Type, error) {
+	if len(args) == 0 {
+		return anyType, nil
+	}
+	return args[0], nil
+}
 
-func fits(t, want reflect.Type) bool { return t == anyType || t.Kind() == want.Kind() }
+func fits(t, want reflect.Type) bool { return t == nil || t == anyType || t.Kind() == want.Kind() }
 
 func isInteger(t reflect.Type) bool {
 	switch t.Kind() {
