@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -69,7 +68,7 @@ func (r *Runner) startGates(ctx context.Context) (stop func(), err error) {
 		return func() {}, fmt.Errorf("the gates' baseline: %w", err)
 	}
 	if base != nil {
-		r.event(journal.Event{Kind: journal.KindGate, State: journal.Passed, Detail: map[string]any{"baseline": asDetail(base)}})
+		r.event(journal.Event{Kind: journal.KindGate, State: journal.Passed, Detail: map[string]any{"baseline": detailOf(base)}})
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -89,7 +88,7 @@ func (r *Runner) gateBreached(b *gate.Breach) {
 		return
 	}
 	r.event(journal.Event{Kind: journal.KindGate, State: journal.Failed, Error: b.Error(), ExitCode: journal.Code(r.Prog.Binding.Plan.GateExitCode),
-		Detail: map[string]any{"breach": asDetail(b)}})
+		Detail: map[string]any{"breach": detailOf(b)}})
 	close(r.breachC())
 }
 
@@ -284,14 +283,3 @@ func (r *Runner) rollbackChanged(ph *compile.Phase, why error, vertex string) bo
 
 // gateStep stands for the step a gate's failure happened at: none.
 var gateStep = &load.Step{ID: "gate"}
-
-// asDetail turns a value into journal detail (a JSON object).
-func asDetail(v any) map[string]any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return m
-}

@@ -161,7 +161,8 @@ func (lc *lbCount) finish(ctx context.Context, o *ProbeObserver) probe.LBCounter
 	return out
 }
 
-// detailOf turns the probe's figures into a journal event's detail.
+// detailOf turns a value (the probe's figures, a gate's baseline or
+// breach) into a journal event's detail: a JSON object.
 func detailOf(r any) map[string]any {
 	b, err := json.Marshal(r)
 	if err != nil {
