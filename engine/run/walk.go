@@ -106,7 +106,9 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 	if why := r.halting(); why != nil {
 		// A gate fired (or a canary was aborted) while the node was on its
 		// way: it fails here, before its next step, and its rollback-on
-		// rules decide what to undo.
+		// rules decide what to undo. The step's event says why it did
+		// not start.
+		base.Error = why.Error()
 		r.stepEvent(base, journal.Failed)
 		r.endNode(v, st, r.stepFailed(v, step.Outcome{ExitCode: -1}, why))
 		return dag.Failed
