@@ -184,6 +184,15 @@ func TestCompletionScripts(t *testing.T) {
 // COMPREPLY joined by blanks.
 func bashComplete(t *testing.T, bash, bin, setup, line string) string {
 	t.Helper()
+	cmd := exec.Command(bash)
+	cmd.Env = os.Environ()
+	return bashCompleteEnv(t, cmd, bin, setup, line)
+}
+
+// bashCompleteEnv is bashComplete with cmd's bash, environment and
+// working directory.
+func bashCompleteEnv(t *testing.T, cmd *exec.Cmd, bin, setup, line string) string {
+	t.Helper()
 	script := setup + `
 line=$1
 read -ra COMP_WORDS <<< "$line"
@@ -196,8 +205,14 @@ fn=$(sed -E 's/.*-F ([^ ]+).*/\1/' <<< "$spec")
 "$fn" zdu "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 echo "${COMPREPLY[*]}"
 `
-	cmd := exec.Command(bash, "--norc", "--noprofile", "-c", script, "bash", line)
-	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Args = append(cmd.Args[:1], "--norc", "--noprofile", "-c", script, "bash", line)
+	path := bin
+	for _, e := range cmd.Env {
+		if p, ok := strings.CutPrefix(e, "PATH="); ok {
+			path += string(os.PathListSeparator) + p
+		}
+	}
+	cmd.Env = append(cmd.Env, "PATH="+path)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("bash completion of %q: %v", line, err)
