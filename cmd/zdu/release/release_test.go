@@ -43,8 +43,8 @@ func releaseScript(t *testing.T) string {
 // TestReleaseReproducible: two release builds of this commit, into two
 // directories, give byte-identical binaries (linux/amd64, linux/arm64) and
 // Debian packages. The second build shares the first's Go build cache (it
-// links and packages again; compiling everything again, --fresh-cache,
-// takes several minutes more: docs/install.md records such a run).
+// links and packages again; build.sh --check --fresh-cache, by hand,
+// compiles everything again too, minutes more).
 func TestReleaseReproducible(t *testing.T) {
 	script := releaseScript(t)
 	cmd := exec.Command("bash", script, "--check")
