@@ -82,7 +82,12 @@ type helpRequest struct{ fs *flag.FlagSet }
 func (h helpRequest) Error() string { return "help requested" }
 
 // printHelp writes the command's usage line and flags to w.
+// Asked by flagsOf (a flagSink), it hands over the flag set instead.
 func (h helpRequest) printHelp(w io.Writer) {
+	if sink, ok := w.(*flagSink); ok {
+		sink.fs = h.fs
+		return
+	}
 	name := h.fs.Name()
 	fmt.Fprintln(w, "Usage:")
 	for _, l := range strings.Split(usage, "\n") {

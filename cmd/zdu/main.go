@@ -47,6 +47,8 @@ Usage:
   zdu sandbox status|down [--dir DIR] [--format text|json]
   zdu sandbox hold|release NODE:STEP ... [--dir DIR]
   zdu schema plan|template|inventory
+  zdu init [--from TEMPLATE] [--name NAME] DIR   (a new product's plan, inventory, rehearsal file)
+  zdu completion bash|zsh|fish   (the shell completion script)
   zdu version                    (or zdu --version)
   zdu help [COMMAND]             (or zdu COMMAND -h: the command's flags)
 
@@ -77,6 +79,10 @@ func commands() []command {
 		{"show", cmdShow},
 		{"sandbox", cmdSandbox},
 		{"version", cmdVersion},
+		{"init", cmdInit},
+		{"completion", cmdCompletion},
+		{"__complete", cmdComplete}, // hidden: what the completion scripts call
+		{"__man", cmdMan},           // hidden: the manual page, for the package
 	}
 }
 

@@ -164,8 +164,13 @@ func loadAll(ctx context.Context, planFile, invFile string, opt load.BindOptions
 	return out, probs
 }
 
+// installedLibrary is where the Debian package installs the shipped plans
+// and their template library (lib/).
+const installedLibrary = "/usr/share/zdu/plans"
+
 // library lists the template library's directories: those in ZDU_LIBRARY
-// (a path list), then plans/ beside the zdu binary, where plans/lib ships.
+// (a path list), then plans/ beside the zdu binary, where plans/lib ships
+// in a checkout, then where the package installs it.
 func library() []string {
 	var dirs []string
 	for _, d := range filepath.SplitList(os.Getenv("ZDU_LIBRARY")) {
@@ -176,7 +181,7 @@ func library() []string {
 	if exe, err := os.Executable(); err == nil {
 		dirs = append(dirs, filepath.Join(filepath.Dir(exe), "plans"))
 	}
-	return dirs
+	return append(dirs, installedLibrary)
 }
 
 // hideSecrets tells the masker every secret value the load saw.

@@ -10,19 +10,25 @@ import (
 	"strings"
 )
 
-// version is set by a release build (-ldflags "-X main.version=v1.2.3");
-// otherwise the module version from the build info is shown.
-var version string
+// A release build (.release/build.sh) stamps these with -ldflags -X: the
+// version, and the VCS revision with its commit time and "true" when the
+// tree had uncommitted changes. It builds with -buildvcs=false, so that a
+// clone, a git worktree and an unpacked source tree give the same bytes.
+// Without them, the module version and the VCS information go build
+// stamped are shown.
+var (
+	version          string
+	revision         string
+	revisionTime     string
+	revisionModified string
+)
 
 // buildVersion describes this binary: its version, the VCS revision it was
 // built from (with "modified" when the tree had uncommitted changes) and
 // the Go toolchain.
 func buildVersion() string {
-	v, rev, when, dirty := version, "", "", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "" {
-			v = bi.Main.Version
-		}
+	v, rev, when, dirty := version, revision, revisionTime, revisionModified == "true"
+	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -33,6 +39,9 @@ func buildVersion() string {
 				dirty = s.Value == "true"
 			}
 		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "" {
+		v = bi.Main.Version
 	}
 	if v == "" {
 		v = "(unknown)"
