@@ -15,6 +15,8 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/mask"
+	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/sandbox"
 	"github.com/zdu-dev/zdu/engine/state"
@@ -76,9 +78,16 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // shape loads the plan (and the shaping inventory) and turns them and the
 // flags into a sandbox configuration. Problems go to stdout, as validate's.
 func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stderr io.Writer) (sandbox.Config, *load.Plan, int) {
+	reh, rprobs := sandbox.FindRehearsal(planFile)
+	if len(rprobs) > 0 {
+		for _, p := range rprobs {
+			fmt.Fprintln(stdout, p.String())
+		}
+		return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage("%d problem(s) in the rehearsal file %s", len(rprobs), sandbox.RehearsalFile(planFile)))
+	}
 	for _, set := range f.sets {
 		name, _, _ := strings.Cut(set, "=")
-		if slices.Contains(sandbox.OwnVars, strings.TrimSpace(name)) {
+		if slices.Contains(sandbox.OwnVars(reh), strings.TrimSpace(name)) {
 			return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage(
 				"--set %s: the sandbox sets %s itself (its own paths and ports on this machine); drop the flag", set, name))
 		}
@@ -90,7 +99,7 @@ func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stde
 		}
 		return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage("%d problem(s) in the plan, inventory or flags", len(probs)))
 	}
-	cfg, err := sandbox.Shape(in.Plan, sandbox.ShapeOptions{Inventory: in.Inv, Nodes: f.nodes})
+	cfg, err := sandbox.Shape(in.Plan, sandbox.ShapeOptions{Inventory: in.Inv, Nodes: f.nodes, Rehearsal: reh})
 	if err != nil {
 		return cfg, nil, report(stdout, stderr, "rehearse", badUsage("%v", err))
 	}
@@ -99,7 +108,7 @@ func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stde
 		names[i] = n.Name
 	}
 	for _, s := range f.fails {
-		fl, err := sandbox.ParseFailure(s)
+		fl, err := sandbox.ParseFailure(s, reh.FailureKeys()...)
 		if err == nil && !slices.Contains(names, fl.Node) {
 			err = fmt.Errorf("--fail %s: the sandbox has no node %q (it has %s)%s", s, fl.Node, strings.Join(names, ", "), didYouMean(fl.Node, names))
 		}
@@ -151,6 +160,9 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	if err != nil {
 		return report(stdout, stderr, "rehearse", err)
 	}
+	if err := checkCoverage(s, prog, planFile, stdout); err != nil {
+		return report(stdout, stderr, "rehearse", err)
+	}
 	opt := f.run
 	opt.report = false // written below, once rehearsal.json is there
 	if s.URL == "" {
@@ -159,6 +171,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 		opt.probeOpt.URL = s.URL + "/"
 	}
 	code, dir := execute(ctx, job{prog: prog, src: sourceOf(in, f.sets)}, opt, stdout, stderr)
+	ends := s.Observe(context.WithoutCancel(ctx))
 	fired := map[sandbox.Failure]bool{}
 	for _, fl := range cfg.Fail {
 		if fired[fl] = s.Fired(fl); !fired[fl] {
@@ -170,15 +183,33 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 		}
 	}
 	if dir != "" {
-		if err := writeRehearsal(dir, s, cfg, fired); err != nil {
+		if err := writeRehearsal(dir, s, cfg, fired, ends); err != nil {
 			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
 		}
 		if f.run.report {
 			writeReport(dir, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stdout, "sandbox nodes now run: %s\n", versionList(s))
+	fmt.Fprintf(stdout, "sandbox nodes now run: %s\n", versionList(s, ends))
 	return code
+}
+
+// checkCoverage refuses a plan whose dry run holds a command that nothing
+// in the rehearsal covers: it would run for real. Nothing has run yet.
+func checkCoverage(s *sandbox.Sandbox, prog *compile.Program, planFile string, stdout io.Writer) error {
+	dry, err := run.Explain(prog, mask.New(prog.Binding.Secrets))
+	if err != nil {
+		return badUsage("%v", err)
+	}
+	un := s.Uncovered(dry)
+	if len(un) == 0 {
+		return nil
+	}
+	for _, u := range un {
+		fmt.Fprintln(stdout, strings.ReplaceAll(u.String(), s.Dir, "$SANDBOX"))
+	}
+	return badUsage("%d command(s) of the plan have no stand-in, so the rehearsal stops before its first step (nothing ran): add a stand-in for each to %s, or allow it there if it is harmless (see docs/rehearsing.md)",
+		len(un), sandbox.RehearsalFile(planFile))
 }
 
 // compile binds the plan to the sandbox's generated inventory.
@@ -203,7 +234,10 @@ type rehearsalNode struct {
 	Name     string   `json:"name"`
 	Groups   []string `json:"groups"`
 	Balanced bool     `json:"balanced"`
-	Version  string   `json:"version"`
+	// Version and State are what the node's service answered at the end
+	// (State running, unhealthy or stopped; Version "" when stopped).
+	Version string `json:"version"`
+	State   string `json:"state"`
 	// Served counts the requests the node's service answered through the
 	// load balancer (the probe's), by the version it answered with: the
 	// traffic moving across a rolling upgrade.
@@ -222,7 +256,7 @@ type injectedFailure struct {
 
 // writeRehearsal records the sandbox's shape and how each node ended in
 // DIR/rehearsal.json, with a copy of the generated inventory.
-func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired map[sandbox.Failure]bool) error {
+func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired map[sandbox.Failure]bool, ends map[string]sandbox.Observation) error {
 	out := struct {
 		Nodes    []rehearsalNode   `json:"nodes"`
 		Backend  string            `json:"backend"`
@@ -230,15 +264,15 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 	}{Backend: cfg.Backend}
 	for _, fl := range cfg.Fail {
 		inj := injectedFailure{Node: fl.Node, Step: fl.Step, ExitCode: fl.ExitCode, Fault: fl.Fault, Fired: fired[fl]}
-		if fl.Step == "version" {
+		if fl.Step == "version" || fl.Step == sandbox.HealthFault {
 			inj.ExitCode = 0
 		}
 		out.Failures = append(out.Failures, inj)
 	}
-	versions := s.Versions()
 	for _, n := range s.Nodes {
+		e := ends[n.Spec.Name]
 		out.Nodes = append(out.Nodes, rehearsalNode{Name: n.Spec.Name, Groups: n.Spec.Groups,
-			Balanced: !n.Spec.Unbalanced, Version: versions[n.Spec.Name], Served: n.Service.Backend.Balanced()})
+			Balanced: !n.Spec.Unbalanced, Version: e.Version, State: e.State, Served: n.Service.Backend.Balanced()})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
@@ -265,11 +299,20 @@ func nodeList(cfg sandbox.Config) string {
 	return strings.Join(parts, ", ")
 }
 
-func versionList(s *sandbox.Sandbox) string {
-	v := s.Versions()
+// versionList says what each node's service answered at the end: its
+// version, and its state unless it runs and is healthy.
+func versionList(s *sandbox.Sandbox, ends map[string]sandbox.Observation) string {
 	parts := make([]string, 0, len(s.Nodes))
 	for _, n := range s.Nodes {
-		parts = append(parts, n.Spec.Name+" "+v[n.Spec.Name])
+		e := ends[n.Spec.Name]
+		switch {
+		case e.State == sandbox.StateRunning:
+			parts = append(parts, n.Spec.Name+" "+e.Version)
+		case e.Version != "":
+			parts = append(parts, n.Spec.Name+" "+e.Version+" ("+e.State+")")
+		default:
+			parts = append(parts, n.Spec.Name+" "+e.State)
+		}
 	}
 	return strings.Join(parts, ", ")
 }

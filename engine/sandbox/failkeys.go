@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/zdu-dev/zdu/schema"
@@ -25,8 +26,8 @@ var systemctlVerb = regexp.MustCompile(`^systemctl-[a-z][a-z-]*$`)
 
 // CheckFailureKey says whether a stand-in answers key, suggesting the
 // nearest known key when none does.
-func CheckFailureKey(key string) error {
-	for _, k := range FailureKeys {
+func CheckFailureKey(key string, standIns ...string) error {
+	for _, k := range slices.Concat(FailureKeys, standIns) {
 		if k == key {
 			return nil
 		}
@@ -35,10 +36,11 @@ func CheckFailureKey(key string) error {
 		return nil
 	}
 	hint := ""
-	if s := schema.Suggest(key, FailureKeys); s != "" {
+	known := slices.Concat([]string{HealthFault}, standIns, FailureKeys)
+	if s := schema.Suggest(key, known); s != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	return fmt.Errorf("no sandbox stand-in fails on %q%s; known steps: %s", key, hint, strings.Join(FailureKeys, ", "))
+	return fmt.Errorf("no sandbox stand-in fails on %q%s; known steps: %s", key, hint, strings.Join(known, ", "))
 }
 
 // Fired reports whether the injected failure f made its stand-in fail at
@@ -48,7 +50,7 @@ func (s *Sandbox) Fired(f Failure) bool {
 	if n == nil {
 		return false
 	}
-	if f.Step == "version" {
+	if f.Step == "version" || f.Step == HealthFault {
 		return n.Service.BadVersionServed()
 	}
 	b, err := os.ReadFile(n.Layout.Log())

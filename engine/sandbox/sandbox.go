@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,18 +47,25 @@ type Failure struct {
 
 // ParseFailure reads "NODE:STEP" or "NODE:STEP:CODE" (default code 1), the
 // form of rehearse's --fail flag; or a bad new version,
-// "NODE:version=errors:5%" or "NODE:version=latency:300ms".
-func ParseFailure(s string) (Failure, error) {
+// "NODE:version=errors:5%" or "NODE:version=latency:300ms"; or a new
+// version whose health check fails, "NODE:health". standIns are the
+// failure keys a rehearsal file adds (its stand-ins' names).
+func ParseFailure(s string, standIns ...string) (Failure, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) == 3 && strings.HasPrefix(parts[1], "version=") && parts[0] != "" {
 		return parseVersionFault(s, parts[0], strings.TrimPrefix(parts[1], "version="), parts[2])
 	}
+	if len(parts) == 2 && parts[0] != "" && parts[1] == HealthFault {
+		return Failure{Node: parts[0], Step: HealthFault, Fault: HealthFault}, nil
+	}
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply), or NODE:version=errors:5%% or NODE:version=latency:300ms", s)
+		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply), NODE:health, or NODE:version=errors:5%% or NODE:version=latency:300ms", s)
 	}
 	f := Failure{Node: parts[0], Step: parts[1], ExitCode: 1}
-	if err := CheckFailureKey(f.Step); err != nil {
-		return Failure{}, fmt.Errorf("--fail %q: %w", s, err)
+	if !slices.Contains(standIns, f.Step) {
+		if err := CheckFailureKey(f.Step, standIns...); err != nil {
+			return Failure{}, fmt.Errorf("--fail %q: %w", s, err)
+		}
 	}
 	if len(parts) == 3 {
 		c, err := strconv.Atoi(parts[2])
@@ -67,6 +76,10 @@ func ParseFailure(s string) (Failure, error) {
 	}
 	return f, nil
 }
+
+// HealthFault is --fail NODE:health: once the node runs a version other
+// than the old one, its health path answers 503 (the old version heals it).
+const HealthFault = "health"
 
 // maxFaultLatency bounds an injected latency: past the probe's timeout
 // every request fails anyway.
@@ -112,6 +125,8 @@ type Config struct {
 	// Startup is how long a node's service takes to start after a stop
 	// (0: DefaultStartup; negative: at once).
 	Startup time.Duration
+	// Rehearsal is the plan's rehearsal file (nil: DefaultRehearsal).
+	Rehearsal *Rehearsal
 	// Dir holds everything; default: a new temp dir removed by Close.
 	Dir string
 }
@@ -235,11 +250,14 @@ func withDefaults(cfg Config) Config {
 	if cfg.LoadBalancer == "" {
 		cfg.LoadBalancer = cfg.Backend
 	}
+	if cfg.Rehearsal == nil {
+		cfg.Rehearsal = DefaultRehearsal()
+	}
 	if cfg.OldVersion == "" {
-		cfg.OldVersion = "v1"
+		cfg.OldVersion = cmp.Or(cfg.Rehearsal.OldVersion, "v1")
 	}
 	if cfg.NewVersion == "" {
-		cfg.NewVersion = "v2"
+		cfg.NewVersion = cmp.Or(cfg.Rehearsal.NewVersion, "v2")
 	}
 	if cfg.Startup == 0 {
 		cfg.Startup = DefaultStartup
@@ -282,6 +300,7 @@ func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKe
 		return nil, err
 	}
 	n.Service = svc
+	svc.Backend.SetHealthPath(s.cfg.Rehearsal.HealthPath)
 	posix := filepath.Join(l.OldInstall, "apigateway", "posix", "bin")
 	for _, c := range [][]string{
 		{filepath.Join(posix, "nodemanager"), "-d"},
@@ -292,7 +311,8 @@ func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKe
 		}
 	}
 	n.SSH, err = StartSSH(ctx, NodeConfig{Name: spec.Name, Root: l.Root, AuthorizedKey: pub, User: s.User,
-		Env: map[string]string{"PATH": l.Bin + ":" + os.Getenv("PATH")}})
+		Env:    map[string]string{"PATH": l.Bin + ":" + os.Getenv("PATH")},
+		Policy: &nodePolicy{r: s.cfg.Rehearsal, n: n, s: s}})
 	if err != nil {
 		return n, err
 	}
@@ -307,6 +327,10 @@ func (s *Sandbox) injectFailures() error {
 		}
 		if f.Step == "version" {
 			n.Service.SetBadVersion(s.cfg.OldVersion, f.ErrorRate, f.Latency)
+			continue
+		}
+		if f.Step == HealthFault {
+			n.Service.SetBadHealth(s.cfg.OldVersion)
 			continue
 		}
 		if err := InjectFailure(n.Layout, f.Step, f.ExitCode); err != nil {
@@ -326,11 +350,12 @@ func (s *Sandbox) Node(name string) *Node {
 	return nil
 }
 
-// Versions maps each node to the version its service answers with.
-func (s *Sandbox) Versions() map[string]string {
-	m := map[string]string{}
+// Observe asks every node's service what it runs now (see
+// Service.Observe), by node name.
+func (s *Sandbox) Observe(ctx context.Context) map[string]Observation {
+	m := map[string]Observation{}
 	for _, n := range s.Nodes {
-		m[n.Spec.Name] = n.Service.Version()
+		m[n.Spec.Name] = n.Service.Observe(ctx)
 	}
 	return m
 }

@@ -198,6 +198,9 @@ func (s *Service) start(ctx context.Context, version string) error {
 			s.Backend.SetErrorRate(0)
 			s.Backend.SetDelay(0)
 		}
+		if s.bad.health {
+			s.Backend.SetHealthy(version == s.bad.old)
+		}
 	}
 	if s.running {
 		return nil
@@ -213,6 +216,8 @@ type badVersion struct {
 	old       string
 	errorRate float64
 	latency   time.Duration
+	// health: its health path answers 503.
+	health bool
 }
 
 // SetBadVersion makes every version but old a bad one: errorRate of its
@@ -221,8 +226,23 @@ type badVersion struct {
 func (s *Service) SetBadVersion(old string, errorRate float64, latency time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bad = &badVersion{old: old, errorRate: errorRate, latency: latency}
+	health := s.bad != nil && s.bad.health
+	s.bad = &badVersion{old: old, errorRate: errorRate, latency: latency, health: health}
 }
+
+// SetBadHealth makes every version but old unhealthy: its health path
+// answers 503 while it runs. Going back to old heals it.
+func (s *Service) SetBadHealth(old string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bad == nil {
+		s.bad = &badVersion{old: old}
+	}
+	s.bad.health = true
+}
+
+// SetHealthy makes the service's health path answer 200 (true) or 503.
+func (s *Service) SetHealthy(ok bool) { s.Backend.SetHealthy(ok) }
 
 // BadVersionServed reports whether the service ever ran the bad version.
 func (s *Service) BadVersionServed() bool {

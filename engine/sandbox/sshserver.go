@@ -38,6 +38,8 @@ type NodeConfig struct {
 	User string
 	// HostKey is the server's key; nil generates an ed25519 key.
 	HostKey ssh.Signer
+	// Policy decides every command (nil: every command runs).
+	Policy Policy
 }
 
 // SSHNode is one running embedded SSH server on 127.0.0.1.
@@ -55,6 +57,7 @@ type SSHNode struct {
 
 	mu     sync.Mutex
 	conns  map[*ssh.ServerConn]struct{}
+	groups map[int]bool // the process groups of the commands running
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -241,6 +244,27 @@ func (n *SSHNode) Close() error {
 		err = nil
 	}
 	return err
+}
+
+// track records a command's process group as running, or ended.
+func (n *SSHNode) track(pgid int, running bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.groups == nil {
+		n.groups = map[int]bool{}
+	}
+	if running {
+		n.groups[pgid] = true
+	} else {
+		delete(n.groups, pgid)
+	}
+}
+
+// started reports whether pgid is the group of a command running here.
+func (n *SSHNode) started(pgid int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.groups[pgid]
 }
 
 func portString(p uint32) string { return strconv.FormatUint(uint64(p), 10) }
