@@ -50,8 +50,12 @@ type invLB struct {
 }
 
 type invLBInstance struct {
-	Name   string `yaml:"name"`
-	Socket string `yaml:"socket"`
+	Name     string `yaml:"name"`
+	Via      string `yaml:"via,omitempty"`
+	Socket   string `yaml:"socket,omitempty"`
+	Upstream string `yaml:"upstream,omitempty"`
+	Test     string `yaml:"test,omitempty"`
+	Reload   string `yaml:"reload,omitempty"`
 }
 
 // nodeVars are the variables every sandbox node gets, so plans find their
@@ -98,15 +102,14 @@ func (s *Sandbox) writeInventory(path string) error {
 		inv.Nodes = append(inv.Nodes, invNode{Name: n.Spec.Name, Host: "127.0.0.1", Port: n.SSH.Port,
 			Groups: n.Spec.Groups, Vars: s.nodeVars(n)})
 		if n.Service != nil && !n.Spec.Unbalanced {
-			servers[n.Spec.Name] = n.Spec.Name
+			servers[n.Spec.Name] = s.serverName(n)
 		}
 	}
-	if s.HAProxy != nil {
-		inv.LoadBalancers = map[string]invLB{s.cfg.LoadBalancer: {
-			Driver: "haproxy", Backend: s.cfg.Backend, MinHealthy: s.minHealthy(), Servers: servers,
-			// No via: the socket is on the control node, this machine.
-			Instances: []invLBInstance{{Name: "haproxy", Socket: s.HAProxy.Socket}},
-		}}
+	if s.lbHost != nil {
+		inv.Nodes = append(inv.Nodes, invNode{Name: LBHostName, Host: "127.0.0.1", Port: s.lbHost.Port, Groups: []string{LBHostName}})
+	}
+	if len(s.HAProxies)+len(s.Nginx) > 0 {
+		inv.LoadBalancers = map[string]invLB{s.cfg.LoadBalancer: s.lbInventory(servers)}
 	}
 	b, err := yaml.Marshal(inv)
 	if err != nil {

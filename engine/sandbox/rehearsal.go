@@ -185,8 +185,10 @@ func ParseRehearsal(file string, data []byte) (*Rehearsal, []schema.Problem) {
 			st.Duration = d
 		}
 		if s.Name != "" {
-			if names[s.Name] || CheckFailureKey(s.Name) == nil || s.Name == "health" || s.Name == ServiceStart {
-				probs = append(probs, problem(ptr+"/name", "name %q is already a failure key (of another stand-in or a built-in one)", s.Name))
+			// A built-in key may be shared: --fail NODE:KEY fails whichever
+			// stand-in answers.
+			if names[s.Name] || s.Name == HealthFault || s.Name == ServiceStart {
+				probs = append(probs, problem(ptr+"/name", "name %q is taken (by another stand-in, or --fail NODE:health, or the service-start hold)", s.Name))
 			}
 			names[s.Name] = true
 		}

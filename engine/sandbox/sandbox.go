@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -112,6 +113,10 @@ type Config struct {
 	// Backend is HAProxy's backend name (default "app"); LoadBalancer the
 	// logical name plans use for it (default: Backend).
 	Backend, LoadBalancer string
+	// LBDriver is the load balancer's driver, haproxy (default) or nginx;
+	// LBInstances how many instances it has (0: 1).
+	LBDriver    string
+	LBInstances int
 	// MinHealthy is the load balancer's minHealthy in the inventory: a
 	// count, or with MinHealthyPercent a percentage.
 	MinHealthy        int
@@ -147,15 +152,24 @@ type Sandbox struct {
 	// ClientKey and KnownHosts are the files the inventory names.
 	ClientKey, KnownHosts string
 	Nodes                 []*Node
-	HAProxy               *loopback.HAProxy
-	// URL is HAProxy's frontend: where the live traffic goes.
+	// HAProxy is the first of HAProxies, the HAProxy instances (none
+	// with the nginx driver); Nginx the nginx instances.
+	HAProxy   *loopback.HAProxy
+	HAProxies []*loopback.HAProxy
+	Nginx     []*loopback.Nginx
+	// URL is where the live traffic goes: the load balancer's frontend,
+	// or with several instances an address that sends each request to
+	// the next one.
 	URL string
 
 	// User is the user name every node accepts (the current user).
 	User string
 
-	cfg    Config
-	ownDir bool
+	cfg          Config
+	lbHost       *SSHNode
+	lbHostLayout Layout
+	vip          *http.Server
+	ownDir       bool
 	owner  *os.File // flock held while this process owns the sandbox
 }
 
@@ -168,10 +182,10 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if len(cfg.Nodes) == 0 {
 		return nil, errors.New("sandbox: no nodes")
 	}
-	if _, serr := os.Stat(loopback.HAProxyPath); serr != nil {
-		return nil, fmt.Errorf("sandbox: %w (no %s); install it: apt-get install haproxy", ErrNoHAProxy, loopback.HAProxyPath)
-	}
 	cfg = withDefaults(cfg)
+	if err := checkLBBinary(cfg.LBDriver); err != nil {
+		return nil, err
+	}
 	s := &Sandbox{Dir: cfg.Dir, cfg: cfg}
 	if s.Dir == "" {
 		if s.Dir, err = os.MkdirTemp("", "zdu-sandbox-"); err != nil {
@@ -198,8 +212,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	seen := map[string]bool{}
 	for _, spec := range cfg.Nodes {
-		if spec.Name == "" || seen[spec.Name] || strings.ContainsAny(spec.Name, "/ \x00") {
-			return nil, fmt.Errorf("sandbox: node name %q is empty, repeated or holds / or a space", spec.Name)
+		if spec.Name == "" || seen[spec.Name] || strings.ContainsAny(spec.Name, "/ \x00") || spec.Name == LBHostName {
+			return nil, fmt.Errorf("sandbox: node name %q is empty, repeated, %s, or holds / or a space", spec.Name, LBHostName)
 		}
 		seen[spec.Name] = true
 		n, err := s.startNode(ctx, spec, pub)
@@ -213,28 +227,27 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := s.injectFailures(); err != nil {
 		return nil, err
 	}
-	var lines []string
 	var backends []*loopback.Backend
 	for _, n := range s.Nodes {
-		lines = append(lines, n.SSH.KnownHostsLine())
 		if !n.Spec.Unbalanced {
 			backends = append(backends, n.Service.Backend)
 		}
 	}
+	if len(backends) > 0 {
+		if err := s.startLBs(ctx, backends, pub); err != nil {
+			return nil, err
+		}
+	}
+	var lines []string
+	for _, n := range s.Nodes {
+		lines = append(lines, n.SSH.KnownHostsLine())
+	}
+	if s.lbHost != nil {
+		lines = append(lines, s.lbHost.KnownHostsLine())
+	}
 	s.KnownHosts = filepath.Join(s.Dir, "known_hosts")
 	if err := os.WriteFile(s.KnownHosts, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", s.KnownHosts, err)
-	}
-	if len(backends) > 0 {
-		hdir := filepath.Join(s.Dir, "haproxy")
-		if err := os.MkdirAll(hdir, 0o755); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-		if s.HAProxy, err = loopback.StartHAProxy(ctx, loopback.HAProxyConfig{
-			Backend: cfg.Backend, Servers: backends, Check: true, Dir: hdir}); err != nil {
-			return nil, fmt.Errorf("sandbox: starting HAProxy: %w", err)
-		}
-		s.URL = s.HAProxy.URL
 	}
 	s.Inventory = filepath.Join(s.Dir, "inventory.yaml")
 	if err := s.writeInventory(s.Inventory); err != nil {
@@ -261,6 +274,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.Startup == 0 {
 		cfg.Startup = DefaultStartup
+	}
+	if cfg.LBDriver == "" {
+		cfg.LBDriver = DriverHAProxy
 	}
 	return cfg
 }
@@ -363,11 +379,7 @@ func (s *Sandbox) Observe(ctx context.Context) map[string]Observation {
 // Close tears everything down: HAProxy, SSH servers (killing running
 // commands), stand-in daemons, services, and the temp dir if it made one.
 func (s *Sandbox) Close() error {
-	var errs []error
-	if s.HAProxy != nil {
-		errs = append(errs, s.HAProxy.Close())
-		s.HAProxy = nil
-	}
+	errs := s.closeLBs()
 	for _, n := range s.Nodes {
 		if n.SSH != nil {
 			errs = append(errs, n.SSH.Close())

@@ -58,7 +58,7 @@ func OwnVars(r *Rehearsal) []string {
 func Shape(p *load.Plan, opt ShapeOptions) (Config, error) {
 	lbs := p.LoadBalancers()
 	if len(lbs) > 1 {
-		return Config{}, fmt.Errorf("%s names %d load balancers (%s); a rehearsal sandbox has one HAProxy in front of one backend",
+		return Config{}, fmt.Errorf("%s names %d load balancers (%s); a rehearsal sandbox has one load balancer in front of one backend",
 			p.File, len(lbs), strings.Join(lbs, ", "))
 	}
 	r := opt.Rehearsal
@@ -68,7 +68,7 @@ func Shape(p *load.Plan, opt ShapeOptions) (Config, error) {
 			return Config{}, fmt.Errorf("%s", probs[0].String())
 		}
 	}
-	cfg := Config{MinHealthy: 1, Rehearsal: r}
+	cfg := Config{MinHealthy: 1, Rehearsal: r, LBDriver: r.LBDriver, LBInstances: r.LBInstances}
 	if len(lbs) == 1 {
 		cfg.LoadBalancer, cfg.Backend = lbs[0], lbs[0]
 	}
@@ -110,6 +110,13 @@ func shapeFromInventory(p *load.Plan, inv *load.Inventory, cfg Config) (Config, 
 		}
 	}
 	if l, ok := inv.LBs[cfg.LoadBalancer]; ok {
+		if l.Driver != DriverHAProxy && l.Driver != DriverNginx {
+			return Config{}, fmt.Errorf("%s: load balancer %s uses the %s driver; a rehearsal sandbox runs haproxy or nginx for real, and has no stand-in for %s", inv.File, l.Name, l.Driver, l.Driver)
+		}
+		if len(l.Instances) > MaxLBInstances {
+			return Config{}, fmt.Errorf("%s: load balancer %s has %d instances; a rehearsal sandbox runs at most %d", inv.File, l.Name, len(l.Instances), MaxLBInstances)
+		}
+		cfg.LBDriver, cfg.LBInstances = l.Driver, len(l.Instances)
 		cfg.Backend = l.Backend
 		if l.MinHealthy > 0 {
 			cfg.MinHealthy, cfg.MinHealthyPercent = l.MinHealthy, l.MinHealthyPercent

@@ -248,6 +248,8 @@ func TestShape(t *testing.T) {
 				Backend:      "apigateway",
 				LoadBalancer: "gateway",
 				MinHealthy:   1,
+				LBDriver:     "haproxy",
+				LBInstances:  1,
 			},
 		},
 		{
@@ -302,6 +304,8 @@ func TestShape(t *testing.T) {
 				Backend:      "www",
 				LoadBalancer: "front",
 				MinHealthy:   2,
+				LBDriver:     "haproxy",
+				LBInstances:  1,
 			},
 		},
 		{
@@ -319,6 +323,8 @@ func TestShape(t *testing.T) {
 				LoadBalancer:      "front",
 				MinHealthy:        50,
 				MinHealthyPercent: true,
+				LBDriver:          "haproxy",
+				LBInstances:       1,
 			},
 		},
 	}
@@ -373,7 +379,7 @@ func TestShapeErrors(t *testing.T) {
 		{
 			name: "two load balancers in the steps",
 			plan: writeTemp(t, dir, "two-lbs.yaml", twoLBsPlan),
-			want: []string{"two-lbs.yaml names 2 load balancers (back, front)", "one HAProxy"},
+			want: []string{"two-lbs.yaml names 2 load balancers (back, front)", "one load balancer"},
 		},
 		{
 			name: "a second load balancer in a rollback",
