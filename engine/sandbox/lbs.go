@@ -185,4 +185,3 @@ func (s *Sandbox) serverName(n *Node) string {
 	}
 	return n.Spec.Name
 }
-

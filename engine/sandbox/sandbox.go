@@ -170,7 +170,7 @@ type Sandbox struct {
 	lbHostLayout Layout
 	vip          *http.Server
 	ownDir       bool
-	owner  *os.File // flock held while this process owns the sandbox
+	owner        *os.File // flock held while this process owns the sandbox
 }
 
 // ErrNoHAProxy is returned (wrapped) when the HAProxy binary is missing.
