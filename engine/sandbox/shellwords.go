@@ -64,7 +64,7 @@ func unwrapProcGroup(script string) string {
 
 // killScriptRE is the SSH transport's kill of a command's process group
 // on a timeout (steps/transport/ssh killScript).
-var killScriptRE = regexp.MustCompile(`^(?:sudo -n sh -c ')?kill -TERM -([0-9]+) 2>/dev/null \|\| exit 0; i=0; while \[ \$i -lt [0-9]+ \] && kill -0 -[0-9]+ 2>/dev/null; do sleep 0\.1 2>/dev/null \|\| sleep 1; i=\$\(\(i\+1\)\)\); done; kill -KILL -[0-9]+ 2>/dev/null; exit 0'?$`)
+var killScriptRE = regexp.MustCompile(`^(?:sudo -n sh -c ')?kill -TERM -([0-9]+) 2>/dev/null \|\| exit 0; i=0; while \[ \$i -lt [0-9]+ \] && kill -0 -[0-9]+ 2>/dev/null; do sleep 0\.1 2>/dev/null \|\| sleep 1; i=\$\(\(i\+1\)\); done; kill -KILL -[0-9]+ 2>/dev/null; exit 0'?$`)
 
 // killTarget is the process group a transport kill script ends, or 0.
 func killTarget(script string) int {

@@ -1,0 +1,133 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zdu-dev/zdu/steps/steptest"
+	"github.com/zdu-dev/zdu/steps/transport"
+	zssh "github.com/zdu-dev/zdu/steps/transport/ssh"
+)
+
+// TestPolicyOverSSH sends commands to a sandbox node over SSH, as a plan's
+// steps do: a command nothing covers is not run (the file it would create
+// does not exist) and says why; stand-ins answer with their output, exit
+// code and effect on the service, whose state is then what it answers; an
+// injected failure of a stand-in fires; an allowed command runs, and the
+// transport's kill of it on a timeout is let through.
+func TestPolicyOverSSH(t *testing.T) {
+	r, probs := ParseRehearsal("r.yaml", []byte(`apiVersion: zdu/v1
+kind: Rehearsal
+versions: {old: "1.0", new: "2.0"}
+builtins: false
+standins:
+  - {name: stop, command: svc stop, effect: stop, output: "stopped {node}\n"}
+  - {name: start, command: svc start, effect: start}
+  - {command: svc status, effect: status}
+  - {name: upgrade, command: "pkg install *", effect: install-new, output: "{installed}"}
+  - {name: slow, command: svc slow, duration: 10m}
+allow: ["sleep *", "test -e *"]
+`))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	s := startSandbox(t, Config{Nodes: novaNodes[1:2], Rehearsal: r})
+	n := s.Node("api-1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tr, err := zssh.Dial(ctx, zssh.Config{Name: "api-1", Host: "127.0.0.1", Port: n.SSH.Port, User: s.User,
+		IdentityFiles: []string{s.ClientKey}, KnownHostsFiles: []string{s.KnownHosts}, SSHConfigFile: "none",
+		KillGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	run := func(script string, become bool) transport.Result {
+		t.Helper()
+		res, err := tr.Run(ctx, transport.Command{Script: script, Become: become})
+		if err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+		return res
+	}
+
+	marker := filepath.Join(t.TempDir(), "created")
+	res := run("touch "+transport.Quote(marker), true)
+	if res.ExitCode != RefusedExit || !strings.Contains(string(res.Stderr), "was not run: touch") {
+		t.Errorf("uncovered command: exit %d, stderr %q; want %d and why", res.ExitCode, res.Stderr, RefusedExit)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the uncovered command ran: %s exists (%v)", marker, err)
+	}
+
+	if res := run("pkg install 'web'", true); res.ExitCode != 0 || string(res.Stdout) != "2.0" {
+		t.Errorf("pkg install: exit %d, stdout %q; want 0 and the new version installed", res.ExitCode, res.Stdout)
+	}
+	if o := n.Service.Observe(ctx); o.State != StateRunning || o.Version != "1.0" {
+		t.Errorf("before the restart the service answers %+v, want 1.0 running", o)
+	}
+	if res := run("svc stop", true); res.ExitCode != 0 || string(res.Stdout) != "stopped api-1\n" {
+		t.Errorf("svc stop: exit %d, stdout %q", res.ExitCode, res.Stdout)
+	}
+	if o := n.Service.Observe(ctx); o.State != StateStopped || o.Version != "" {
+		t.Errorf("after svc stop the service answers %+v, want stopped", o)
+	}
+	if res := run("svc status", false); res.ExitCode != 3 {
+		t.Errorf("svc status of a stopped service: exit %d, want 3", res.ExitCode)
+	}
+	run("svc start", true)
+	if o := n.Service.Observe(ctx); o.State != StateRunning || o.Version != "2.0" {
+		t.Errorf("after svc start the service answers %+v, want 2.0 running", o)
+	}
+	if res := run("svc status", false); res.ExitCode != 0 {
+		t.Errorf("svc status of a running service: exit %d, want 0", res.ExitCode)
+	}
+
+	if err := InjectFailure(n.Layout, "stop", 9); err != nil {
+		t.Fatal(err)
+	}
+	if res := run("svc stop", true); res.ExitCode != 9 || !s.Fired(Failure{Node: "api-1", Step: "stop"}) {
+		t.Errorf("injected failure: exit %d, fired %v; want 9, fired", res.ExitCode, s.Fired(Failure{Node: "api-1", Step: "stop"}))
+	}
+	if !n.Service.Running() {
+		t.Error("a failed stand-in still had its effect")
+	}
+
+	if res := run("test -e "+transport.Quote(n.Layout.Root), false); res.ExitCode != 0 {
+		t.Errorf("an allowed command did not run: exit %d %s", res.ExitCode, res.Stderr)
+	}
+	for _, script := range []string{"sleep 3600", "svc slow"} {
+		// The deadline passes once the command runs, not after a fixed time.
+		started := func() bool {
+			b, _ := os.ReadFile(n.Layout.Log())
+			return strings.Contains(string(b), "slow") || procRuns("sleep\x003600")
+		}
+		dctx, stop := steptest.DeadlineWhen(started, 30*time.Second)
+		_, err := tr.Run(dctx, transport.Command{Script: script})
+		stop()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s past its deadline: %v, want deadline exceeded", script, err)
+		}
+	}
+	waitFor(t, func() bool { return !procRuns("sleep\x003600") })
+	if b, _ := os.ReadFile(n.Layout.Log()); strings.Contains(string(b), "REFUSED kill") || !strings.Contains(string(b), "REFUSED touch") {
+		t.Errorf("the stand-ins' log shows the transport's kill refused, or not the touch:\n%s", b)
+	}
+}
+
+// procRuns reports whether a process's command line (NUL-separated) is cmd.
+func procRuns(cmd string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.TrimRight(string(b), "\x00") == cmd {
+			return true
+		}
+	}
+	return false
+}
