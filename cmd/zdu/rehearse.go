@@ -48,7 +48,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
 	registerSets(fs, &f.sets, "param value")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
-	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
+	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (a stand-in's name or a built-in key); a new version failing its health check: NODE:health; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	fs.StringVar(&f.run.logFormat, "log-format", "auto", logFormatUsage)
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
@@ -136,7 +136,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	} else if len(reaped) > 0 {
 		fmt.Fprintf(stderr, "zdu rehearse: removed %d sandbox(es) left by killed rehearsals: %s\n", len(reaped), strings.Join(reaped, ", "))
 	}
-	fmt.Fprintf(stderr, "zdu rehearse: starting a sandbox of %d node(s) (%s) behind HAProxy\n", len(cfg.Nodes), nodeList(cfg))
+	fmt.Fprintf(stderr, "zdu rehearse: starting a sandbox of %d node(s) (%s) behind %s\n", len(cfg.Nodes), nodeList(cfg), lbWords(cfg))
 	sctx, cancel := context.WithTimeout(ctx, sandboxStartTimeout)
 	s, err := sandbox.Start(sctx, cfg)
 	cancel()
@@ -286,6 +286,19 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 		return fmt.Errorf("copying the sandbox inventory: %w", err)
 	}
 	return rundir.WriteFile(filepath.Join(dir, "sandbox-inventory.yaml"), inv)
+}
+
+// lbWords names the sandbox's load balancer: "HAProxy", "2 HAProxy
+// instances", "nginx".
+func lbWords(cfg sandbox.Config) string {
+	name := "HAProxy"
+	if cfg.LBDriver == sandbox.DriverNginx {
+		name = "nginx"
+	}
+	if cfg.LBInstances > 1 {
+		return fmt.Sprintf("%d %s instances", cfg.LBInstances, name)
+	}
+	return name
 }
 
 func nodeList(cfg sandbox.Config) string {

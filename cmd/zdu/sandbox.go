@@ -63,7 +63,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("up: nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
 	fs.Var(&f.sets, "set", "up: param value name=value (repeatable), for shaping the sandbox")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "up: how long a sandbox node's service takes to start again after a stop")
-	fs.Var(&f.fails, "fail", "up: inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (repeatable)")
+	fs.Var(&f.fails, "fail", "up: inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply, NODE:health, NODE:version=errors:5% (repeatable)")
 	fs.Float64Var(&f.rate, "rate", defaultRehearseRate, "up: availability probe through HAProxy from up to down, requests per second (0: none)")
 	fs.StringVar(&f.format, "format", "text", "status, down: output format: text or json")
 	pos, err := parseInterleaved(fs, args)
