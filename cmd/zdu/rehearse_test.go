@@ -31,7 +31,7 @@ type rehearsal struct {
 	stderr   string
 	sum      summary.Summary
 	versions map[string]string
-	states   map[string]string // running, unhealthy or stopped
+	states   map[string]string           // running, unhealthy or stopped
 	served   map[string]map[string]int64 // node -> version -> requests through HAProxy
 	injected []injectedFailure
 }
