@@ -48,7 +48,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
 	registerSets(fs, &f.sets, "param value")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
-	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (a stand-in's name or a built-in key); a new version failing its health check: NODE:health; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
+	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (a stand-in's name or a built-in key); a new version failing its health check: NODE:health; a slow start: NODE:startup=40s; a node unreachable after N commands: NODE:ssh=after:N; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	fs.StringVar(&f.run.logFormat, "log-format", "auto", logFormatUsage)
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
@@ -156,6 +156,11 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 			fmt.Fprintf(stderr, "zdu rehearse: tearing the sandbox down: %v\n", err)
 		}
 	}()
+	if s.RunsAsWhy != "" {
+		fmt.Fprintf(stderr, "zdu rehearse: warning: the nodes' commands run as %s: %s\n", s.RunsAs, s.RunsAsWhy)
+	} else {
+		fmt.Fprintf(stderr, "zdu rehearse: the nodes' commands run as %s\n", s.RunsAs)
+	}
 	prog, in, err := f.compile(ctx, planFile, s.Inventory, stdout)
 	if err != nil {
 		return report(stdout, stderr, "rehearse", err)
@@ -175,9 +180,16 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	fired := map[sandbox.Failure]bool{}
 	for _, fl := range cfg.Fail {
 		if fired[fl] = s.Fired(fl); !fired[fl] {
-			if fl.Step == "version" {
+			switch fl.Step {
+			case "version":
 				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:version=%s never fired: %s never ran the new version\n", fl.Node, fl.Fault, fl.Node)
-			} else {
+			case sandbox.HealthFault:
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:health never fired: %s never ran the new version\n", fl.Node, fl.Node)
+			case "startup":
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: %s's service was never started again after a stop\n", fl.Node, fl.Fault, fl.Node)
+			case "ssh":
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: %s was sent fewer commands\n", fl.Node, fl.Fault, fl.Node)
+			default:
 				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: no step on %s called that stand-in\n", fl.Node, fl.Step, fl.Node)
 			}
 		}
@@ -264,7 +276,7 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 	}{Backend: cfg.Backend}
 	for _, fl := range cfg.Fail {
 		inj := injectedFailure{Node: fl.Node, Step: fl.Step, ExitCode: fl.ExitCode, Fault: fl.Fault, Fired: fired[fl]}
-		if fl.Step == "version" || fl.Step == sandbox.HealthFault {
+		if fl.Fault != "" {
 			inj.ExitCode = 0
 		}
 		out.Failures = append(out.Failures, inj)

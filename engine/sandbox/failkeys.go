@@ -50,8 +50,13 @@ func (s *Sandbox) Fired(f Failure) bool {
 	if n == nil {
 		return false
 	}
-	if f.Step == "version" || f.Step == HealthFault {
+	switch f.Step {
+	case "version", HealthFault:
 		return n.Service.BadVersionServed()
+	case "startup":
+		return n.Service.SlowStarted()
+	case "ssh":
+		return n.SSH.WentDown()
 	}
 	b, err := os.ReadFile(n.Layout.Log())
 	if err != nil {

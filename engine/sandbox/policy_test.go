@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,7 @@ standins:
   - {command: svc status, effect: status}
   - {name: upgrade, command: "pkg install *", effect: install-new, output: "{installed}"}
   - {name: slow, command: svc slow, duration: 10m}
-allow: ["sleep *", "test -e *"]
+allow: ["sleep *", "test -e *", "id -u", "touch /root/*"]
 `))
 	if len(probs) > 0 {
 		t.Fatal(probs)
@@ -101,6 +103,25 @@ allow: ["sleep *", "test -e *"]
 	if res := run("test -e "+transport.Quote(n.Layout.Root), false); res.ExitCode != 0 {
 		t.Errorf("an allowed command did not run: exit %d %s", res.ExitCode, res.Stderr)
 	}
+	// As root, the nodes' commands run as nobody: an allowed command that
+	// writes where only root may fails.
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup(UnprivilegedUser)
+		if err != nil {
+			t.Skipf("no user %s: %v", UnprivilegedUser, err)
+		}
+		if s.RunsAs != UnprivilegedUser {
+			t.Fatalf("the sandbox runs its nodes' commands as %s (%s), want %s", s.RunsAs, s.RunsAsWhy, UnprivilegedUser)
+		}
+		if res := run("id -u", true); strings.TrimSpace(string(res.Stdout)) != u.Uid {
+			t.Errorf("id -u on the node (with become) = %q, want %s's %s", res.Stdout, UnprivilegedUser, u.Uid)
+		}
+		name := "/root/zdu-sandbox-test-" + strconv.Itoa(os.Getpid())
+		if res := run("touch "+name, false); res.ExitCode == 0 {
+			os.Remove(name)
+			t.Errorf("a node's command wrote %s", name)
+		}
+	}
 	for _, script := range []string{"sleep 3600", "svc slow"} {
 		// The deadline passes once the command runs, not after a fixed time.
 		started := func() bool {
@@ -130,4 +151,83 @@ func procRuns(cmd string) bool {
 		}
 	}
 	return false
+}
+
+// TestInjectedNodeFaults: a slow start keeps the service's port closed for
+// its duration (the plan's health wait must outlast it), and a node whose
+// SSH goes down after N commands refuses the next one and every later
+// connection.
+func TestInjectedNodeFaults(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Failure
+	}{
+		{"n1:startup=40s", Failure{Node: "n1", Step: "startup", Fault: "startup=40s", Startup: 40 * time.Second}},
+		{"n1:ssh=after:3", Failure{Node: "n1", Step: "ssh", Fault: "ssh=after:3", After: 3}},
+		{"n1:health", Failure{Node: "n1", Step: "health", Fault: "health"}},
+	} {
+		if got, err := ParseFailure(tc.in); err != nil || got != tc.want {
+			t.Errorf("ParseFailure(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"n1:startup=0s", "n1:startup=soon", "n1:ssh=after:x", "n1:ssh=after:-1"} {
+		if _, err := ParseFailure(bad); err == nil {
+			t.Errorf("ParseFailure(%q) accepted it", bad)
+		}
+	}
+	s := startSandbox(t, Config{Nodes: novaNodes[1:3], Startup: -1, Fail: []Failure{
+		{Node: "api-1", Step: "startup", Startup: 2 * time.Second}, {Node: "api-2", Step: "ssh", After: 1}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dial := func(name string) (*zssh.Transport, error) {
+		return zssh.Dial(ctx, zssh.Config{Name: name, Host: "127.0.0.1", Port: s.Node(name).SSH.Port, User: s.User,
+			IdentityFiles: []string{s.ClientKey}, KnownHostsFiles: []string{s.KnownHosts}, SSHConfigFile: "none"})
+	}
+	tr, err := dial("api-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	// The new version's restart returns at once; the service answers only
+	// once the injected startup has passed (a lower bound: a loaded
+	// machine only adds).
+	start := time.Now()
+	for _, c := range []string{"apt-get install -y nova-api", "systemctl restart nova-api"} {
+		if res, err := tr.Run(ctx, transport.Command{Script: c}); err != nil || res.ExitCode != 0 {
+			t.Fatalf("%s: %v %d %s", c, err, res.ExitCode, res.Stderr)
+		}
+	}
+	n := s.Node("api-1")
+	waitFor(t, func() bool { return n.Service.Observe(ctx).State == StateRunning })
+	if took := time.Since(start); took < 2*time.Second || !s.Fired(Failure{Node: "api-1", Step: "startup"}) {
+		t.Errorf("the service answered %s after the restart began, fired %v; want at least the injected 2s", took, s.Fired(Failure{Node: "api-1", Step: "startup"}))
+	}
+
+	// The old version starts as before: the restart returns once it runs.
+	for _, c := range []string{"apt-get install -y nova-api=v1", "systemctl restart nova-api"} {
+		if res, err := tr.Run(ctx, transport.Command{Script: c}); err != nil || res.ExitCode != 0 {
+			t.Fatalf("%s: %v %d %s", c, err, res.ExitCode, res.Stderr)
+		}
+	}
+	if o := n.Service.Observe(ctx); o.State != StateRunning || o.Version != "v1" {
+		t.Errorf("after the old version's restart the service answers %+v, want v1 running", o)
+	}
+
+	tr2, err := dial("api-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	if res, err := tr2.Run(ctx, transport.Command{Script: "systemctl is-active nova-api"}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("the first command: %v %d", err, res.ExitCode)
+	}
+	if _, err := tr2.Run(ctx, transport.Command{Script: "systemctl is-active nova-api"}); err == nil {
+		t.Error("the second command ran on a node whose SSH went down after one")
+	}
+	if !s.Fired(Failure{Node: "api-2", Step: "ssh"}) {
+		t.Error("the ssh fault did not fire")
+	}
+	if _, err := dial("api-2"); err == nil {
+		t.Error("a new connection to a node whose SSH went down was accepted")
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
@@ -44,6 +45,11 @@ type Failure struct {
 	ErrorRate float64
 	Latency   time.Duration
 	Fault     string
+	// Startup (Step "startup") is how long the node's service takes to
+	// start after a stop; After (Step "ssh") how many commands its SSH
+	// server answers before it goes down.
+	Startup time.Duration
+	After   int
 }
 
 // ParseFailure reads "NODE:STEP" or "NODE:STEP:CODE" (default code 1), the
@@ -59,8 +65,22 @@ func ParseFailure(s string, standIns ...string) (Failure, error) {
 	if len(parts) == 2 && parts[0] != "" && parts[1] == HealthFault {
 		return Failure{Node: parts[0], Step: HealthFault, Fault: HealthFault}, nil
 	}
+	if len(parts) == 2 && parts[0] != "" && strings.HasPrefix(parts[1], "startup=") {
+		d, err := time.ParseDuration(strings.TrimPrefix(parts[1], "startup="))
+		if err != nil || d <= 0 || d > maxFaultStartup {
+			return Failure{}, fmt.Errorf("--fail %q: startup wants a duration over 0 and at most %s, such as 40s", s, maxFaultStartup)
+		}
+		return Failure{Node: parts[0], Step: "startup", Fault: parts[1], Startup: d}, nil
+	}
+	if len(parts) == 3 && parts[0] != "" && parts[1] == "ssh=after" {
+		n, err := strconv.Atoi(parts[2])
+		if err != nil || n < 0 || n > 10000 {
+			return Failure{}, fmt.Errorf("--fail %q: ssh=after wants a count of commands, 0 to 10000, such as ssh=after:3", s)
+		}
+		return Failure{Node: parts[0], Step: "ssh", Fault: "ssh=after:" + parts[2], After: n}, nil
+	}
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply), NODE:health, or NODE:version=errors:5%% or NODE:version=latency:300ms", s)
+		return Failure{}, fmt.Errorf("--fail %q: want NODE:STEP or NODE:STEP:EXITCODE (e.g. Node-B:apply), NODE:health, NODE:startup=40s, NODE:ssh=after:3, or NODE:version=errors:5%% or NODE:version=latency:300ms", s)
 	}
 	f := Failure{Node: parts[0], Step: parts[1], ExitCode: 1}
 	if !slices.Contains(standIns, f.Step) {
@@ -81,6 +101,9 @@ func ParseFailure(s string, standIns ...string) (Failure, error) {
 // HealthFault is --fail NODE:health: once the node runs a version other
 // than the old one, its health path answers 503 (the old version heals it).
 const HealthFault = "health"
+
+// maxFaultStartup bounds an injected slow start.
+const maxFaultStartup = 10 * time.Minute
 
 // maxFaultLatency bounds an injected latency: past the probe's timeout
 // every request fails anyway.
@@ -164,6 +187,11 @@ type Sandbox struct {
 
 	// User is the user name every node accepts (the current user).
 	User string
+	// RunsAs is who the nodes' commands run as: UnprivilegedUser when zdu
+	// runs as root and that user can reach the sandbox, else User;
+	// RunsAsWhy says why not, when zdu is root.
+	RunsAs, RunsAsWhy string
+	cred              *syscall.Credential
 
 	cfg          Config
 	lbHost       *SSHNode
@@ -205,6 +233,14 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		s.User = u.Username
 	} else {
 		return nil, fmt.Errorf("sandbox: current user: %w", uerr)
+	}
+	s.RunsAs = s.User
+	if s.cred, s.RunsAsWhy = runAs(s.Dir); s.cred != nil {
+		// Others may pass through (to their node's directory), not list.
+		if err := os.Chmod(s.Dir, 0o711); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		s.RunsAs = UnprivilegedUser
 	}
 	pub, err := s.writeClientKey()
 	if err != nil {
@@ -311,6 +347,11 @@ func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKe
 	if err := WriteStandIns(l, s.cfg.OldVersion, s.cfg.NewVersion); err != nil {
 		return nil, err
 	}
+	if s.cred != nil {
+		if err := giveTo(l.Root, s.cred); err != nil {
+			return nil, fmt.Errorf("node %s: handing its directory to %s: %w", spec.Name, s.RunsAs, err)
+		}
+	}
 	svc, err := StartService(ctx, spec.Name, s.cfg.OldVersion, l.ControlDir(), s.cfg.Startup)
 	if err != nil {
 		return nil, err
@@ -322,13 +363,15 @@ func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKe
 		{filepath.Join(posix, "nodemanager"), "-d"},
 		{filepath.Join(posix, "startinstance"), "-n", spec.Name, "-g", "sandbox", "-d"},
 	} {
-		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
+		cmd := exec.CommandContext(ctx, c[0], c[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+		if out, err := cmd.CombinedOutput(); err != nil {
 			return n, fmt.Errorf("node %s: starting the old install (%s): %w: %s", spec.Name, c[0], err, out)
 		}
 	}
 	n.SSH, err = StartSSH(ctx, NodeConfig{Name: spec.Name, Root: l.Root, AuthorizedKey: pub, User: s.User,
 		Env:    map[string]string{"PATH": l.Bin + ":" + os.Getenv("PATH")},
-		Policy: &nodePolicy{r: s.cfg.Rehearsal, n: n, s: s}})
+		Policy: &nodePolicy{r: s.cfg.Rehearsal, n: n, s: s}, Credential: s.cred})
 	if err != nil {
 		return n, err
 	}
@@ -347,6 +390,14 @@ func (s *Sandbox) injectFailures() error {
 		}
 		if f.Step == HealthFault {
 			n.Service.SetBadHealth(s.cfg.OldVersion)
+			continue
+		}
+		if f.Step == "startup" {
+			n.Service.SetStartup(f.Startup, s.cfg.OldVersion)
+			continue
+		}
+		if f.Step == "ssh" {
+			n.SSH.DownAfter(f.After)
 			continue
 		}
 		if err := InjectFailure(n.Layout, f.Step, f.ExitCode); err != nil {

@@ -46,7 +46,7 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 			}
 		case "exec":
 			var p struct{ Command string }
-			if ssh.Unmarshal(r.Payload, &p) == nil && s.started() == nil && s.answering() == nil {
+			if ssh.Unmarshal(r.Payload, &p) == nil && s.started() == nil && s.answering() == nil && s.node.countCommand() {
 				ok = s.judge(p.Command) == nil
 			}
 		case "signal":
@@ -143,7 +143,7 @@ func (s *session) start(command string) error {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = s.node.cfg.Root
 	cmd.Env = mergeEnv(s.node.env, s.env)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: s.node.cfg.Credential}
 	cmd.Stdout = s.ch
 	cmd.Stderr = s.ch.Stderr()
 	// A daemon that kept our stdout open must not hold the session forever

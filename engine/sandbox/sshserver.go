@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -40,6 +41,8 @@ type NodeConfig struct {
 	HostKey ssh.Signer
 	// Policy decides every command (nil: every command runs).
 	Policy Policy
+	// Credential, when set, is the user commands run as.
+	Credential *syscall.Credential
 }
 
 // SSHNode is one running embedded SSH server on 127.0.0.1.
@@ -58,6 +61,10 @@ type SSHNode struct {
 	mu     sync.Mutex
 	conns  map[*ssh.ServerConn]struct{}
 	groups map[int]bool // the process groups of the commands running
+	// downAfter is how many more commands it answers before it goes
+	// down (-1: never); wentDown whether it did.
+	downAfter int
+	wentDown  bool
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -79,7 +86,7 @@ func StartSSH(ctx context.Context, cfg NodeConfig) (*SSHNode, error) {
 			return nil, fmt.Errorf("host key for node %s: %w", cfg.Name, err)
 		}
 	}
-	n := &SSHNode{Name: cfg.Name, HostKey: cfg.HostKey.PublicKey(), cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}}
+	n := &SSHNode{Name: cfg.Name, HostKey: cfg.HostKey.PublicKey(), cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, downAfter: -1}
 	n.conf = &ssh.ServerConfig{PublicKeyCallback: n.checkKey, ServerVersion: "SSH-2.0-zdu-sandbox"}
 	n.conf.AddHostKey(cfg.HostKey)
 	n.env = nodeEnv(cfg)
@@ -244,6 +251,33 @@ func (n *SSHNode) Close() error {
 		err = nil
 	}
 	return err
+}
+
+// DownAfter makes the node answer n more commands; at the next one its
+// SSH server goes down: every connection is closed, new ones are refused
+// (a node that became unreachable).
+func (n *SSHNode) DownAfter(count int) { n.mu.Lock(); n.downAfter = count; n.mu.Unlock() }
+
+// WentDown reports whether the server went down (DownAfter).
+func (n *SSHNode) WentDown() bool { n.mu.Lock(); defer n.mu.Unlock(); return n.wentDown }
+
+// countCommand counts one command against DownAfter: false once the
+// server must go down, which it then does.
+func (n *SSHNode) countCommand() bool {
+	n.mu.Lock()
+	switch {
+	case n.downAfter < 0:
+		n.mu.Unlock()
+		return true
+	case n.downAfter > 0:
+		n.downAfter--
+		n.mu.Unlock()
+		return true
+	}
+	n.wentDown = true
+	n.mu.Unlock()
+	go n.Close() // not from this connection's own goroutine, which Close waits for
+	return false
 }
 
 // track records a command's process group as running, or ended.

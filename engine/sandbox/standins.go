@@ -83,6 +83,7 @@ func WriteStandIns(l Layout, oldVersion, newVersion string) error {
 	files := map[string]string{
 		filepath.Join(l.State, "lib.sh"):                     libScript(l),
 		filepath.Join(l.State, "state", "installed-version"): oldVersion + "\n",
+		l.Log(): "",
 		filepath.Join(l.Bin, "systemctl"):                    binScript(l, systemctlBody),
 		filepath.Join(l.Bin, "apt-get"):                      binScript(l, aptBody(newVersion)),
 		filepath.Join(l.Bin, "sudo"):                         binScript(l, sudoBody),
