@@ -65,8 +65,8 @@ type SSHNode struct {
 	// down (-1: never); wentDown whether it did.
 	downAfter int
 	wentDown  bool
-	closed bool
-	wg     sync.WaitGroup
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 // StartSSH starts a node's SSH server on a free loopback port.
