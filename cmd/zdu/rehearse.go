@@ -48,7 +48,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
 	registerSets(fs, &f.sets, "param value")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
-	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (a stand-in's name or a built-in key); a new version failing its health check: NODE:health; a slow start: NODE:startup=40s; a node unreachable after N commands: NODE:ssh=after:N; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
+	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (a stand-in's name or a built-in key); a new version failing its health check: NODE:health; a slow start: NODE:startup=40s; a node unreachable after N commands: NODE:ssh=after:N; a load balancer instance refusing commands: INSTANCE:refuse (haproxy, haproxy-2, nginx-1...); or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	fs.StringVar(&f.run.logFormat, "log-format", "auto", logFormatUsage)
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
@@ -107,9 +107,12 @@ func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stde
 	for i, n := range cfg.Nodes {
 		names[i] = n.Name
 	}
+	instances := sandbox.LBInstanceNames(cfg)
 	for _, s := range f.fails {
 		fl, err := sandbox.ParseFailure(s, reh.FailureKeys()...)
-		if err == nil && !slices.Contains(names, fl.Node) {
+		if err == nil && fl.Step == sandbox.RefuseFault && !slices.Contains(instances, fl.Node) {
+			err = fmt.Errorf("--fail %s: the sandbox has no load balancer instance %q (it has %s)%s", s, fl.Node, strings.Join(instances, ", "), didYouMean(fl.Node, instances))
+		} else if err == nil && fl.Step != sandbox.RefuseFault && !slices.Contains(names, fl.Node) {
 			err = fmt.Errorf("--fail %s: the sandbox has no node %q (it has %s)%s", s, fl.Node, strings.Join(names, ", "), didYouMean(fl.Node, names))
 		}
 		if err != nil {
@@ -187,6 +190,8 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:health never fired: %s never ran the new version\n", fl.Node, fl.Node)
 			case "startup":
 				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: %s's service was never started again after a stop\n", fl.Node, fl.Fault, fl.Node)
+			case sandbox.RefuseFault:
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:refuse never fired: the plan sent load balancer instance %s no command\n", fl.Node, fl.Node)
 			case "ssh":
 				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: %s was sent fewer commands\n", fl.Node, fl.Fault, fl.Node)
 			default:

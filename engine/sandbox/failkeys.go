@@ -46,6 +46,9 @@ func CheckFailureKey(key string, standIns ...string) error {
 // Fired reports whether the injected failure f made its stand-in fail at
 // least once (the stand-in logs "FAIL KEY exit CODE").
 func (s *Sandbox) Fired(f Failure) bool {
+	if f.Step == RefuseFault {
+		return s.refused(f.Node)
+	}
 	n := s.Node(f.Node)
 	if n == nil {
 		return false

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
+	"github.com/zdu-dev/zdu/steps/transport"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -141,6 +144,10 @@ func (s *Sandbox) startVIP(urls []string) error {
 // closeLBs stops the address in front, the instances and the LB host.
 func (s *Sandbox) closeLBs() []error {
 	var errs []error
+	for _, ln := range s.refusers {
+		_ = ln.Close()
+	}
+	s.refusers = nil
 	if s.vip != nil {
 		errs = append(errs, s.vip.Close())
 		s.vip = nil
@@ -168,13 +175,101 @@ func (s *Sandbox) lbInventory(servers map[string]string) invLB {
 		l.Instances = append(l.Instances, invLBInstance{Name: fmt.Sprintf("haproxy-%d", i+1), Socket: h.Socket})
 	}
 	for i, n := range s.Nginx {
+		// The test fails while the instance refuses (--fail INSTANCE:refuse).
+		f := transport.Quote(filepath.Join(n.Dir, refuseFile))
+		test := "if test -e " + f + "; then : >> " + f + ".fired; echo 'sandbox: this nginx refuses (--fail " +
+			fmt.Sprintf("nginx-%d", i+1) + ":refuse)' >&2; exit 1; fi; " + n.TestCmd
 		l.Instances = append(l.Instances, invLBInstance{Name: fmt.Sprintf("nginx-%d", i+1), Via: LBHostName,
-			Upstream: n.UpstreamFile, Test: n.TestCmd, Reload: n.ReloadCmd})
+			Upstream: n.UpstreamFile, Test: test, Reload: n.ReloadCmd})
 	}
 	if len(s.HAProxies) == 1 {
 		l.Instances[0].Name = "haproxy" // as before instances were counted
 	}
 	return l
+}
+
+// LBInstanceNames are the names the generated inventory gives the load
+// balancer's instances.
+func LBInstanceNames(cfg Config) []string {
+	n, driver := max(cfg.LBInstances, 1), cmp.Or(cfg.LBDriver, DriverHAProxy)
+	if driver == DriverHAProxy && n == 1 {
+		return []string{"haproxy"}
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", driver, i+1)
+	}
+	return out
+}
+
+// refuseFile, in an nginx instance's directory, fails its test command.
+const refuseFile = "refuse"
+
+// refuse makes the load balancer instance named name refuse commands.
+func (s *Sandbox) refuse(name string) error {
+	i := slices.Index(LBInstanceNames(s.cfg), name)
+	switch {
+	case i < 0:
+		return fmt.Errorf("--fail %s:%s: no load balancer instance %q in the sandbox", name, RefuseFault, name)
+	case i < len(s.HAProxies):
+		return s.refuseHAProxy(name, s.HAProxies[i].Socket)
+	case i < len(s.Nginx):
+		return os.WriteFile(filepath.Join(s.Nginx[i].Dir, refuseFile), nil, 0o644)
+	}
+	return fmt.Errorf("--fail %s:%s: the sandbox has no load balancer", name, RefuseFault)
+}
+
+// refuseHAProxy moves HAProxy's admin socket aside (HAProxy keeps serving
+// traffic) and answers every command on its path "Permission denied", as
+// a socket of too low a level does.
+func (s *Sandbox) refuseHAProxy(name, sock string) error {
+	if err := os.Rename(sock, sock+".real"); err != nil {
+		return err
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	s.refusers = append(s.refusers, ln)
+	count := new(atomic.Int64)
+	if s.refusedCommands == nil {
+		s.refusedCommands = map[string]*atomic.Int64{}
+	}
+	s.refusedCommands[name] = count
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			count.Add(1)
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = c.Write([]byte("Permission denied\n\n"))
+			}()
+		}
+	}()
+	return nil
+}
+
+// refused reports whether the refusing instance named name was sent a
+// command.
+func (s *Sandbox) refused(name string) bool {
+	i := slices.Index(LBInstanceNames(s.cfg), name)
+	switch {
+	case i < 0:
+		return false
+	case i < len(s.HAProxies):
+		c := s.refusedCommands[name]
+		return c != nil && c.Load() > 0
+	case i < len(s.Nginx):
+		_, err := os.Stat(filepath.Join(s.Nginx[i].Dir, refuseFile+".fired"))
+		return err == nil
+	}
+	return false
 }
 
 // serverName is how the inventory's servers map names a node's server:

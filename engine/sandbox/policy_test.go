@@ -3,9 +3,11 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,5 +231,35 @@ func TestInjectedNodeFaults(t *testing.T) {
 	}
 	if _, err := dial("api-2"); err == nil {
 		t.Error("a new connection to a node whose SSH went down was accepted")
+	}
+}
+
+// TestRefusingLBInstance: with two HAProxy instances, --fail
+// haproxy-2:refuse leaves the first answering and the second answering
+// every command "Permission denied" (while still serving traffic), and
+// the fault fires once a command was sent.
+func TestRefusingLBInstance(t *testing.T) {
+	if names := LBInstanceNames(Config{LBInstances: 2}); !slices.Equal(names, []string{"haproxy-1", "haproxy-2"}) {
+		t.Errorf("instance names = %v", names)
+	}
+	s := startSandbox(t, Config{Nodes: novaNodes[1:3], LBInstances: 2, Fail: []Failure{{Node: "haproxy-2", Step: RefuseFault}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if s.Fired(Failure{Node: "haproxy-2", Step: RefuseFault}) {
+		t.Error("fired before any command")
+	}
+	if _, err := s.HAProxies[0].Command(ctx, "show info"); err != nil {
+		t.Errorf("the first instance: %v", err)
+	}
+	out, err := s.HAProxies[1].Command(ctx, "show info")
+	if !strings.Contains(out+fmt.Sprint(err), "Permission denied") {
+		t.Errorf("the refusing instance answered %q, %v", out, err)
+	}
+	if !s.Fired(Failure{Node: "haproxy-2", Step: RefuseFault}) {
+		t.Error("did not fire after a command")
+	}
+	if _, err := Start(ctx, Config{Nodes: novaNodes[1:2], Fail: []Failure{{Node: "haproxy-3", Step: RefuseFault}}}); err == nil ||
+		!strings.Contains(err.Error(), `no load balancer instance "haproxy-3"`) {
+		t.Errorf("refusing an unknown instance: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,6 +64,9 @@ func ParseFailure(s string, standIns ...string) (Failure, error) {
 	if len(parts) == 3 && strings.HasPrefix(parts[1], "version=") && parts[0] != "" {
 		return parseVersionFault(s, parts[0], strings.TrimPrefix(parts[1], "version="), parts[2])
 	}
+	if len(parts) == 2 && parts[0] != "" && parts[1] == RefuseFault {
+		return Failure{Node: parts[0], Step: RefuseFault, Fault: RefuseFault}, nil
+	}
 	if len(parts) == 2 && parts[0] != "" && parts[1] == HealthFault {
 		return Failure{Node: parts[0], Step: HealthFault, Fault: HealthFault}, nil
 	}
@@ -101,6 +106,11 @@ func ParseFailure(s string, standIns ...string) (Failure, error) {
 // HealthFault is --fail NODE:health: once the node runs a version other
 // than the old one, its health path answers 503 (the old version heals it).
 const HealthFault = "health"
+
+// RefuseFault is --fail INSTANCE:refuse: that load balancer instance
+// refuses every command (HAProxy: its admin socket is gone; nginx: its
+// configuration test fails).
+const RefuseFault = "refuse"
 
 // maxFaultStartup bounds an injected slow start.
 const maxFaultStartup = 10 * time.Minute
@@ -197,6 +207,10 @@ type Sandbox struct {
 	lbHost       *SSHNode
 	lbHostLayout Layout
 	vip          *http.Server
+	// refusers answer on refusing HAProxy instances' admin sockets;
+	// refusedCommands counts the connections each refused, by instance.
+	refusers        []net.Listener
+	refusedCommands map[string]*atomic.Int64
 	ownDir       bool
 	owner        *os.File // flock held while this process owns the sandbox
 }
@@ -272,6 +286,13 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if len(backends) > 0 {
 		if err := s.startLBs(ctx, backends, pub); err != nil {
 			return nil, err
+		}
+	}
+	for _, f := range cfg.Fail {
+		if f.Step == RefuseFault {
+			if err := s.refuse(f.Node); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var lines []string
@@ -380,6 +401,9 @@ func (s *Sandbox) startNode(ctx context.Context, spec NodeSpec, pub ssh.PublicKe
 
 func (s *Sandbox) injectFailures() error {
 	for _, f := range s.cfg.Fail {
+		if f.Step == RefuseFault {
+			continue // once the load balancer runs: refuseInstances
+		}
 		n := s.Node(f.Node)
 		if n == nil {
 			return fmt.Errorf("--fail %s:%s: no node %q in the sandbox", f.Node, f.Step, f.Node)
