@@ -211,8 +211,8 @@ type Sandbox struct {
 	// refusedCommands counts the connections each refused, by instance.
 	refusers        []net.Listener
 	refusedCommands map[string]*atomic.Int64
-	ownDir       bool
-	owner        *os.File // flock held while this process owns the sandbox
+	ownDir          bool
+	owner           *os.File // flock held while this process owns the sandbox
 }
 
 // ErrNoHAProxy is returned (wrapped) when the HAProxy binary is missing.
