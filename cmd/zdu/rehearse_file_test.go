@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/zdu-dev/zdu/engine/sandbox"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
@@ -218,5 +220,24 @@ func TestRehearseKeycloakBehindNginx(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(r.dir, "sandbox-inventory.yaml"))
 	if err != nil || !strings.Contains(string(b), "driver: nginx") || !strings.Contains(string(b), "upstream:") {
 		t.Errorf("the sandbox's load balancer is not nginx (%v):\n%s", err, b)
+	}
+}
+
+// copyRehearsal writes the rehearsal file of plan beside its copy in dir,
+// with the allow patterns added.
+func copyRehearsal(t *testing.T, plan, dir string, allow ...string) {
+	t.Helper()
+	b, err := os.ReadFile(sandbox.RehearsalFile(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(allow) > 0 {
+		b = append(b, "allow:\n"...)
+		for _, a := range allow {
+			b = append(b, "  - "+strconv.Quote(a)+"\n"...)
+		}
+	}
+	if err := os.WriteFile(sandbox.RehearsalFile(filepath.Join(dir, filepath.Base(plan))), b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -385,6 +385,7 @@ func withoutSteps(t *testing.T, plan, typ string, dropKeys ...string) string {
 	}
 	dir := t.TempDir()
 	linkLibrary(t, dir)
+	copyRehearsal(t, plan, dir)
 	p := filepath.Join(dir, filepath.Base(plan))
 	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)
