@@ -215,8 +215,13 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 // in the rehearsal covers: it would run for real. Nothing has run yet.
 func checkCoverage(s *sandbox.Sandbox, prog *compile.Program, planFile string, stdout io.Writer) error {
 	dry, err := run.Explain(prog, mask.New(prog.Binding.Secrets))
-	if err != nil {
+	if dry == nil {
 		return badUsage("%v", err)
+	}
+	if err != nil {
+		// What could not be explained is checked when it runs: the node
+		// refuses a command nothing covers.
+		fmt.Fprintf(stdout, "warning: part of the dry run could not be rendered, its commands are checked as they run: %v\n", err)
 	}
 	un := s.Uncovered(dry)
 	if len(un) == 0 {

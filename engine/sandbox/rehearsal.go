@@ -261,12 +261,3 @@ func (r *Rehearsal) FailureKeys() []string {
 	}
 	return out
 }
-
-// ReadRehearsalFile is FindRehearsal for an explicit file.
-func ReadRehearsalFile(file string) (*Rehearsal, []schema.Problem) {
-	data, err := safefile.Read(file, MaxRehearsalSize)
-	if err != nil {
-		return nil, []schema.Problem{{File: file, Msg: err.Error()}}
-	}
-	return ParseRehearsal(file, data)
-}

@@ -1,8 +1,11 @@
 // Package sandbox builds the local rehearsal environment of `zdu rehearse`:
 // one embedded SSH server per node on 127.0.0.1 (real SSH protocol, its own
 // host key, public-key auth), a small versioned HTTP service per node that
-// stand-in product commands start and stop, and a real HAProxy in front,
-// described by a generated inventory the engine runs a plan against.
+// stand-in product commands start and stop, and the real load balancer the
+// inventory names in front (HAProxy instances, or nginx), described by a
+// generated inventory the engine runs a plan against. What each node does
+// with a command (a stand-in answers it, it runs, or it is refused) is the
+// plan's rehearsal file's to say (rehearsal.go, policy.go).
 package sandbox
 
 import (
