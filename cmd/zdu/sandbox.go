@@ -254,10 +254,14 @@ func (f *sandboxFlags) serveArgs(plan string) []string {
 func (f *sandboxFlags) printUp(w io.Writer, m sandbox.Manifest) {
 	fmt.Fprintf(w, "sandbox up in %s (server pid %d): %s\n", m.Dir, m.PID, strings.Join(m.NodeNames(), ", "))
 	if m.URL != "" {
-		fmt.Fprintf(w, "  HAProxy (backend %s): %s/ ; admin socket %s\n", m.Backend, m.URL, m.Socket)
+		if m.Socket != "" {
+			fmt.Fprintf(w, "  HAProxy (backend %s): %s/ ; admin socket %s\n", m.Backend, m.URL, m.Socket)
+		} else {
+			fmt.Fprintf(w, "  load balancer (backend %s): %s/\n", m.Backend, m.URL)
+		}
 	}
 	if m.ProbeRate > 0 && m.URL != "" {
-		fmt.Fprintf(w, "  availability probe: %g requests/s through HAProxy until zdu sandbox down\n", m.ProbeRate)
+		fmt.Fprintf(w, "  availability probe: %g requests/s through the load balancer until zdu sandbox down\n", m.ProbeRate)
 	}
 	fmt.Fprintf(w, "  run a plan on it:  zdu run %s -i %s\n", m.Plan, m.Inventory)
 	fmt.Fprintf(w, "  look at it:        zdu sandbox status --dir %s\n", m.Dir)
@@ -403,7 +407,7 @@ func (f *sandboxFlags) print(w io.Writer, rep sandboxReport, when string) int {
 	}
 	fmt.Fprintf(w, "sandbox %s (pid %d), %s\n", rep.Dir, rep.PID, when)
 	if rep.URL != "" {
-		fmt.Fprintf(w, "HAProxy frontend %s/, inventory %s\n", rep.URL, rep.Inventory)
+		fmt.Fprintf(w, "load balancer frontend %s/, inventory %s\n", rep.URL, rep.Inventory)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSERVICE\tHAPROXY\tHOLDS")
