@@ -214,21 +214,24 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 // checkCoverage refuses a plan whose dry run holds a command that nothing
 // in the rehearsal covers: it would run for real. Nothing has run yet.
 func checkCoverage(s *sandbox.Sandbox, prog *compile.Program, planFile string, stdout io.Writer) error {
-	dry, err := run.Explain(prog, mask.New(prog.Binding.Secrets))
+	// The commands as they will be sent: a masked secret would no longer
+	// match its stand-in (nor unwrap). What is printed is masked.
+	masker := mask.New(prog.Binding.Secrets)
+	dry, err := run.Explain(prog, mask.New(nil))
 	if dry == nil {
 		return badUsage("%v", err)
 	}
 	if err != nil {
 		// What could not be explained is checked when it runs: the node
 		// refuses a command nothing covers.
-		fmt.Fprintf(stdout, "warning: part of the dry run could not be rendered, its commands are checked as they run: %v\n", err)
+		fmt.Fprintf(stdout, "warning: part of the dry run could not be rendered, its commands are checked as they run: %s\n", masker.Mask(err.Error()))
 	}
 	un := s.Uncovered(dry)
 	if len(un) == 0 {
 		return nil
 	}
 	for _, u := range un {
-		fmt.Fprintln(stdout, strings.ReplaceAll(u.String(), s.Dir, "$SANDBOX"))
+		fmt.Fprintln(stdout, masker.Mask(strings.ReplaceAll(u.String(), s.Dir, "$SANDBOX")))
 	}
 	return badUsage("%d command(s) of the plan have no stand-in, so the rehearsal stops before its first step (nothing ran): add a stand-in for each to %s, or allow it there if it is harmless (see docs/rehearsing.md)",
 		len(un), sandbox.RehearsalFile(planFile))

@@ -22,7 +22,8 @@ func rehearseData(name string) string { return filepath.Join("testdata", "rehear
 
 // TestRehearseStopsBeforeUncoveredCommands: a plan whose commands are not
 // all covered by its rehearsal file is stopped before its first step, the
-// uncovered commands listed (the node's and the local-exec one), and
+// uncovered commands listed (the node's and the local-exec one, a secret in
+// one masked), and
 // nothing on this machine changed: the files they would create do not
 // exist.
 func TestRehearseStopsBeforeUncoveredCommands(t *testing.T) {
@@ -31,7 +32,7 @@ func TestRehearseStopsBeforeUncoveredCommands(t *testing.T) {
 	run := filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
 	code := dispatch(context.Background(), []string{"rehearse", rehearseData("touch.yaml"), "--nodes", "1",
-		"--set", "marker=" + marker, "--run-dir", run, "--log-format", "json"}, &stdout, &stderr)
+		"--set", "marker=" + marker, "--set", "token=s3cr3t-t0ken", "--run-dir", run, "--log-format", "json"}, &stdout, &stderr)
 	if code != 2 {
 		t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -39,15 +40,19 @@ func TestRehearseStopsBeforeUncoveredCommands(t *testing.T) {
 	for _, want := range []string{
 		"phase work, node node-1, step touch, on the node: touch '" + marker + "'",
 		"step local, on this machine (local-exec: only allow covers it): touch '" + marker + "'.local",
+		"step notify, on the node: notify --token ****",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out+stderr.String(), "s3cr3t") {
+		t.Errorf("a secret is shown:\n%s\n%s", out, stderr.String())
+	}
 	if strings.Contains(out, "echo hello") {
 		t.Errorf("the covered command is listed as uncovered:\n%s", out)
 	}
-	if !strings.Contains(stderr.String(), "2 command(s) of the plan have no stand-in") || !strings.Contains(stderr.String(), "touch.rehearsal.yaml") {
+	if !strings.Contains(stderr.String(), "3 command(s) of the plan have no stand-in") || !strings.Contains(stderr.String(), "touch.rehearsal.yaml") {
 		t.Errorf("stderr does not say why, nor which file to edit:\n%s", stderr.String())
 	}
 	for _, f := range []string{marker, marker + ".local", filepath.Join(run, "journal.jsonl")} {
