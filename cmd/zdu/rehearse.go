@@ -15,6 +15,8 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/mask"
+	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/sandbox"
 	"github.com/zdu-dev/zdu/engine/state"
@@ -46,7 +48,7 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
 	registerSets(fs, &f.sets, "param value")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "how long a sandbox node's service takes to start again after a stop")
-	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply; or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
+	fs.Var(&f.fails, "fail", "inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (a stand-in's name or a built-in key); a new version failing its health check: NODE:health; a slow start: NODE:startup=40s; a node unreachable after N commands: NODE:ssh=after:N; a load balancer instance refusing commands: INSTANCE:refuse (haproxy, haproxy-2, nginx-1...); or a bad new version: NODE:version=errors:5% or NODE:version=latency:300ms (repeatable)")
 	fs.StringVar(&f.run.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	fs.StringVar(&f.run.logFormat, "log-format", "auto", logFormatUsage)
 	fs.DurationVar(&f.run.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
@@ -76,9 +78,16 @@ func cmdRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // shape loads the plan (and the shaping inventory) and turns them and the
 // flags into a sandbox configuration. Problems go to stdout, as validate's.
 func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stderr io.Writer) (sandbox.Config, *load.Plan, int) {
+	reh, rprobs := sandbox.FindRehearsal(planFile)
+	if len(rprobs) > 0 {
+		for _, p := range rprobs {
+			fmt.Fprintln(stdout, p.String())
+		}
+		return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage("%d problem(s) in the rehearsal file %s", len(rprobs), sandbox.RehearsalFile(planFile)))
+	}
 	for _, set := range f.sets {
 		name, _, _ := strings.Cut(set, "=")
-		if slices.Contains(sandbox.OwnVars, strings.TrimSpace(name)) {
+		if slices.Contains(sandbox.OwnVars(reh), strings.TrimSpace(name)) {
 			return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage(
 				"--set %s: the sandbox sets %s itself (its own paths and ports on this machine); drop the flag", set, name))
 		}
@@ -90,7 +99,7 @@ func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stde
 		}
 		return sandbox.Config{}, nil, report(stdout, stderr, "rehearse", badUsage("%d problem(s) in the plan, inventory or flags", len(probs)))
 	}
-	cfg, err := sandbox.Shape(in.Plan, sandbox.ShapeOptions{Inventory: in.Inv, Nodes: f.nodes})
+	cfg, err := sandbox.Shape(in.Plan, sandbox.ShapeOptions{Inventory: in.Inv, Nodes: f.nodes, Rehearsal: reh})
 	if err != nil {
 		return cfg, nil, report(stdout, stderr, "rehearse", badUsage("%v", err))
 	}
@@ -98,9 +107,12 @@ func (f *rehearseFlags) shape(ctx context.Context, planFile string, stdout, stde
 	for i, n := range cfg.Nodes {
 		names[i] = n.Name
 	}
+	instances := sandbox.LBInstanceNames(cfg)
 	for _, s := range f.fails {
-		fl, err := sandbox.ParseFailure(s)
-		if err == nil && !slices.Contains(names, fl.Node) {
+		fl, err := sandbox.ParseFailure(s, reh.FailureKeys()...)
+		if err == nil && fl.Step == sandbox.RefuseFault && !slices.Contains(instances, fl.Node) {
+			err = fmt.Errorf("--fail %s: the sandbox has no load balancer instance %q (it has %s)%s", s, fl.Node, strings.Join(instances, ", "), didYouMean(fl.Node, instances))
+		} else if err == nil && fl.Step != sandbox.RefuseFault && !slices.Contains(names, fl.Node) {
 			err = fmt.Errorf("--fail %s: the sandbox has no node %q (it has %s)%s", s, fl.Node, strings.Join(names, ", "), didYouMean(fl.Node, names))
 		}
 		if err != nil {
@@ -127,7 +139,7 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 	} else if len(reaped) > 0 {
 		fmt.Fprintf(stderr, "zdu rehearse: removed %d sandbox(es) left by killed rehearsals: %s\n", len(reaped), strings.Join(reaped, ", "))
 	}
-	fmt.Fprintf(stderr, "zdu rehearse: starting a sandbox of %d node(s) (%s) behind HAProxy\n", len(cfg.Nodes), nodeList(cfg))
+	fmt.Fprintf(stderr, "zdu rehearse: starting a sandbox of %d node(s) (%s) behind %s\n", len(cfg.Nodes), nodeList(cfg), lbWords(cfg))
 	sctx, cancel := context.WithTimeout(ctx, sandboxStartTimeout)
 	s, err := sandbox.Start(sctx, cfg)
 	cancel()
@@ -147,8 +159,16 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 			fmt.Fprintf(stderr, "zdu rehearse: tearing the sandbox down: %v\n", err)
 		}
 	}()
+	if s.RunsAsWhy != "" {
+		fmt.Fprintf(stderr, "zdu rehearse: warning: the nodes' commands run as %s: %s\n", s.RunsAs, s.RunsAsWhy)
+	} else {
+		fmt.Fprintf(stderr, "zdu rehearse: the nodes' commands run as %s\n", s.RunsAs)
+	}
 	prog, in, err := f.compile(ctx, planFile, s.Inventory, stdout)
 	if err != nil {
+		return report(stdout, stderr, "rehearse", err)
+	}
+	if err := checkCoverage(s, prog, planFile, stdout); err != nil {
 		return report(stdout, stderr, "rehearse", err)
 	}
 	opt := f.run
@@ -159,26 +179,62 @@ func (f *rehearseFlags) rehearse(ctx context.Context, planFile string, cfg sandb
 		opt.probeOpt.URL = s.URL + "/"
 	}
 	code, dir := execute(ctx, job{prog: prog, src: sourceOf(in, f.sets)}, opt, stdout, stderr)
+	ends := s.Observe(context.WithoutCancel(ctx))
 	fired := map[sandbox.Failure]bool{}
 	for _, fl := range cfg.Fail {
 		if fired[fl] = s.Fired(fl); !fired[fl] {
-			if fl.Step == "version" {
+			switch fl.Step {
+			case "version":
 				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:version=%s never fired: %s never ran the new version\n", fl.Node, fl.Fault, fl.Node)
-			} else {
+			case sandbox.HealthFault:
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:health never fired: %s never ran the new version\n", fl.Node, fl.Node)
+			case "startup":
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: %s's service was never started again after a stop\n", fl.Node, fl.Fault, fl.Node)
+			case sandbox.RefuseFault:
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:refuse never fired: the plan sent load balancer instance %s no command\n", fl.Node, fl.Node)
+			case "ssh":
+				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: %s was sent fewer commands\n", fl.Node, fl.Fault, fl.Node)
+			default:
 				fmt.Fprintf(stderr, "zdu rehearse: warning: --fail %s:%s never fired: no step on %s called that stand-in\n", fl.Node, fl.Step, fl.Node)
 			}
 		}
 	}
 	if dir != "" {
-		if err := writeRehearsal(dir, s, cfg, fired); err != nil {
+		if err := writeRehearsal(dir, s, cfg, fired, ends); err != nil {
 			fmt.Fprintf(stderr, "zdu rehearse: %v\n", err)
 		}
 		if f.run.report {
 			writeReport(dir, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stdout, "sandbox nodes now run: %s\n", versionList(s))
+	fmt.Fprintf(stdout, "sandbox nodes now run: %s\n", versionList(s, ends))
 	return code
+}
+
+// checkCoverage refuses a plan whose dry run holds a command that nothing
+// in the rehearsal covers: it would run for real. Nothing has run yet.
+func checkCoverage(s *sandbox.Sandbox, prog *compile.Program, planFile string, stdout io.Writer) error {
+	// The commands as they will be sent: a masked secret would no longer
+	// match its stand-in (nor unwrap). What is printed is masked.
+	masker := mask.New(prog.Binding.Secrets)
+	dry, err := run.Explain(prog, mask.New(nil))
+	if dry == nil {
+		return badUsage("%v", err)
+	}
+	if err != nil {
+		// What could not be explained is checked when it runs: the node
+		// refuses a command nothing covers.
+		fmt.Fprintf(stdout, "warning: part of the dry run could not be rendered, its commands are checked as they run: %s\n", masker.Mask(err.Error()))
+	}
+	un := s.Uncovered(dry)
+	if len(un) == 0 {
+		return nil
+	}
+	for _, u := range un {
+		fmt.Fprintln(stdout, masker.Mask(strings.ReplaceAll(u.String(), s.Dir, "$SANDBOX")))
+	}
+	return badUsage("%d command(s) of the plan have no stand-in, so the rehearsal stops before its first step (nothing ran): add a stand-in for each to %s, or allow it there if it is harmless (see docs/rehearsing.md)",
+		len(un), sandbox.RehearsalFile(planFile))
 }
 
 // compile binds the plan to the sandbox's generated inventory.
@@ -203,7 +259,10 @@ type rehearsalNode struct {
 	Name     string   `json:"name"`
 	Groups   []string `json:"groups"`
 	Balanced bool     `json:"balanced"`
-	Version  string   `json:"version"`
+	// Version and State are what the node's service answered at the end
+	// (State running, unhealthy or stopped; Version "" when stopped).
+	Version string `json:"version"`
+	State   string `json:"state"`
 	// Served counts the requests the node's service answered through the
 	// load balancer (the probe's), by the version it answered with: the
 	// traffic moving across a rolling upgrade.
@@ -222,7 +281,7 @@ type injectedFailure struct {
 
 // writeRehearsal records the sandbox's shape and how each node ended in
 // DIR/rehearsal.json, with a copy of the generated inventory.
-func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired map[sandbox.Failure]bool) error {
+func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired map[sandbox.Failure]bool, ends map[string]sandbox.Observation) error {
 	out := struct {
 		Nodes    []rehearsalNode   `json:"nodes"`
 		Backend  string            `json:"backend"`
@@ -230,15 +289,15 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 	}{Backend: cfg.Backend}
 	for _, fl := range cfg.Fail {
 		inj := injectedFailure{Node: fl.Node, Step: fl.Step, ExitCode: fl.ExitCode, Fault: fl.Fault, Fired: fired[fl]}
-		if fl.Step == "version" {
+		if fl.Fault != "" {
 			inj.ExitCode = 0
 		}
 		out.Failures = append(out.Failures, inj)
 	}
-	versions := s.Versions()
 	for _, n := range s.Nodes {
+		e := ends[n.Spec.Name]
 		out.Nodes = append(out.Nodes, rehearsalNode{Name: n.Spec.Name, Groups: n.Spec.Groups,
-			Balanced: !n.Spec.Unbalanced, Version: versions[n.Spec.Name], Served: n.Service.Backend.Balanced()})
+			Balanced: !n.Spec.Unbalanced, Version: e.Version, State: e.State, Served: n.Service.Backend.Balanced()})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
@@ -254,6 +313,19 @@ func writeRehearsal(dir string, s *sandbox.Sandbox, cfg sandbox.Config, fired ma
 	return rundir.WriteFile(filepath.Join(dir, "sandbox-inventory.yaml"), inv)
 }
 
+// lbWords names the sandbox's load balancer: "HAProxy", "2 HAProxy
+// instances", "nginx".
+func lbWords(cfg sandbox.Config) string {
+	name := "HAProxy"
+	if cfg.LBDriver == sandbox.DriverNginx {
+		name = "nginx"
+	}
+	if cfg.LBInstances > 1 {
+		return fmt.Sprintf("%d %s instances", cfg.LBInstances, name)
+	}
+	return name
+}
+
 func nodeList(cfg sandbox.Config) string {
 	parts := make([]string, len(cfg.Nodes))
 	for i, n := range cfg.Nodes {
@@ -265,11 +337,20 @@ func nodeList(cfg sandbox.Config) string {
 	return strings.Join(parts, ", ")
 }
 
-func versionList(s *sandbox.Sandbox) string {
-	v := s.Versions()
+// versionList says what each node's service answered at the end: its
+// version, and its state unless it runs and is healthy.
+func versionList(s *sandbox.Sandbox, ends map[string]sandbox.Observation) string {
 	parts := make([]string, 0, len(s.Nodes))
 	for _, n := range s.Nodes {
-		parts = append(parts, n.Spec.Name+" "+v[n.Spec.Name])
+		e := ends[n.Spec.Name]
+		switch {
+		case e.State == sandbox.StateRunning:
+			parts = append(parts, n.Spec.Name+" "+e.Version)
+		case e.Version != "":
+			parts = append(parts, n.Spec.Name+" "+e.Version+" ("+e.State+")")
+		default:
+			parts = append(parts, n.Spec.Name+" "+e.State)
+		}
 	}
 	return strings.Join(parts, ", ")
 }

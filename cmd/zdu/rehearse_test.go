@@ -31,6 +31,7 @@ type rehearsal struct {
 	stderr   string
 	sum      summary.Summary
 	versions map[string]string
+	states   map[string]string           // running, unhealthy or stopped
 	served   map[string]map[string]int64 // node -> version -> requests through HAProxy
 	injected []injectedFailure
 }
@@ -45,7 +46,7 @@ func rehearse(t *testing.T, args ...string) rehearsal {
 	// than the default 2s to answer it: latency is a figure, not a failure.
 	code := dispatch(context.Background(), append(append([]string{"rehearse"}, args...),
 		"--run-dir", dir, "--log-format", "json", "--probe-timeout", "30s"), &stdout, &stderr)
-	r := rehearsal{dir: dir, code: code, stdout: stdout.String(), stderr: stderr.String(), versions: map[string]string{},
+	r := rehearsal{dir: dir, code: code, stdout: stdout.String(), stderr: stderr.String(), versions: map[string]string{}, states: map[string]string{},
 		served: map[string]map[string]int64{}}
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if err != nil {
@@ -56,8 +57,8 @@ func rehearse(t *testing.T, args ...string) rehearsal {
 	}
 	var reh struct {
 		Nodes []struct {
-			Name, Version string
-			Served        map[string]int64
+			Name, Version, State string
+			Served               map[string]int64
 		}
 		Injected []injectedFailure `json:"injected_failures"`
 	}
@@ -70,6 +71,7 @@ func rehearse(t *testing.T, args ...string) rehearsal {
 	}
 	for _, n := range reh.Nodes {
 		r.versions[n.Name] = n.Version
+		r.states[n.Name] = n.State
 		r.served[n.Name] = n.Served
 	}
 	r.injected = reh.Injected
@@ -383,6 +385,7 @@ func withoutSteps(t *testing.T, plan, typ string, dropKeys ...string) string {
 	}
 	dir := t.TempDir()
 	linkLibrary(t, dir)
+	copyRehearsal(t, plan, dir)
 	p := filepath.Join(dir, filepath.Base(plan))
 	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)

@@ -80,6 +80,8 @@ func novaWithRollback(t *testing.T) string {
 		t.Fatal(err)
 	}
 	linkLibrary(t, dir)
+	// The plan's added commands only echo: they may run for real.
+	copyRehearsal(t, filepath.Join("..", "..", "plans", "nova-api.yaml"), dir, "echo *")
 	return p
 }
 

@@ -63,7 +63,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("up: nodes in the plan's rolling groups, without -i (default %d)", sandbox.DefaultNodes))
 	fs.Var(&f.sets, "set", "up: param value name=value (repeatable), for shaping the sandbox")
 	fs.DurationVar(&f.startup, "startup", sandbox.DefaultStartup, "up: how long a sandbox node's service takes to start again after a stop")
-	fs.Var(&f.fails, "fail", "up: inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply (repeatable)")
+	fs.Var(&f.fails, "fail", "up: inject a failure: NODE:STEP or NODE:STEP:EXITCODE, e.g. node-2:apply, NODE:health, NODE:version=errors:5% (repeatable)")
 	fs.Float64Var(&f.rate, "rate", defaultRehearseRate, "up: availability probe through HAProxy from up to down, requests per second (0: none)")
 	fs.StringVar(&f.format, "format", "text", "status, down: output format: text or json")
 	pos, err := parseInterleaved(fs, args)
@@ -254,10 +254,14 @@ func (f *sandboxFlags) serveArgs(plan string) []string {
 func (f *sandboxFlags) printUp(w io.Writer, m sandbox.Manifest) {
 	fmt.Fprintf(w, "sandbox up in %s (server pid %d): %s\n", m.Dir, m.PID, strings.Join(m.NodeNames(), ", "))
 	if m.URL != "" {
-		fmt.Fprintf(w, "  HAProxy (backend %s): %s/ ; admin socket %s\n", m.Backend, m.URL, m.Socket)
+		if m.Socket != "" {
+			fmt.Fprintf(w, "  HAProxy (backend %s): %s/ ; admin socket %s\n", m.Backend, m.URL, m.Socket)
+		} else {
+			fmt.Fprintf(w, "  load balancer (backend %s): %s/\n", m.Backend, m.URL)
+		}
 	}
 	if m.ProbeRate > 0 && m.URL != "" {
-		fmt.Fprintf(w, "  availability probe: %g requests/s through HAProxy until zdu sandbox down\n", m.ProbeRate)
+		fmt.Fprintf(w, "  availability probe: %g requests/s through the load balancer until zdu sandbox down\n", m.ProbeRate)
 	}
 	fmt.Fprintf(w, "  run a plan on it:  zdu run %s -i %s\n", m.Plan, m.Inventory)
 	fmt.Fprintf(w, "  look at it:        zdu sandbox status --dir %s\n", m.Dir)
@@ -403,7 +407,7 @@ func (f *sandboxFlags) print(w io.Writer, rep sandboxReport, when string) int {
 	}
 	fmt.Fprintf(w, "sandbox %s (pid %d), %s\n", rep.Dir, rep.PID, when)
 	if rep.URL != "" {
-		fmt.Fprintf(w, "HAProxy frontend %s/, inventory %s\n", rep.URL, rep.Inventory)
+		fmt.Fprintf(w, "load balancer frontend %s/, inventory %s\n", rep.URL, rep.Inventory)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSERVICE\tHAPROXY\tHOLDS")

@@ -7,13 +7,14 @@ import (
 	"io"
 
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/engine/sandbox"
 )
 
 func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	args, err := parseInterleaved(fs, args)
 	if err == nil && len(args) != 1 {
-		err = badUsage("expected plan, template or inventory")
+		err = badUsage("expected plan, template, inventory or rehearsal")
 	}
 	if err != nil {
 		return report(stdout, stderr, "schema", err)
@@ -37,8 +38,10 @@ func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return report(stdout, stderr, "schema", err)
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
+	case "rehearsal":
+		fmt.Fprintf(stdout, "%s", sandbox.RehearsalSchema())
 	default:
-		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan, template or inventory%s", args[0], didYouMean(args[0], []string{"plan", "template", "inventory"})))
+		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan, template, inventory or rehearsal%s", args[0], didYouMean(args[0], []string{"plan", "template", "inventory", "rehearsal"})))
 	}
 	return exitOK
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/zdu-dev/zdu/schema"
@@ -25,8 +26,8 @@ var systemctlVerb = regexp.MustCompile(`^systemctl-[a-z][a-z-]*$`)
 
 // CheckFailureKey says whether a stand-in answers key, suggesting the
 // nearest known key when none does.
-func CheckFailureKey(key string) error {
-	for _, k := range FailureKeys {
+func CheckFailureKey(key string, standIns ...string) error {
+	for _, k := range slices.Concat(FailureKeys, standIns) {
 		if k == key {
 			return nil
 		}
@@ -35,21 +36,30 @@ func CheckFailureKey(key string) error {
 		return nil
 	}
 	hint := ""
-	if s := schema.Suggest(key, FailureKeys); s != "" {
+	known := slices.Concat([]string{HealthFault}, standIns, FailureKeys)
+	if s := schema.Suggest(key, known); s != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	return fmt.Errorf("no sandbox stand-in fails on %q%s; known steps: %s", key, hint, strings.Join(FailureKeys, ", "))
+	return fmt.Errorf("no sandbox stand-in fails on %q%s; known steps: %s", key, hint, strings.Join(known, ", "))
 }
 
 // Fired reports whether the injected failure f made its stand-in fail at
 // least once (the stand-in logs "FAIL KEY exit CODE").
 func (s *Sandbox) Fired(f Failure) bool {
+	if f.Step == RefuseFault {
+		return s.refused(f.Node)
+	}
 	n := s.Node(f.Node)
 	if n == nil {
 		return false
 	}
-	if f.Step == "version" {
+	switch f.Step {
+	case "version", HealthFault:
 		return n.Service.BadVersionServed()
+	case "startup":
+		return n.Service.SlowStarted()
+	case "ssh":
+		return n.SSH.WentDown()
 	}
 	b, err := os.ReadFile(n.Layout.Log())
 	if err != nil {

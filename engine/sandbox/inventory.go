@@ -50,15 +50,19 @@ type invLB struct {
 }
 
 type invLBInstance struct {
-	Name   string `yaml:"name"`
-	Socket string `yaml:"socket"`
+	Name     string `yaml:"name"`
+	Via      string `yaml:"via,omitempty"`
+	Socket   string `yaml:"socket,omitempty"`
+	Upstream string `yaml:"upstream,omitempty"`
+	Test     string `yaml:"test,omitempty"`
+	Reload   string `yaml:"reload,omitempty"`
 }
 
-// nodeVars are the variables every sandbox node gets, so both shipped plans
-// find their per-node values without --set: install dirs (each node its
-// own, so `pgrep -f` on one machine tells nodes apart), and the service
-// port under the names the plans poll (gateway_port, api_port).
-func nodeVars(n *Node) map[string]any {
+// nodeVars are the variables every sandbox node gets, so plans find their
+// per-node values without --set: install dirs (each node its own, so
+// `pgrep -f` on one machine tells nodes apart), and the service port under
+// the name the rehearsal file gives (service.port).
+func (s *Sandbox) nodeVars(n *Node) map[string]any {
 	v := map[string]any{
 		"old_install_dir": n.Layout.OldInstall,
 		"new_install_dir": n.Layout.NewInstall,
@@ -66,9 +70,8 @@ func nodeVars(n *Node) map[string]any {
 		"group":           "sandbox",
 		"sandbox_root":    n.Layout.Root,
 	}
-	if n.Service != nil {
-		v["gateway_port"] = n.Service.Port()
-		v["api_port"] = n.Service.Port()
+	if n.Service != nil && s.cfg.Rehearsal.PortVar != "" {
+		v[s.cfg.Rehearsal.PortVar] = n.Service.Port()
 	}
 	if len(n.Spec.Groups) > 0 {
 		v["group"] = n.Spec.Groups[0]
@@ -86,7 +89,10 @@ func (s *Sandbox) writeInventory(path string) error {
 		Defaults: invDefaults{User: s.User, Transport: "ssh"},
 		SSH: invSSH{KnownHosts: []string{s.KnownHosts}, IdentityFiles: []string{s.ClientKey},
 			ConnectTimeout: "10s", Config: "none"},
-		Vars: map[string]any{"cass_host": "127.0.0.1"},
+		Vars: map[string]any{},
+	}
+	for k, v := range s.cfg.Rehearsal.Vars {
+		inv.Vars[k] = v
 	}
 	for k, v := range s.cfg.Vars {
 		inv.Vars[k] = v
@@ -94,17 +100,16 @@ func (s *Sandbox) writeInventory(path string) error {
 	servers := map[string]string{}
 	for _, n := range s.Nodes {
 		inv.Nodes = append(inv.Nodes, invNode{Name: n.Spec.Name, Host: "127.0.0.1", Port: n.SSH.Port,
-			Groups: n.Spec.Groups, Vars: nodeVars(n)})
+			Groups: n.Spec.Groups, Vars: s.nodeVars(n)})
 		if n.Service != nil && !n.Spec.Unbalanced {
-			servers[n.Spec.Name] = n.Spec.Name
+			servers[n.Spec.Name] = s.serverName(n)
 		}
 	}
-	if s.HAProxy != nil {
-		inv.LoadBalancers = map[string]invLB{s.cfg.LoadBalancer: {
-			Driver: "haproxy", Backend: s.cfg.Backend, MinHealthy: s.minHealthy(), Servers: servers,
-			// No via: the socket is on the control node, this machine.
-			Instances: []invLBInstance{{Name: "haproxy", Socket: s.HAProxy.Socket}},
-		}}
+	if s.lbHost != nil {
+		inv.Nodes = append(inv.Nodes, invNode{Name: LBHostName, Host: "127.0.0.1", Port: s.lbHost.Port, Groups: []string{LBHostName}})
+	}
+	if len(s.HAProxies)+len(s.Nginx) > 0 {
+		inv.LoadBalancers = map[string]invLB{s.cfg.LoadBalancer: s.lbInventory(servers)}
 	}
 	b, err := yaml.Marshal(inv)
 	if err != nil {

@@ -94,9 +94,9 @@ func TestSandboxUpgradeOverSSH(t *testing.T) {
 		t.Errorf("failed requests = %d, want 0: %v", c.Failed, c)
 	}
 	want := map[string]string{"controller": "v1", "api-1": "v2", "api-2": "v1"}
-	for node, v := range s.Versions() {
-		if want[node] != v {
-			t.Errorf("node %s runs %s, want %s", node, v, want[node])
+	for node, o := range s.Observe(ctx) {
+		if want[node] != o.Version || o.State != StateRunning {
+			t.Errorf("node %s answers %+v, want %s running", node, o, want[node])
 		}
 	}
 }
@@ -122,6 +122,11 @@ func TestSandboxInventoryFitsShippedPlans(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.plan, func(t *testing.T) {
+			r, probs := FindRehearsal(filepath.Join("..", "..", "plans", tc.plan))
+			if len(probs) > 0 || r.File == "" {
+				t.Fatalf("the shipped plan's rehearsal file: %v", probs)
+			}
+			tc.cfg.Rehearsal = r
 			s := startSandbox(t, tc.cfg)
 			pdata, err := os.ReadFile(filepath.Join("..", "..", "plans", tc.plan))
 			if err != nil {

@@ -39,9 +39,16 @@ type Service struct {
 	// the service ever ran it.
 	bad       *badVersion
 	badServed bool
+	// slowStart is an injected startup (SetStartup); slowStarted whether a
+	// start took it.
+	slowStart   time.Duration
+	slowOld     string
+	slowStarted bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	// life ends with Close: a slow start pending then never happens.
+	life context.Context
 }
 
 // pollInterval is how often the control directory is read: short enough
@@ -67,7 +74,7 @@ func StartService(ctx context.Context, node, version, controlDir string, startup
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	s := &Service{Node: node, Backend: b, ControlDir: controlDir, version: version, running: true,
-		startup: startup, cancel: cancel, done: make(chan struct{})}
+		startup: startup, cancel: cancel, done: make(chan struct{}), life: lctx}
 	go s.loop(lctx)
 	return s, nil
 }
@@ -175,9 +182,33 @@ func (s *Service) stop(ctx context.Context) error {
 }
 
 func (s *Service) start(ctx context.Context, version string) error {
-	if !s.Running() && s.startup > 0 {
+	s.mu.Lock()
+	startup, slow := s.startup, s.slowStart > 0 && version != s.slowOld
+	if slow {
+		startup = s.slowStart
+	}
+	s.mu.Unlock()
+	if slow && !s.Running() {
+		// An injected slow start: the command that starts the service
+		// returns at once (a unit whose start returns before its service
+		// listens); the port opens once the startup has passed.
+		s.mu.Lock()
+		s.slowStarted = true
+		s.mu.Unlock()
+		go func() {
+			t := time.NewTimer(startup)
+			defer t.Stop()
+			select {
+			case <-s.life.Done():
+			case <-t.C:
+				_ = s.up(version)
+			}
+		}()
+		return nil
+	}
+	if !s.Running() && startup > 0 {
 		// Starting up: the port stays closed meanwhile.
-		t := time.NewTimer(s.startup)
+		t := time.NewTimer(startup)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -185,8 +216,16 @@ func (s *Service) start(ctx context.Context, version string) error {
 		case <-t.C:
 		}
 	}
+	return s.up(version)
+}
+
+// up starts the service at version (at once).
+func (s *Service) up(version string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.life.Err() != nil {
+		return fmt.Errorf("service of node %s is closed", s.Node)
+	}
 	s.Backend.SetVersion(version)
 	s.version = version
 	if s.bad != nil {
@@ -197,6 +236,9 @@ func (s *Service) start(ctx context.Context, version string) error {
 		} else {
 			s.Backend.SetErrorRate(0)
 			s.Backend.SetDelay(0)
+		}
+		if s.bad.health {
+			s.Backend.SetHealthy(version == s.bad.old)
 		}
 	}
 	if s.running {
@@ -213,6 +255,8 @@ type badVersion struct {
 	old       string
 	errorRate float64
 	latency   time.Duration
+	// health: its health path answers 503.
+	health bool
 }
 
 // SetBadVersion makes every version but old a bad one: errorRate of its
@@ -221,8 +265,35 @@ type badVersion struct {
 func (s *Service) SetBadVersion(old string, errorRate float64, latency time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bad = &badVersion{old: old, errorRate: errorRate, latency: latency}
+	health := s.bad != nil && s.bad.health
+	s.bad = &badVersion{old: old, errorRate: errorRate, latency: latency, health: health}
 }
+
+// SetBadHealth makes every version but old unhealthy: its health path
+// answers 503 while it runs. Going back to old heals it.
+func (s *Service) SetBadHealth(old string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bad == nil {
+		s.bad = &badVersion{old: old}
+	}
+	s.bad.health = true
+}
+
+// SetStartup makes every version but old slow to start: after a stop, the
+// start returns at once and the port opens only d later. The old version
+// (a rollback) starts as before.
+func (s *Service) SetStartup(d time.Duration, old string) {
+	s.mu.Lock()
+	s.slowStart, s.slowOld = d, old
+	s.mu.Unlock()
+}
+
+// SlowStarted reports whether a start took the injected startup.
+func (s *Service) SlowStarted() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.slowStarted }
+
+// SetHealthy makes the service's health path answer 200 (true) or 503.
+func (s *Service) SetHealthy(ok bool) { s.Backend.SetHealthy(ok) }
 
 // BadVersionServed reports whether the service ever ran the bad version.
 func (s *Service) BadVersionServed() bool {

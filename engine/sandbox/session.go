@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"io"
 	"os/exec"
 	"sort"
@@ -25,6 +26,11 @@ type session struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the command has been reaped
+	// answer is a Policy's answer to the command, run instead of it;
+	// cancel ends it.
+	answer func(ctx context.Context, stdout, stderr io.Writer) int
+	actx   context.Context
+	cancel context.CancelFunc
 }
 
 func (s *session) serve(reqs <-chan *ssh.Request) {
@@ -40,8 +46,8 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 			}
 		case "exec":
 			var p struct{ Command string }
-			if ssh.Unmarshal(r.Payload, &p) == nil && s.started() == nil {
-				ok = s.start(p.Command) == nil
+			if ssh.Unmarshal(r.Payload, &p) == nil && s.started() == nil && s.answering() == nil && s.node.countCommand() {
+				ok = s.judge(p.Command) == nil
 			}
 		case "signal":
 			var p struct{ Signal string }
@@ -57,12 +63,71 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 			// closes the channel, and a reply after the close is dropped, so
 			// the client's Start would fail with EOF although the command
 			// ran. A fast command on a loaded machine wins that race.
-			go s.reap()
+			if s.answering() != nil {
+				go s.reply()
+			} else {
+				go s.reap()
+			}
 		}
 	}
 	// The client closed the channel (or the connection died): whatever the
 	// command left running goes with it, as the transport expects.
 	s.killGroup()
+}
+
+// judge asks the node's policy about command: a stand-in answers it, it
+// runs, or it is refused (an answer too: a message and RefusedExit).
+func (s *session) judge(command string) error {
+	p := s.node.cfg.Policy
+	if p == nil {
+		return s.start(command)
+	}
+	// The transport's kill of a command's group on a timeout: only of a
+	// group this node started.
+	if pgid := killTarget(command); pgid > 0 && s.node.started(pgid) {
+		return s.start(command)
+	}
+	v := p.Judge(command)
+	switch {
+	case v.Answer != nil:
+		s.setAnswer(v.Answer)
+	case v.Run:
+		return s.start(command)
+	default:
+		msg := v.Refused
+		s.setAnswer(func(context.Context, io.Writer, io.Writer) int {
+			_, _ = io.WriteString(s.ch.Stderr(), "sandbox: "+msg+"\n")
+			return RefusedExit
+		})
+	}
+	return nil
+}
+
+func (s *session) setAnswer(a func(ctx context.Context, stdout, stderr io.Writer) int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.answer, s.actx, s.cancel, s.done = a, ctx, cancel, make(chan struct{})
+	s.mu.Unlock()
+	go func() { _, _ = io.Copy(io.Discard, s.ch) }() // stdin, unread
+}
+
+func (s *session) answering() func(ctx context.Context, stdout, stderr io.Writer) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answer
+}
+
+// reply runs the policy's answer and reports its exit code.
+func (s *session) reply() {
+	s.mu.Lock()
+	a, ctx, cancel, done := s.answer, s.actx, s.cancel, s.done
+	s.mu.Unlock()
+	code := a(ctx, s.ch, s.ch.Stderr())
+	cancel()
+	close(done)
+	_, _ = s.ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+	_ = s.ch.CloseWrite()
+	s.ch.Close()
 }
 
 func (s *session) started() *exec.Cmd {
@@ -78,7 +143,7 @@ func (s *session) start(command string) error {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = s.node.cfg.Root
 	cmd.Env = mergeEnv(s.node.env, s.env)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: s.node.cfg.Credential}
 	cmd.Stdout = s.ch
 	cmd.Stderr = s.ch.Stderr()
 	// A daemon that kept our stdout open must not hold the session forever
@@ -96,6 +161,7 @@ func (s *session) start(command string) error {
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
+	s.node.track(cmd.Process.Pid, true)
 	go func() {
 		// Not waited for: a client that never sends EOF must not hold the
 		// session after the command ended.
@@ -111,6 +177,7 @@ func (s *session) reap() {
 	cmd, done := s.cmd, s.done
 	s.mu.Unlock()
 	err := cmd.Wait()
+	s.node.track(cmd.Process.Pid, false)
 	close(done)
 	s.exit(cmd, err)
 }
@@ -143,6 +210,13 @@ func (s *session) exit(cmd *exec.Cmd, err error) {
 
 func (s *session) signal(name string) bool {
 	sig, ok := signalsByName[name]
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	if ok && cancel != nil {
+		cancel()
+		return true
+	}
 	cmd := s.started()
 	if !ok || cmd == nil {
 		return false
@@ -154,8 +228,13 @@ func (s *session) signal(name string) bool {
 // killGrace, and waits until the command has been reaped.
 func (s *session) killGroup() {
 	s.mu.Lock()
-	cmd, done := s.cmd, s.done
+	cmd, done, cancel := s.cmd, s.done, s.cancel
 	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+		return
+	}
 	if cmd == nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/zdu-dev/zdu/engine/load"
+	"github.com/zdu-dev/zdu/schema"
 )
 
 // DefaultNodes is how many nodes a rehearsal gives the plan's rolling groups.
@@ -19,13 +20,29 @@ type ShapeOptions struct {
 	// Nodes is the number of nodes in the rolling groups when there is no
 	// inventory (0: DefaultNodes).
 	Nodes int
+	// Rehearsal is the plan's rehearsal file (nil: the one beside the
+	// plan, or DefaultRehearsal).
+	Rehearsal *Rehearsal
 }
 
 // OwnVars are the variables the sandbox sets itself on every node: an
 // inventory's values for them point at production and are dropped, and
 // rehearse refuses them in --set (the sandbox's commands would act on this
-// machine's real paths).
-var OwnVars = []string{"old_install_dir", "new_install_dir", "gateway_port", "api_port", "cass_host", "sandbox_root"}
+// machine's real paths and ports). They are the sandbox's paths, the
+// rehearsal file's service.port and its vars.
+func OwnVars(r *Rehearsal) []string {
+	own := []string{"old_install_dir", "new_install_dir", "sandbox_root"}
+	if r == nil {
+		return own
+	}
+	if r.PortVar != "" {
+		own = append(own, r.PortVar)
+	}
+	for k := range r.Vars {
+		own = append(own, k)
+	}
+	return own
+}
 
 // Shape returns the sandbox configuration for plan.
 //
@@ -41,10 +58,17 @@ var OwnVars = []string{"old_install_dir", "new_install_dir", "gateway_port", "ap
 func Shape(p *load.Plan, opt ShapeOptions) (Config, error) {
 	lbs := p.LoadBalancers()
 	if len(lbs) > 1 {
-		return Config{}, fmt.Errorf("%s names %d load balancers (%s); a rehearsal sandbox has one HAProxy in front of one backend",
+		return Config{}, fmt.Errorf("%s names %d load balancers (%s); a rehearsal sandbox has one load balancer in front of one backend",
 			p.File, len(lbs), strings.Join(lbs, ", "))
 	}
-	cfg := Config{MinHealthy: 1}
+	r := opt.Rehearsal
+	if r == nil {
+		var probs []schema.Problem
+		if r, probs = FindRehearsal(p.File); len(probs) > 0 {
+			return Config{}, fmt.Errorf("%s", probs[0].String())
+		}
+	}
+	cfg := Config{MinHealthy: 1, Rehearsal: r, LBDriver: r.LBDriver, LBInstances: r.LBInstances}
 	if len(lbs) == 1 {
 		cfg.LoadBalancer, cfg.Backend = lbs[0], lbs[0]
 	}
@@ -86,6 +110,13 @@ func shapeFromInventory(p *load.Plan, inv *load.Inventory, cfg Config) (Config, 
 		}
 	}
 	if l, ok := inv.LBs[cfg.LoadBalancer]; ok {
+		if l.Driver != DriverHAProxy && l.Driver != DriverNginx {
+			return Config{}, fmt.Errorf("%s: load balancer %s uses the %s driver; a rehearsal sandbox runs haproxy or nginx for real, and has no stand-in for %s", inv.File, l.Name, l.Driver, l.Driver)
+		}
+		if len(l.Instances) > MaxLBInstances {
+			return Config{}, fmt.Errorf("%s: load balancer %s has %d instances; a rehearsal sandbox runs at most %d", inv.File, l.Name, len(l.Instances), MaxLBInstances)
+		}
+		cfg.LBDriver, cfg.LBInstances = l.Driver, len(l.Instances)
 		cfg.Backend = l.Backend
 		if l.MinHealthy > 0 {
 			cfg.MinHealthy, cfg.MinHealthyPercent = l.MinHealthy, l.MinHealthyPercent
@@ -105,7 +136,7 @@ func shapeFromInventory(p *load.Plan, inv *load.Inventory, cfg Config) (Config, 
 		for k, v := range n.Vars {
 			vars[k] = v
 		}
-		for _, k := range OwnVars {
+		for _, k := range OwnVars(cfg.Rehearsal) {
 			delete(vars, k)
 		}
 		cfg.Nodes = append(cfg.Nodes, NodeSpec{Name: n.Name, Groups: n.Groups, Vars: vars, Unbalanced: !balanced[n.Name]})

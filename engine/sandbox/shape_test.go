@@ -189,6 +189,7 @@ func TestShape(t *testing.T) {
 		plan string // path
 		inv  string // path, "" for none
 		n    int
+		reh  *Rehearsal // nil: the default
 		want Config
 	}{
 		{
@@ -247,6 +248,8 @@ func TestShape(t *testing.T) {
 				Backend:      "apigateway",
 				LoadBalancer: "gateway",
 				MinHealthy:   1,
+				LBDriver:     "haproxy",
+				LBInstances:  1,
 			},
 		},
 		{
@@ -288,24 +291,28 @@ func TestShape(t *testing.T) {
 			},
 		},
 		{
-			name: "inventory without a servers map: the phase using the load balancer decides; sandbox vars dropped; untargeted node left out",
+			name: "inventory without a servers map: the phase using the load balancer decides; the vars the sandbox sets (the rehearsal file's port and vars) dropped; untargeted node left out",
 			plan: writeTemp(t, dir, "balanced-by-phase.yaml", balancedByPhasePlan),
 			inv:  writeTemp(t, dir, "balanced-by-phase.inventory.yaml", balancedByPhaseInventory),
+			reh:  &Rehearsal{PortVar: "api_port", Vars: map[string]any{"cass_host": "127.0.0.1"}},
 			want: Config{
 				Nodes: []NodeSpec{
-					{Name: "w1", Groups: []string{"web"}, Vars: map[string]any{"region": "eu", "weight": 10}},
-					{Name: "w2", Groups: []string{"web"}, Vars: map[string]any{"region": "eu"}},
-					{Name: "d1", Groups: []string{"db"}, Vars: map[string]any{"region": "eu"}, Unbalanced: true},
+					{Name: "w1", Groups: []string{"web"}, Vars: map[string]any{"gateway_port": 8080, "region": "eu", "weight": 10}},
+					{Name: "w2", Groups: []string{"web"}, Vars: map[string]any{"gateway_port": 8080, "region": "eu"}},
+					{Name: "d1", Groups: []string{"db"}, Vars: map[string]any{"gateway_port": 8080, "region": "eu"}, Unbalanced: true},
 				},
 				Backend:      "www",
 				LoadBalancer: "front",
 				MinHealthy:   2,
+				LBDriver:     "haproxy",
+				LBInstances:  1,
 			},
 		},
 		{
 			name: "a percentage minHealthy is copied as a percentage",
 			plan: writeTemp(t, dir, "balanced-by-phase.yaml", balancedByPhasePlan),
 			inv:  writeTemp(t, dir, "percent.inventory.yaml", strings.Replace(balancedByPhaseInventory, "minHealthy: 2", "minHealthy: 50%", 1)),
+			reh:  &Rehearsal{PortVar: "gateway_port", Vars: map[string]any{"cass_host": "x", "api_port": 1}},
 			want: Config{
 				Nodes: []NodeSpec{
 					{Name: "w1", Groups: []string{"web"}, Vars: map[string]any{"region": "eu", "weight": 10}},
@@ -316,16 +323,22 @@ func TestShape(t *testing.T) {
 				LoadBalancer:      "front",
 				MinHealthy:        50,
 				MinHealthyPercent: true,
+				LBDriver:          "haproxy",
+				LBInstances:       1,
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := shapePlan(t, tt.plan)
-			got, err := Shape(p, ShapeOptions{Inventory: shapeInventory(t, tt.inv), Nodes: tt.n})
+			got, err := Shape(p, ShapeOptions{Inventory: shapeInventory(t, tt.inv), Nodes: tt.n, Rehearsal: tt.reh})
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tt.reh != nil && got.Rehearsal != tt.reh || got.Rehearsal == nil {
+				t.Errorf("Shape's rehearsal = %+v, want the one given, or the plan's", got.Rehearsal)
+			}
+			got.Rehearsal = nil
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Shape:\n got %s\nwant %s", describe(got), describe(tt.want))
 			}
@@ -366,7 +379,7 @@ func TestShapeErrors(t *testing.T) {
 		{
 			name: "two load balancers in the steps",
 			plan: writeTemp(t, dir, "two-lbs.yaml", twoLBsPlan),
-			want: []string{"two-lbs.yaml names 2 load balancers (back, front)", "one HAProxy"},
+			want: []string{"two-lbs.yaml names 2 load balancers (back, front)", "one load balancer"},
 		},
 		{
 			name: "a second load balancer in a rollback",

@@ -1,8 +1,11 @@
 // Package sandbox builds the local rehearsal environment of `zdu rehearse`:
 // one embedded SSH server per node on 127.0.0.1 (real SSH protocol, its own
 // host key, public-key auth), a small versioned HTTP service per node that
-// stand-in product commands start and stop, and a real HAProxy in front,
-// described by a generated inventory the engine runs a plan against.
+// stand-in product commands start and stop, and the real load balancer the
+// inventory names in front (HAProxy instances, or nginx), described by a
+// generated inventory the engine runs a plan against. What each node does
+// with a command (a stand-in answers it, it runs, or it is refused) is the
+// plan's rehearsal file's to say (rehearsal.go, policy.go).
 package sandbox
 
 import (
@@ -16,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -38,6 +42,10 @@ type NodeConfig struct {
 	User string
 	// HostKey is the server's key; nil generates an ed25519 key.
 	HostKey ssh.Signer
+	// Policy decides every command (nil: every command runs).
+	Policy Policy
+	// Credential, when set, is the user commands run as.
+	Credential *syscall.Credential
 }
 
 // SSHNode is one running embedded SSH server on 127.0.0.1.
@@ -55,8 +63,13 @@ type SSHNode struct {
 
 	mu     sync.Mutex
 	conns  map[*ssh.ServerConn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	groups map[int]bool // the process groups of the commands running
+	// downAfter is how many more commands it answers before it goes
+	// down (-1: never); wentDown whether it did.
+	downAfter int
+	wentDown  bool
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 // StartSSH starts a node's SSH server on a free loopback port.
@@ -76,7 +89,7 @@ func StartSSH(ctx context.Context, cfg NodeConfig) (*SSHNode, error) {
 			return nil, fmt.Errorf("host key for node %s: %w", cfg.Name, err)
 		}
 	}
-	n := &SSHNode{Name: cfg.Name, HostKey: cfg.HostKey.PublicKey(), cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}}
+	n := &SSHNode{Name: cfg.Name, HostKey: cfg.HostKey.PublicKey(), cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, downAfter: -1}
 	n.conf = &ssh.ServerConfig{PublicKeyCallback: n.checkKey, ServerVersion: "SSH-2.0-zdu-sandbox"}
 	n.conf.AddHostKey(cfg.HostKey)
 	n.env = nodeEnv(cfg)
@@ -241,6 +254,54 @@ func (n *SSHNode) Close() error {
 		err = nil
 	}
 	return err
+}
+
+// DownAfter makes the node answer n more commands; at the next one its
+// SSH server goes down: every connection is closed, new ones are refused
+// (a node that became unreachable).
+func (n *SSHNode) DownAfter(count int) { n.mu.Lock(); n.downAfter = count; n.mu.Unlock() }
+
+// WentDown reports whether the server went down (DownAfter).
+func (n *SSHNode) WentDown() bool { n.mu.Lock(); defer n.mu.Unlock(); return n.wentDown }
+
+// countCommand counts one command against DownAfter: false once the
+// server must go down, which it then does.
+func (n *SSHNode) countCommand() bool {
+	n.mu.Lock()
+	switch {
+	case n.downAfter < 0:
+		n.mu.Unlock()
+		return true
+	case n.downAfter > 0:
+		n.downAfter--
+		n.mu.Unlock()
+		return true
+	}
+	n.wentDown = true
+	n.mu.Unlock()
+	go n.Close() // not from this connection's own goroutine, which Close waits for
+	return false
+}
+
+// track records a command's process group as running, or ended.
+func (n *SSHNode) track(pgid int, running bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.groups == nil {
+		n.groups = map[int]bool{}
+	}
+	if running {
+		n.groups[pgid] = true
+	} else {
+		delete(n.groups, pgid)
+	}
+}
+
+// started reports whether pgid is the group of a command running here.
+func (n *SSHNode) started(pgid int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.groups[pgid]
 }
 
 func portString(p uint32) string { return strconv.FormatUint(uint64(p), 10) }

@@ -83,11 +83,12 @@ func WriteStandIns(l Layout, oldVersion, newVersion string) error {
 	files := map[string]string{
 		filepath.Join(l.State, "lib.sh"):                     libScript(l),
 		filepath.Join(l.State, "state", "installed-version"): oldVersion + "\n",
-		filepath.Join(l.Bin, "systemctl"):                    binScript(l, systemctlBody),
-		filepath.Join(l.Bin, "apt-get"):                      binScript(l, aptBody(newVersion)),
-		filepath.Join(l.Bin, "sudo"):                         binScript(l, sudoBody),
-		filepath.Join(l.Bin, "dpkg-query"):                   binScript(l, dpkgQueryBody),
-		filepath.Join(l.Bin, "nova-manage"):                  binScript(l, `zdu_fail nova-manage; zdu_log "nova-manage $*"; zdu_hold nova-manage`),
+		l.Log():                             "",
+		filepath.Join(l.Bin, "systemctl"):   binScript(l, systemctlBody),
+		filepath.Join(l.Bin, "apt-get"):     binScript(l, aptBody(newVersion)),
+		filepath.Join(l.Bin, "sudo"):        binScript(l, sudoBody),
+		filepath.Join(l.Bin, "dpkg-query"):  binScript(l, dpkgQueryBody),
+		filepath.Join(l.Bin, "nova-manage"): binScript(l, `zdu_fail nova-manage; zdu_log "nova-manage $*"; zdu_hold nova-manage`),
 	}
 	for _, in := range []struct{ dir, tag, version string }{{l.OldInstall, "old", oldVersion}, {l.NewInstall, "new", newVersion}} {
 		posix := filepath.Join(in.dir, "apigateway", "posix", "bin")

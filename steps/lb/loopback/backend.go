@@ -47,6 +47,8 @@ type Backend struct {
 	// under mu).
 	healthDelay  time.Duration
 	healthChecks int64
+	// healthPath also answers as /health does (SetHealthPath).
+	healthPath string
 
 	// errorRate is the share of requests answered 500 (a bad version),
 	// spread evenly: request n fails when floor(n*rate) grows; requests
@@ -87,7 +89,10 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	version, delay, sick, healthDelay, release := b.version, b.delay, b.sick, b.healthDelay, b.release
 	fail := false
-	if r.URL.Path == "/health" {
+	// "/" as the health path is every request's path: it fails only
+	// while the backend is sick, and is otherwise served as any request.
+	isHealth := r.URL.Path == "/health" || b.healthPath != "" && r.URL.Path == b.healthPath && (b.healthPath != "/" || sick)
+	if isHealth {
 		b.healthChecks++
 	} else if b.errorRate > 0 {
 		b.requests++
@@ -96,7 +101,7 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Unlock()
 	// Which server answered: the probe attributes responses to backends.
 	w.Header().Set("X-Served-By", b.Name)
-	if r.URL.Path == "/health" {
+	if isHealth {
 		if healthDelay > 0 {
 			t := time.NewTimer(healthDelay)
 			defer t.Stop()
@@ -183,6 +188,10 @@ func (b *Backend) SetHealthDelay(d time.Duration) { b.mu.Lock(); b.healthDelay =
 
 // HealthChecks is the number of /health requests received so far.
 func (b *Backend) HealthChecks() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.healthChecks }
+
+// SetHealthPath makes path a health path too: it answers as /health does
+// (a path of "/" only while the backend is unhealthy).
+func (b *Backend) SetHealthPath(path string) { b.mu.Lock(); b.healthPath = path; b.mu.Unlock() }
 
 // SetHealthy makes /health answer 200 (true) or 503 (false).
 func (b *Backend) SetHealthy(ok bool) { b.mu.Lock(); b.sick = !ok; b.mu.Unlock() }
