@@ -63,7 +63,7 @@ var cmdInfos = map[string]cmdInfo{
 	"history":    {"list the runs in the state directory", []argKind{kind(argNone)}},
 	"show":       {"show one run of the history", []argKind{kind(argRun), kind(argNone)}},
 	"sandbox":    {"keep a rehearsal sandbox up between commands", []argKind{kind(argWord, "up", "status", "down", "hold", "release")}},
-	"schema":     {"print a JSON Schema for editors", []argKind{kind(argWord, "plan", "template", "inventory"), kind(argNone)}},
+	"schema":     {"print a JSON Schema for editors", []argKind{kind(argWord, schemaKinds...), kind(argNone)}},
 	"version":    {"print the version and VCS revision", []argKind{kind(argNone)}},
 	"completion": {"print the shell completion script", []argKind{kind(argWord, "bash", "zsh", "fish"), kind(argNone)}},
 	"init":       {"scaffold a new product's plan, inventory and rehearsal file", []argKind{kind(argDir), kind(argNone)}},

@@ -40,13 +40,13 @@ func TestCompleteWords(t *testing.T) {
 		{[]string{"graph", "x.yaml", "--format"}, "m", []string{"mermaid"}},
 		{[]string{"graph"}, "--format=", []string{"--format=dot", "--format=mermaid"}},
 		{[]string{"run", "x.yaml", "--log-format"}, "", []string{"auto", "console", "json", "text"}},
-		{[]string{"schema"}, "", []string{"inventory", "plan", "template"}},
+		{[]string{"schema"}, "", []string{"inventory", "plan", "rehearsal", "template"}},
 		{[]string{"schema", "plan"}, "", []string{}},
 		{[]string{"completion"}, "", []string{"bash", "fish", "zsh"}},
 		{[]string{"sandbox"}, "h", []string{"hold"}},
 		{[]string{"init", "--from"}, "", []string{"apt"}},
 		// Files: plans and inventories (YAML) and directories.
-		{[]string{"rehearse"}, plans + "nova", []string{plans + "nova-api.inventory.yaml", plans + "nova-api.yaml"}},
+		{[]string{"rehearse"}, plans + "nova", []string{plans + "nova-api.inventory.yaml", plans + "nova-api.rehearsal.yaml", plans + "nova-api.yaml"}},
 		{[]string{"validate"}, plans + "l", []string{plans + "lib/"}},
 		{[]string{"validate", nova, "-i"}, plans + "nova-api.i", []string{plans + "nova-api.inventory.yaml"}},
 		// --set: the plan's params, wherever the plan is on the line.

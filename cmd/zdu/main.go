@@ -46,7 +46,7 @@ Usage:
   zdu sandbox up PLAN [-i INVENTORY | --nodes N] [--dir DIR] [--rate RPS]
   zdu sandbox status|down [--dir DIR] [--format text|json]
   zdu sandbox hold|release NODE:STEP ... [--dir DIR]
-  zdu schema plan|template|inventory
+  zdu schema plan|template|inventory|rehearsal
   zdu init [--from TEMPLATE] [--name NAME] DIR   (a new product's plan, inventory, rehearsal file)
   zdu completion bash|zsh|fish   (the shell completion script)
   zdu version                    (or zdu --version)

@@ -10,6 +10,9 @@ import (
 	"github.com/zdu-dev/zdu/engine/sandbox"
 )
 
+// schemaKinds are the schemas zdu schema prints (completion offers them).
+var schemaKinds = []string{"plan", "template", "inventory", "rehearsal"}
+
 func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	args, err := parseInterleaved(fs, args)
@@ -41,7 +44,7 @@ func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "rehearsal":
 		fmt.Fprintf(stdout, "%s", sandbox.RehearsalSchema())
 	default:
-		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan, template, inventory or rehearsal%s", args[0], didYouMean(args[0], []string{"plan", "template", "inventory", "rehearsal"})))
+		return report(stdout, stderr, "schema", badUsage("unknown schema %q: expected plan, template, inventory or rehearsal%s", args[0], didYouMean(args[0], schemaKinds)))
 	}
 	return exitOK
 }
