@@ -56,6 +56,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return report(stdout, stderr, "resume", err)
 	}
+	opt.stateDir = inventoryState(fs, opt.stateDir, prog.Binding.Inv.State)
 	events, err := readEvents(dir)
 	if err != nil {
 		return report(stdout, stderr, "resume", err)

@@ -52,6 +52,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = oneOf("log-format", opt.logFormat, view.Formats...)
 	}
 	if err == nil {
+		opt.stateDir = inventoryState(f.fs, opt.stateDir, prog.Binding.Inv.State)
+	}
+	if err == nil {
 		opt.probeOpt, err = opt.probe.resolve(ctx, prog.Binding.Plan)
 	}
 	if err != nil {

@@ -40,7 +40,15 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	st := runStatus{Dir: dir, Summary: summary.FromEvents(events), OutOfService: summary.OutOfService(events)}
 	st.State = liveness(events, b)
-	if *format == "json" && !*watch {
+	if *format == "json" && *watch {
+		// A stream of the journal's own lines: those so far, then the new.
+		for _, e := range events {
+			line, _ := jsonLine(e)
+			stdout.Write(line)
+		}
+		return watchRun(ctx, b, events, *format, stdout, stderr)
+	}
+	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(st)

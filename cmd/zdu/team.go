@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -326,4 +327,15 @@ func copyAside(id, stateSpec string) (string, func(), error) {
 		return "", cleanup, err
 	}
 	return dir, cleanup, nil
+}
+
+// inventoryState is the --state a run uses: the flag when given, else the
+// inventory's state: section (a team's etcd), else the flag's default.
+func inventoryState(fs *flag.FlagSet, flagValue, inventory string) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "state" })
+	if given || inventory == "" {
+		return flagValue
+	}
+	return inventory
 }

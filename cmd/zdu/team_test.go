@@ -166,12 +166,21 @@ func TestTeamEtcd(t *testing.T) {
 	hold(second)
 	release(first)
 	pb := startZdu(t, b.env, "resume", id, "--state", url, "--run-dir", b.runDir, "--log-format", "json")
+	// Host C follows it live, through etcd's watch.
+	pw := startZdu(t, hc.env, "status", id, "--state", url, "--watch", "--format", "json")
 	k.runDir = b.runDir
 	wait2 := "upgrade_api/node-2/" + k.kp.waitStep
 	k.until(wait2+" waiting on host B", func() bool { return k.started(wait2) })
 	refused(t, k, hc, url, id, "still running")
 	release(second)
 	last := pb.wait()
+	watched := pw.wait()
+	var lastSeen journal.Event
+	lines := strings.Split(strings.TrimSpace(watched.out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &lastSeen); err != nil || watched.code != 0 ||
+		lastSeen.Kind != journal.KindRun || lastSeen.State != journal.Passed || len(lines) < 50 {
+		t.Errorf("zdu status --watch on host C: exit %d, %d lines, the last %q (%v)", watched.code, len(lines), lines[len(lines)-1], err)
+	}
 	// Host C reads the run's history and report from etcd.
 	r := k.zdu(hc.env, "history", "--state", url, "--format", "json")
 	var hist []pastRun
@@ -245,7 +254,17 @@ func TestTeamEtcdFaults(t *testing.T) {
 	first, second := "node-1:"+sandbox.ServiceStart, "node-2:"+sandbox.ServiceStart
 	hold(first)
 	hold(second)
-	pa := startZdu(t, a.env, "run", shippedPlan(k.kp.plan), "-i", k.m.Inventory, "--run-dir", a.runDir, "--state", url, "--log-format", "json")
+	// Host A names the cluster in the inventory's state: section, not with
+	// --state (the run and its resumption use it).
+	inv, err := os.ReadFile(k.m.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.m.Inventory = filepath.Join(a.home, "inventory.yaml")
+	if err := os.WriteFile(k.m.Inventory, fmt.Appendf(inv, "\nstate:\n  etcd: %q\n", url), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pa := startZdu(t, a.env, "run", shippedPlan(k.kp.plan), "-i", k.m.Inventory, "--run-dir", a.runDir, "--log-format", "json")
 	wait1 := "upgrade_api/node-1/" + k.kp.waitStep
 	k.until(wait1+" waiting", func() bool { return k.started(wait1) })
 	c.Kill(c.Members[0])
@@ -279,7 +298,7 @@ func TestTeamEtcdFaults(t *testing.T) {
 	refused(t, k, newHost(t, "c"), url, id)
 	var last proc
 	k.until("the run's lease to expire", func() bool {
-		last = k.zdu(a.env, "resume", a.runDir, "--state", url, "--log-format", "json")
+		last = k.zdu(a.env, "resume", a.runDir, "--log-format", "json")
 		return last.code != exitcode.Held
 	})
 	if last.code == 0 {
@@ -332,4 +351,29 @@ func logStoredSize(t *testing.T, cfg etcdstate.Config, id string) {
 	}
 	sort.Strings(parts)
 	t.Logf("etcd holds %d bytes (keys and values) for run %s: %s", total, id, strings.Join(parts, "; "))
+}
+
+// TestInventoryState: an inventory's state: section takes an etcd URL; a
+// value that is not one is refused at its line, and credentials in it too.
+func TestInventoryState(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	os.WriteFile(plan, []byte("apiVersion: zdu/v1\nname: p\nphases:\n  - id: roll\n    targets: web\n    steps:\n      - {id: hi, type: ssh-exec, with: {command: \"true\"}}\n"), 0o600)
+	for _, tc := range []struct {
+		state string
+		code  int
+		want  string
+	}{
+		{state: "etcd://127.0.0.1:2379,127.0.0.2:2379/zdu/prod?lease=10s", code: exitOK},
+		{state: "/var/lib/zdu", code: exitBadInput, want: "inv.yaml:4:9"},
+		{state: "etcd://ops:pw@127.0.0.1:2379/zdu", code: exitBadInput, want: "inv.yaml:4:9"},
+	} {
+		inv := filepath.Join(dir, "inv.yaml")
+		os.WriteFile(inv, []byte("apiVersion: zdu/v1\nnodes: [{name: web-1, groups: [web]}]\nstate:\n  etcd: "+tc.state+"\n"), 0o600)
+		var out, errb bytes.Buffer
+		code := dispatch(context.Background(), []string{"validate", plan, "-i", inv}, &out, &errb)
+		if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.want) {
+			t.Errorf("state %s: exit %d, want %d with %q:\n%s%s", tc.state, code, tc.code, tc.want, out.String(), errb.String())
+		}
+	}
 }

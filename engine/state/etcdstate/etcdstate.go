@@ -175,7 +175,9 @@ func (b *Backend) session() (*concurrency.Session, error) {
 		return nil, err
 	}
 	// The session's keep-alive lives as long as the process, not ctx.
-	return concurrency.NewSession(b.cli, concurrency.WithLease(resp.ID), concurrency.WithContext(context.Background()))
+	// WithTTL too: Close waits that long at most to revoke the lease.
+	return concurrency.NewSession(b.cli, concurrency.WithLease(resp.ID), concurrency.WithTTL(int(b.cfg.LeaseTTL/time.Second)),
+		concurrency.WithContext(context.Background()))
 }
 
 // heldError names the first holder (in id order) and its nodes.

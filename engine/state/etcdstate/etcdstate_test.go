@@ -61,12 +61,11 @@ func TestLocks(t *testing.T) {
 	url := c.URL("locks", "lease=2s")
 	a := open(t, url)
 	runA := state.NewRun("run-a", "p", "/runs/a", nodes("n1", "n2"))
-	hold, err := a.Lock(runA, nodes("n1", "n2"))
-	if err != nil {
+	if _, err := a.Lock(runA, nodes("n1", "n2")); err != nil {
 		t.Fatal(err)
 	}
 	b := open(t, url)
-	_, err = b.Lock(state.NewRun("run-b", "p", "/runs/b", nodes("n2", "n3")), nodes("n2", "n3"))
+	_, err := b.Lock(state.NewRun("run-b", "p", "/runs/b", nodes("n2", "n3")), nodes("n2", "n3"))
 	var held *state.HeldError
 	if !errors.As(err, &held) || !held.Alive || held.Holder.ID != "run-a" || strings.Join(held.Nodes, ",") != "n2" {
 		t.Fatalf("run-b on n2 while run-a holds it: %v", err)
@@ -98,7 +97,7 @@ func TestLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Resumed(&rec)
-	hold, err = r.Lock(rec, nodes("n1", "n2"))
+	hold, err := r.Lock(rec, nodes("n1", "n2"))
 	if err != nil {
 		t.Fatalf("resuming run-a: %v", err)
 	}
@@ -261,5 +260,34 @@ func TestJournalBehind(t *testing.T) {
 	if _, err := b.Journal("run-j", []journal.Event{event(1, journal.KindRun, journal.Started)}, func(bool, string) {}); err == nil ||
 		!strings.Contains(err.Error(), "went on") {
 		t.Errorf("a journal behind etcd's: %v", err)
+	}
+}
+
+// TestLeaseLost: with every member down for longer than the lease, the
+// hold says it is lost (the run then stops before its next change); its
+// release fails, saying the nodes stay locked as unfinished.
+func TestLeaseLost(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	b := open(t, c.URL("lost", "lease=2s&timeout=1s"))
+	h, err := b.Lock(state.NewRun("run-l", "p", "/runs/l", nodes("n1")), nodes("n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := h.(state.Leased).Lost()
+	select {
+	case <-lost:
+		t.Fatal("the lease is lost with etcd up")
+	default:
+	}
+	for _, m := range c.Members {
+		c.Kill(m)
+	}
+	select {
+	case <-lost:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the lease was not found lost within 2 minutes of etcd going down")
+	}
+	if err := h.Release("INTERRUPTED", 130); err == nil || !strings.Contains(err.Error(), "stay locked as unfinished") {
+		t.Errorf("releasing with etcd down: %v", err)
 	}
 }
