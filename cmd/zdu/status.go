@@ -46,7 +46,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			line, _ := jsonLine(e)
 			stdout.Write(line)
 		}
-		return watchRun(ctx, b, events, *format, stdout, stderr)
+		return watchRun(ctx, b, dir, events, *format, stdout, stderr)
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -69,7 +69,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if *watch {
-		return watchRun(ctx, b, events, *format, stdout, stderr)
+		return watchRun(ctx, b, dir, events, *format, stdout, stderr)
 	}
 	return exitOK
 }

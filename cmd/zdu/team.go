@@ -229,7 +229,7 @@ func jsonLine(e journal.Event) ([]byte, error) {
 // watchRun prints a run's events after those already shown, as they come,
 // until the run ends (exit 0) or ctx ends (interrupted). A run in etcd is
 // watched with etcd's watch; a local one by reading its journal again.
-func watchRun(ctx context.Context, b state.Backend, events []journal.Event, format string, stdout, stderr io.Writer) int {
+func watchRun(ctx context.Context, b state.Backend, dir string, events []journal.Event, format string, stdout, stderr io.Writer) int {
 	last := events[len(events)-1]
 	if ended(last) {
 		return exitOK
@@ -261,17 +261,13 @@ func watchRun(ctx context.Context, b state.Backend, events []journal.Event, form
 			}
 		}
 	}
-	rec, err := b.Run(last.Run)
-	if err != nil {
-		return report(stdout, stderr, "status", fmt.Errorf("--watch: %w", err))
-	}
 	for {
 		select {
 		case <-ctx.Done():
 			return exitInterrupted
 		case <-time.After(500 * time.Millisecond):
 		}
-		now, err := readEvents(rec.RunDir)
+		now, err := readEvents(dir)
 		if err != nil {
 			return report(stdout, stderr, "status", err)
 		}

@@ -102,7 +102,10 @@ func teamStatus(t *testing.T, k *killRun, h host, id, url string) (string, []sum
 // refused runs the plan from host h, expecting the refusal naming run id.
 func refused(t *testing.T, k *killRun, h host, url, id string, want ...string) {
 	t.Helper()
+	start := time.Now()
 	r := k.zdu(h.env, "run", shippedPlan(k.kp.plan), "-i", k.m.Inventory, "--run-dir", h.runDir, "--state", url, "--log-format", "json")
+	// A figure for the report, not a check: the machine may be loaded.
+	t.Logf("host %s refused after %s (the whole process: start, load, compile, ask etcd)", h.name, time.Since(start).Round(time.Millisecond))
 	if r.code != exitcode.Held {
 		t.Fatalf("a run from host %s while run %s holds the nodes: exit %d, want %d:\n%s", h.name, id, r.code, exitcode.Held, r.out)
 	}
