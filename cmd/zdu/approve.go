@@ -45,7 +45,7 @@ func decide(args []string, what string, stdout, stderr io.Writer) int {
 	}
 	phase, waiting := canaryWaiting(events)
 	if !waiting {
-		fmt.Fprintf(stderr, "zdu %s: run %s is not waiting at a canary's pause (%s); nothing was decided\n", what, dir, liveness(events, *stateDir))
+		fmt.Fprintf(stderr, "zdu %s: run %s is not waiting at a canary's pause (%s); nothing was decided\n", what, dir, livenessAt(events, *stateDir))
 		return exitBadInput
 	}
 	me := state.Me()

@@ -57,6 +57,7 @@ var cmdInfos = map[string]cmdInfo{
 	"resume":     {"go on with a stopped run", []argKind{kind(argRun), kind(argNone)}},
 	"status":     {"show a run's state: nodes, locks, drained nodes", []argKind{kind(argRun), kind(argNone)}},
 	"unlock":     {"release the locks of a dead run", []argKind{kind(argRun), kind(argNone)}},
+	"abandon":    {"give up a dead run: release its unfinished nodes, recording who", []argKind{kind(argRun), kind(argNone)}},
 	"approve":    {"let a canary's paused rollout go on", []argKind{kind(argRun), kind(argNone)}},
 	"abort":      {"stop a canary's paused rollout there", []argKind{kind(argRun), kind(argNone)}},
 	"report":     {"write a run's HTML report", []argKind{kind(argRun), kind(argNone)}},

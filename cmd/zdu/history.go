@@ -14,6 +14,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/state"
+	"github.com/zdu-dev/zdu/engine/state/etcdstate"
 	"github.com/zdu-dev/zdu/engine/summary"
 )
 
@@ -39,9 +40,19 @@ type pastRun struct {
 }
 
 // describe reads what the run directory of rec says of it.
-func describe(st *state.Dir, rec state.Run) pastRun {
+func describe(st state.Backend, rec state.Run) pastRun {
 	p := pastRun{ID: rec.ID, Plan: rec.Plan, Dir: rec.RunDir, Started: rec.Started, Ended: rec.Ended, ExitCode: rec.ExitCode, Outcome: rec.Status}
-	events, err := readEvents(rec.RunDir)
+	var events []journal.Event
+	var err error
+	if r, ok := recorder(st); ok {
+		// A shared state has the journal itself: the run may have run
+		// on another host.
+		if events, err = r.Events(rec.ID); err == nil && len(events) == 0 {
+			err = fmt.Errorf("run %s has no journal in %s", rec.ID, st)
+		}
+	} else {
+		events, err = readEvents(rec.RunDir)
+	}
 	if err != nil {
 		p.Problem = err.Error()
 	} else {
@@ -94,7 +105,7 @@ func (p pastRun) probe() string {
 
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	stateDir := fs.String("state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
+	stateDir := fs.String("state", state.DefaultDir(), stateUsage)
 	format := fs.String("format", "text", "output format: text or json")
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 0 {
@@ -110,6 +121,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return report(stdout, stderr, "history", badUsage("--state: %v", err))
 	}
+	defer st.Close()
 	recs, err := st.Runs()
 	if err != nil {
 		return report(stdout, stderr, "history", err)
@@ -137,8 +149,12 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
-// openState opens an existing state directory; history and show only read.
-func openState(dir string) (*state.Dir, error) {
+// openState opens an existing state directory (history and show only
+// read), or an etcd cluster.
+func openState(dir string) (state.Backend, error) {
+	if etcdstate.IsURL(dir) {
+		return openBackend(dir)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "runs")); err != nil {
 		return nil, fmt.Errorf("no state directory at %s (no run recorded there): %w", dir, err)
 	}
@@ -202,6 +218,7 @@ func findPast(arg, stateDir string) (pastRun, error) {
 	if err != nil {
 		return pastRun{}, fmt.Errorf("%s is neither a run directory nor a run in %s: %w", arg, stateDir, err)
 	}
+	defer st.Close()
 	rec, err := st.Run(arg)
 	if err != nil {
 		return pastRun{}, fmt.Errorf("%s is neither a run directory nor a run in %s: %w", arg, stateDir, err)
@@ -218,6 +235,7 @@ func fromDir(dir, stateDir string) (pastRun, error) {
 	}
 	id := events[0].Run
 	if st, err := openState(stateDir); err == nil {
+		defer st.Close()
 		if rec, err := st.Run(id); err == nil {
 			return describe(st, rec), nil
 		}

@@ -36,8 +36,9 @@ Usage:
   zdu run PLAN -i INVENTORY [--set k=v ...] [--run-dir DIR] [--probe URL [--probe-rate RPS]] [--report]
   zdu rehearse PLAN [-i INVENTORY | --nodes N] [--fail NODE:STEP ...] [--rate RPS] [--run-dir DIR] [--report]
   zdu resume RUNDIR|RUNID [--set secret=v ...] [--rerun-in-flight] [--accept-changes]
-  zdu status RUNDIR|RUNID [--format text|json]
+  zdu status RUNDIR|RUNID [--format text|json] [--watch]
   zdu unlock RUNID
+  zdu abandon RUNID              (a run that died: release its nodes, recorded with who)
   zdu approve RUNDIR|RUNID       (a canary's pause that waits for an operator: go on)
   zdu abort RUNDIR|RUNID         (... or stop there)
   zdu report RUNDIR|RUNID [-o report.html]
@@ -72,6 +73,7 @@ func commands() []command {
 		{"resume", cmdResume},
 		{"status", cmdStatus},
 		{"unlock", cmdUnlock},
+		{"abandon", cmdAbandon},
 		{"approve", cmdApprove},
 		{"abort", cmdAbort},
 		{"report", cmdReport},

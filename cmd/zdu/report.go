@@ -10,12 +10,13 @@ import (
 	runreport "github.com/zdu-dev/zdu/engine/report"
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/state"
+	"github.com/zdu-dev/zdu/engine/state/etcdstate"
 )
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	out := fs.String("o", "", "write the report to this file (default RUNDIR/"+rundir.ReportHTML+")")
-	stateDir := fs.String("state", state.DefaultDir(), "state directory, where a RUNID is looked up")
+	out := fs.String("o", "", "write the report to this file (default RUNDIR/"+rundir.ReportHTML+"; RUNID.report.html for a run from another host, read from etcd)")
+	stateDir := fs.String("state", state.DefaultDir(), stateUsage)
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 1 {
 		err = badUsage("expected one RUNDIR or RUNID, got %d arguments", len(pos))
@@ -24,10 +25,19 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return report(stdout, stderr, "report", err)
 	}
 	dir, err := findRun(pos[0], *stateDir)
+	path := *out
+	if err != nil && etcdstate.IsURL(*stateDir) {
+		// A run from another host: its record in etcd, copied aside.
+		var cleanup func()
+		dir, cleanup, err = copyAside(pos[0], *stateDir)
+		defer cleanup()
+		if path == "" {
+			path = pos[0] + ".report.html"
+		}
+	}
 	if err != nil {
 		return report(stdout, stderr, "report", badUsage("%v", err))
 	}
-	path := *out
 	if path == "" {
 		path = filepath.Join(dir, rundir.ReportHTML)
 	}

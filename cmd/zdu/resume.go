@@ -21,6 +21,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/rundir"
 	"github.com/zdu-dev/zdu/engine/state"
+	"github.com/zdu-dev/zdu/engine/state/etcdstate"
 	"github.com/zdu-dev/zdu/engine/view"
 )
 
@@ -34,7 +35,8 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&rerun, "rerun-in-flight", false, "run again the steps that were running when the run stopped, even those not idempotent")
 	fs.StringVar(&opt.logFormat, "log-format", "auto", logFormatUsage)
 	fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
-	fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
+	fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), stateUsage)
+	fs.StringVar(&opt.runDir, "run-dir", "", "for a RUNID recorded in etcd: the directory on this host the run goes on in (default zdu-runs/RUNID; its record is copied there)")
 	opt.probe.register(fs, "probe", defaultProbeRate)
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 1 {
@@ -46,7 +48,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return report(stdout, stderr, "resume", err)
 	}
-	dir, err := findRun(pos[0], opt.stateDir)
+	dir, err := findResumable(pos[0], opt.stateDir, opt.runDir)
 	if err != nil {
 		return report(stdout, stderr, "resume", badUsage("%v", err))
 	}
@@ -54,6 +56,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return report(stdout, stderr, "resume", err)
 	}
+	opt.stateDir = inventoryState(fs, opt.stateDir, prog.Binding.Inv.State)
 	events, err := readEvents(dir)
 	if err != nil {
 		return report(stdout, stderr, "resume", err)
@@ -73,7 +76,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return report(stdout, stderr, "resume", err)
 	}
 	describeResume(stderr, prior)
-	code, _ := execute(ctx, job{prog: prog, resume: &resumption{id: events[0].Run, dir: dir, prior: prior}}, opt, stdout, stderr)
+	code, _ := execute(ctx, job{prog: prog, resume: &resumption{id: events[0].Run, dir: dir, prior: prior, events: events}}, opt, stdout, stderr)
 	return code
 }
 
@@ -82,15 +85,48 @@ func findRun(arg, stateDir string) (string, error) {
 	if _, err := os.Stat(filepath.Join(arg, rundir.JournalFile)); err == nil {
 		return arg, nil
 	}
-	st, err := state.Open(stateDir)
+	st, err := openBackend(stateDir)
 	if err != nil {
 		return "", err
 	}
+	defer st.Close()
 	rec, err := st.Run(arg)
 	if err != nil {
 		return "", fmt.Errorf("%s is neither a run directory nor a run in %s: %w", arg, stateDir, err)
 	}
+	if _, err := os.Stat(filepath.Join(rec.RunDir, rundir.JournalFile)); err != nil && etcdstate.IsURL(stateDir) {
+		return "", fmt.Errorf("run %s ran on %s in %s, which is not on this host: zdu status, history, report and resume read it from etcd", arg, rec.Host, rec.RunDir)
+	}
 	return rec.RunDir, nil
+}
+
+// findResumable is findRun, but a RUNID recorded in etcd is resumed from
+// etcd's record, copied into runDir (default zdu-runs/RUNID) on this host:
+// the host that ran it may be gone. A RUNDIR is resumed from its own
+// journal (this host's, authoritative), etcd's copy brought up to date.
+func findResumable(arg, stateSpec, runDir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(arg, rundir.JournalFile)); err == nil || !etcdstate.IsURL(stateSpec) {
+		if runDir != "" {
+			return "", fmt.Errorf("--run-dir is for a RUNID recorded in etcd")
+		}
+		return findRun(arg, stateSpec)
+	}
+	b, err := openBackend(stateSpec)
+	if err != nil {
+		return "", fmt.Errorf("--state: %w", err)
+	}
+	defer b.Close()
+	if _, err := b.Run(arg); err != nil {
+		return "", fmt.Errorf("%s is neither a run directory nor a run in %s: %w", arg, b, err)
+	}
+	if runDir == "" {
+		runDir = filepath.Join(rundir.DefaultParent, arg)
+	}
+	rec, _ := recorder(b)
+	if err := copyFromBackend(rec, arg, runDir); err != nil {
+		return "", err
+	}
+	return runDir, nil
 }
 
 func readEvents(dir string) ([]journal.Event, error) {

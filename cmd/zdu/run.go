@@ -44,12 +44,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.StringVar(&opt.runDir, "run-dir", "", "directory for this run's journal, logs and summary (default zdu-runs/TIME-PLAN)")
 	f.fs.StringVar(&opt.logFormat, "log-format", "auto", logFormatUsage)
 	f.fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
-	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
+	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), stateUsage)
 	f.fs.BoolVar(&opt.report, "report", false, "at the end, write the run's HTML report (zdu report) to RUNDIR/"+rundir.ReportHTML)
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
 	prog, in, err := f.compileFrom(ctx, args, stdout)
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, view.Formats...)
+	}
+	if err == nil {
+		opt.stateDir = inventoryState(f.fs, opt.stateDir, prog.Binding.Inv.State)
 	}
 	if err == nil {
 		opt.probeOpt, err = opt.probe.resolve(ctx, prog.Binding.Plan)
@@ -88,6 +91,7 @@ func sourceOf(in loaded, sets []string) source {
 type resumption struct {
 	id, dir string
 	prior   *run.Replay
+	events  []journal.Event // the journal as the run left it
 }
 
 // execute runs a job with a run directory, logs and signals. It returns the
@@ -112,16 +116,32 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		dir = filepath.Join(rundir.DefaultParent, id)
 	}
 	// Lock the nodes first: a run already on them refuses this one at once.
-	held, code := lockNodes(prog, opt.stateDir, id, dir, j.resume != nil, stdout, stderr)
+	backend, held, code := lockNodes(prog, opt.stateDir, id, dir, j.resume != nil, stdout, stderr)
 	if held == nil {
 		return code, ""
 	}
+	defer backend.Close()
 	res := run.Result{Status: "NOT_STARTED", ExitCode: exitFatal}
 	defer func() {
 		if err := held.Release(res.Status, res.ExitCode); err != nil {
 			fmt.Fprintf(stderr, "zdu run: releasing the nodes' locks: %v\n", err)
 		}
 	}()
+	// A shared state (etcd) also gets the run's journal, event by event,
+	// after the local journal; trouble with it stops the run gracefully.
+	watch := newStateWatch()
+	var shared state.JournalSink
+	if rec, ok := recorder(backend); ok {
+		var prior []journal.Event
+		if j.resume != nil {
+			prior = j.resume.events
+		}
+		var err error
+		if shared, err = rec.Journal(id, prior, watch.problem); err != nil {
+			return report(stdout, stderr, "run", fmt.Errorf("nothing was changed: %w", err)), ""
+		}
+		defer closeSink(shared, 10*time.Second, stderr)
+	}
 	// One masker for every output: the console's (from dispatch), the run
 	// directory's, and the values that become secret as the run goes.
 	masker := mask.FromContext(ctx)
@@ -132,6 +152,9 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	masker.Add(probeSecrets(opt.probeOpt.URL)...)
 	out := newRunOutput(opt.logFormat, masker, stdout, stderr)
 	rdo := rundir.Options{ID: id, Mask: masker, Sinks: []journal.Sink{out.sink}}
+	if shared != nil {
+		rdo.Sinks = append(rdo.Sinks, shared)
+	}
 	if faultSinks != nil {
 		rdo.Sinks = append(rdo.Sinks, faultSinks()...)
 	}
@@ -150,6 +173,12 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 		rd, err = rundir.Create(dir, rdo)
 		if err == nil {
 			err = rd.WriteRecord(j.src.record(id, prog, opt.stateDir), j.src.plan, j.src.inv)
+		}
+		if rec, ok := recorder(backend); ok && err == nil {
+			if err = storeFiles(rec, id, dir); err != nil {
+				rd.Close()
+				return report(stdout, stderr, "run", fmt.Errorf("nothing was changed: %w", err)), dir
+			}
 		}
 	}
 	if err != nil {
@@ -217,6 +246,8 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	defer close(done)
 	go watchPipes(done, broken, map[string]io.Writer{"stdout": stdout, "stderr": stderr})
 	go interrupts(r, sigs, broken, done, cancel, opt.stopGrace, msgs)
+	watch.watchLease(held, done)
+	go watch.stopOn(r.StopFor, msgs, done)
 	res = r.Run(hard)
 	out.stop()
 	stopSeries()
@@ -284,10 +315,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // lockNodes locks the nodes the program targets in the state directory for
 // run id (a resumed run takes its own locks over). When another run holds
 // any, it says which (exit code Held) and returns nil.
-func lockNodes(prog *compile.Program, stateDir, id, dir string, resumed bool, stdout, stderr io.Writer) (*state.Held, int) {
-	st, err := state.Open(stateDir)
+func lockNodes(prog *compile.Program, stateDir, id, dir string, resumed bool, stdout, stderr io.Writer) (state.Backend, state.Hold, int) {
+	st, err := openBackend(stateDir)
 	if err != nil {
-		return nil, report(stdout, stderr, "run", badUsage("--state: %v", err))
+		return nil, nil, report(stdout, stderr, "run", badUsage("--state: %v", err))
 	}
 	nodes := targetNodes(prog)
 	rec := state.NewRun(id, prog.Binding.Plan.Name, dir, nodes)
@@ -301,13 +332,15 @@ func lockNodes(prog *compile.Program, stateDir, id, dir string, resumed bool, st
 	held, err := st.Lock(rec, nodes)
 	var he *state.HeldError
 	if errors.As(err, &he) {
+		st.Close()
 		fmt.Fprintf(stderr, "zdu run: refused, nothing was changed: %v\n", err)
-		return nil, exitcode.Held
+		return nil, nil, exitcode.Held
 	}
 	if err != nil {
-		return nil, report(stdout, stderr, "run", fmt.Errorf("locking the nodes in %s: %w", stateDir, err))
+		st.Close()
+		return nil, nil, report(stdout, stderr, "run", fmt.Errorf("locking the nodes in %s: %w", st, err))
 	}
-	return held, exitOK
+	return st, held, exitOK
 }
 
 // targetNodes are the nodes some phase targets, as the state directory
@@ -407,7 +440,7 @@ func (src source) record(id string, prog *compile.Program, stateDir string) rund
 	me := state.Me()
 	rec := rundir.Record{ID: id, Zdu: buildVersion(), Host: me.Host, User: me.User, PID: me.PID, Started: me.At,
 		Plan: rundir.File{Path: absPath(src.planFile)}, Inventory: rundir.File{Path: absPath(src.invFile)},
-		Sets: []string{}, State: absPath(stateDir)}
+		Sets: []string{}, State: recordSpec(stateDir)}
 	nodes := make([]string, len(prog.Binding.Inv.Nodes))
 	for i, n := range prog.Binding.Inv.Nodes {
 		nodes[i] = n.Name

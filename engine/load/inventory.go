@@ -19,7 +19,9 @@ type Inventory struct {
 	// Groups maps a group name to its nodes, in inventory order.
 	Groups map[string][]*Node
 	SSH    SSHSettings
-	LBs    map[string]step.LoadBalancer
+	// State is the inventory's state: etcd URL ("": none; --state rules).
+	State string
+	LBs   map[string]step.LoadBalancer
 	// GroupPos remembers where each group is declared or first used.
 	GroupPos map[string]spec.Pos
 }
@@ -90,6 +92,7 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 		LBs: map[string]step.LoadBalancer{}, GroupPos: map[string]spec.Pos{},
 	}
 	inv.SSH = sshSettings(si.SSH, probs)
+	inv.State = si.State.Etcd.V
 	checkVars(si.Vars, "vars", probs)
 	// The declared groups by name, looked up for every group of every node.
 	groups := make(map[string]spec.Group, len(si.Groups.Keys))

@@ -9,6 +9,7 @@ type Inventory struct {
 	Kind          Value[string]     `yaml:"kind"`
 	Defaults      NodeDefaults      `yaml:"defaults"`
 	SSH           SSH               `yaml:"ssh"`
+	State         State             `yaml:"state"`
 	Vars          Vars              `yaml:"vars"`
 	Groups        Map[Group]        `yaml:"groups"`
 	Nodes         []Node            `yaml:"nodes"`
@@ -20,6 +21,11 @@ type NodeDefaults struct {
 	User      Value[string] `yaml:"user"`
 	Port      Value[int]    `yaml:"port"`
 	Transport Value[string] `yaml:"transport"`
+}
+
+// State names where runs keep their locks and records (a team's etcd).
+type State struct {
+	Etcd Value[string] `yaml:"etcd"`
 }
 
 // SSH holds the inventory-wide SSH settings.

@@ -94,6 +94,9 @@ type Node struct {
 	Name, Endpoint string
 }
 
+// Key is the node's lock's name: a digest of its endpoint and its name.
+func (n Node) Key() string { return n.key() }
+
 func (n Node) key() string {
 	sum := sha256.Sum256([]byte(n.Endpoint))
 	return hex.EncodeToString(sum[:8]) + "-" + safe(n.Name)
@@ -126,6 +129,12 @@ func Open(path string) (*Dir, error) {
 // Path is the directory.
 func (d *Dir) Path() string { return d.path }
 
+// String is the directory, for messages.
+func (d *Dir) String() string { return d.path }
+
+// Close does nothing: a state directory holds nothing open between calls.
+func (d *Dir) Close() error { return nil }
+
 // HeldError refuses a lock: nodes are held by another run.
 type HeldError struct {
 	Holder Run
@@ -143,7 +152,7 @@ func (e *HeldError) Error() string {
 		return fmt.Sprintf("%s held by %s, which is still running", nodes, who)
 	}
 	return fmt.Sprintf("%s held by %s, which stopped without finishing (its nodes may be out of service): "+
-		"resume it (zdu resume %s) or, once its nodes are checked, release them (zdu unlock %s)", nodes, who, h.ID, h.ID)
+		"resume it (zdu resume %s) or, once its nodes are checked, release them (zdu abandon %s, or zdu unlock %s)", nodes, who, h.ID, h.ID, h.ID)
 }
 
 // Held is a run's hold on its nodes; Release gives them back.
@@ -156,7 +165,7 @@ type Held struct {
 
 // Lock records run and locks its nodes for it, or refuses naming the run
 // holding any of them. A run may take over its own locks (a resumption).
-func (d *Dir) Lock(run Run, nodes []Node) (_ *Held, err error) {
+func (d *Dir) Lock(run Run, nodes []Node) (_ Hold, err error) {
 	unlock, err := d.exclusive()
 	if err != nil {
 		return nil, err
@@ -297,7 +306,7 @@ func (d *Dir) Run(id string) (Run, error) {
 	b, err := os.ReadFile(d.runPath(id))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return r, fmt.Errorf("no run %s in the state directory %s", id, d.path)
+			return r, NoRunError(fmt.Sprintf("no run %s in the state directory %s", id, d.path))
 		}
 		return r, err
 	}

@@ -68,7 +68,7 @@ func TestStaleLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.alive.Close() // the process died: no Release
+	a.(*Held).alive.Close() // the process died: no Release
 	_, err = d.Lock(NewRun("run-b", "p", "dir-b", nodes("n1")), nodes("n1"))
 	var held *HeldError
 	if !errors.As(err, &held) || held.Alive {
@@ -93,7 +93,7 @@ func TestStaleLock(t *testing.T) {
 	if !errors.As(err, &held) || !held.Alive || held.Holder.ID != "run-a" {
 		t.Fatalf("resuming a running run: got %v, want held by the running run-a", err)
 	}
-	resumed.alive.Close() // dies again
+	resumed.(*Held).alive.Close() // dies again
 	released, err := d.Unlock("run-a")
 	if err != nil || strings.Join(released, ",") != "n1" {
 		t.Fatalf("unlock: %v %v", released, err)
