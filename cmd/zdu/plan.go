@@ -147,11 +147,17 @@ func printDrySteps(w io.Writer, steps []run.DryStep) {
 
 func cmdGraph(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newPlanFlags("graph", "dot", "mermaid")
+	fold := f.fs.Bool("fold", false, "draw each template use on a node as one vertex, labelled with the template")
 	prog, _, err := f.compileFrom(ctx, args, stdout)
 	if err != nil {
 		return report(stdout, stderr, "graph", err)
 	}
 	g := prog.Graph
+	if *fold {
+		if g, err = compile.Fold(prog); err != nil {
+			return report(stdout, stderr, "graph", fmt.Errorf("folding the graph: %w", err))
+		}
+	}
 	if *f.format == "mermaid" {
 		fmt.Fprint(stdout, dag.Mermaid(g))
 	} else {

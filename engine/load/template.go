@@ -46,6 +46,8 @@ type Site struct {
 	File string
 	Pos  spec.Pos
 	ID   string
+	// Uses is the template as the use names it (lib/lb-drain.yaml).
+	Uses string
 }
 
 // Origin says where an expanded step was written: the template file and
@@ -164,6 +166,7 @@ func (e *expander) expand(file, dir string, use *yaml.Node, chain []Site, seen [
 			e.at(file, spec.PosOf(k), "", "a step that uses a template takes only id, uses and with, not %s", k.Value)
 		}
 	}
+	site.Uses = usesNode.Value
 	if site.ID == "" || usesNode.Kind != yaml.ScalarNode || usesNode.Value == "" {
 		if site.ID == "" {
 			e.at(file, site.Pos, "", "a step that uses a template needs an id (its steps' ids start with it)")
