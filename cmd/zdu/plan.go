@@ -93,7 +93,11 @@ func printDry(w io.Writer, d *run.DryPlan) {
 		fmt.Fprintf(w, "gates: %s\n", d.Gates)
 	}
 	for i, ph := range d.Phases {
-		fmt.Fprintf(w, "\nphase %d: %s [%s], %s, exit code %d on failure\n", i+1, ph.ID, ph.Title, ph.Strategy, ph.ExitCode)
+		from := ""
+		if ph.Origin != "" {
+			from = ", from " + ph.Origin
+		}
+		fmt.Fprintf(w, "\nphase %d: %s [%s], %s, exit code %d on failure%s\n", i+1, ph.ID, ph.Title, ph.Strategy, ph.ExitCode, from)
 		if ph.When != "" {
 			fmt.Fprintf(w, "  when: %s\n", ph.When)
 		}
