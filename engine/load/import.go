@@ -40,6 +40,11 @@ type importer struct {
 	// notes say, by a path in the top plan, what the import there names in
 	// the imported file: appended to the schema's problems at that path.
 	notes map[string]string
+	// shown names each file read, by its absolute path, as it was found.
+	shown map[string]string
+	// sites are the imports that led to the file being merged, outermost
+	// first: a problem in it notes them.
+	sites []Site
 }
 
 // importedPlan is a plan file read for an import, its own imports merged.
@@ -73,7 +78,7 @@ func docRoot(doc *yaml.Node) *yaml.Node {
 
 // resolveImports replaces the plan document's imports by what they import.
 func resolveImports(file string, data []byte, doc *yaml.Node, res *resolver) *importer {
-	im := &importer{top: file, res: res, from: map[*yaml.Node]*nodeFrom{}, cache: map[string]*importedPlan{}, notes: map[string]string{}}
+	im := &importer{top: file, res: res, from: map[*yaml.Node]*nodeFrom{}, cache: map[string]*importedPlan{}, notes: map[string]string{}, shown: map[string]string{}}
 	root := docRoot(doc)
 	if root == nil || root.Kind != yaml.MappingNode {
 		return im
@@ -100,6 +105,9 @@ func (im *importer) load(file string, n *yaml.Node, chain []string) *importedPla
 		return nil
 	}
 	abs := absOf(path)
+	if _, ok := im.shown[abs]; !ok {
+		im.shown[abs] = path
+	}
 	for i, c := range chain {
 		if c == abs {
 			names := append(append([]string(nil), chain[i:]...), abs)
@@ -136,32 +144,48 @@ func (im *importer) load(file string, n *yaml.Node, chain []string) *importedPla
 	}
 	if len(ps) > 0 {
 		for i := range ps {
-			ps[i].Msg += viaNote([]Site{site})
+			ps[i].Msg += viaNote(append(append([]Site(nil), im.sites...), site))
 		}
 		im.probs = append(im.probs, ps...)
 		return nil
 	}
 	root := docRoot(doc)
 	im.annotate(path, newSource(data), root)
+	im.sites = append(im.sites, site)
 	p := &importedPlan{file: path, root: im.merge(path, root, append(chain, abs))}
+	im.sites = im.sites[:len(im.sites)-1]
 	im.cache[abs] = p
 	return p
 }
 
-// rel names a file for a message: as given when it is the top plan, else
-// relative to the working directory when that is shorter.
+// rel names a file for a message as it was found (the top plan: as given).
 func (im *importer) rel(abs string) string {
 	if abs == absOf(im.top) {
 		return im.top
 	}
-	if r, err := filepath.Rel(".", abs); err == nil && len(r) < len(abs) {
-		return r
+	if p, ok := im.shown[abs]; ok {
+		return p
 	}
 	return abs
 }
 
+// at records a problem in the file being merged, noting the imports that
+// led to it.
 func (im *importer) at(file string, pos spec.Pos, format string, args ...any) {
-	im.probs = append(im.probs, schema.Problem{File: file, Line: pos.Line, Col: pos.Col, Msg: fmt.Sprintf(format, args...)})
+	im.probs = append(im.probs, schema.Problem{File: file, Line: pos.Line, Col: pos.Col, Msg: fmt.Sprintf(format, args...) + viaNote(im.sites)})
+}
+
+// siteIn is where in file a node of the merged plan comes from: the node
+// itself when file wrote it, else the import in file that brought it.
+func (im *importer) siteIn(file string, n *yaml.Node) spec.Pos {
+	if f := im.from[n]; f != nil && f.file != file {
+		for _, s := range f.via {
+			if s.File == file {
+				return s.Pos
+			}
+		}
+	}
+	return spec.PosOf(n)
 }
 
 // where is FILE:LINE:COL of a node of the merged plan.

@@ -46,7 +46,7 @@ func (im *importer) merge(file string, root *yaml.Node, chain []string) *yaml.No
 	if imp := mapValue(root, "import"); imp != nil && imp.Kind == yaml.MappingNode {
 		im.wholeImport(file, imp, m, chain)
 	}
-	im.addParams(m, mapValue(root, "params"), "the plan's own")
+	im.addParams(file, m, mapValue(root, "params"))
 	if phases := mapValue(root, "phases"); phases != nil && phases.Kind == yaml.SequenceNode {
 		for i, ph := range phases.Content {
 			if mapValue(ph, "import") == nil {
@@ -58,7 +58,7 @@ func (im *importer) merge(file string, root *yaml.Node, chain []string) *yaml.No
 			}
 		}
 	}
-	im.addRollbacks(m, mapValue(root, "rollbacks"))
+	im.addRollbacks(file, m, mapValue(root, "rollbacks"))
 	for _, key := range []string{"gates", "errorBudget", "rollbackExitCode"} {
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			if root.Content[i].Value == key {
@@ -66,7 +66,7 @@ func (im *importer) merge(file string, root *yaml.Node, chain []string) *yaml.No
 			}
 		}
 	}
-	im.checkPhaseIDs(m.phases)
+	im.checkPhaseIDs(file, m.phases)
 
 	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: root.Line, Column: root.Column}
 	add := func(k, v *yaml.Node) { out.Content = append(out.Content, k, v) }
@@ -118,7 +118,7 @@ func (im *importer) wholeImport(file string, imp *yaml.Node, m *merged, chain []
 	site := Site{File: file, Pos: spec.PosOf(planNode), Uses: planNode.Value}
 	im.note(file, "import", fmt.Sprintf(" (importing %s)", g.file))
 	root := im.copyFrom(g.root, site)
-	im.addParams(m, mapValue(root, "params"), g.file)
+	im.addParams(file, m, mapValue(root, "params"))
 	im.setDefaults(file, "import.params", mapValue(imp, "params"), m, g)
 	var phases []*yaml.Node
 	if l := mapValue(root, "phases"); l != nil {
@@ -164,7 +164,7 @@ func (im *importer) wholeImport(file string, imp *yaml.Node, m *merged, chain []
 			}
 		}
 	}
-	im.addRollbacks(m, rbs)
+	im.addRollbacks(file, m, rbs)
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		switch k := root.Content[i]; k.Value {
 		case "gates", "errorBudget", "rollbackExitCode":
@@ -202,8 +202,8 @@ func (im *importer) phaseImport(file, path string, item *yaml.Node, m *merged, c
 	// The params and rollbacks of a plan imported several times come once.
 	if !im.brought(m, g.file) {
 		root := im.copyFrom(g.root, site)
-		im.addParams(m, mapValue(root, "params"), g.file)
-		im.addRollbacks(m, mapValue(root, "rollbacks"))
+		im.addParams(file, m, mapValue(root, "params"))
+		im.addRollbacks(file, m, mapValue(root, "rollbacks"))
 	}
 	im.setDefaults(file, path+".params", mapValue(item, "params"), m, g)
 	ph = im.copyFrom(ph, site)
@@ -223,7 +223,7 @@ func (im *importer) brought(m *merged, g string) bool {
 
 // addParams appends a params mapping's entries to m; a name already there
 // from another file is an error at the later one.
-func (im *importer) addParams(m *merged, ps *yaml.Node, whose string) {
+func (im *importer) addParams(file string, m *merged, ps *yaml.Node) {
 	if ps == nil || ps.Kind != yaml.MappingNode {
 		return
 	}
@@ -235,7 +235,7 @@ next:
 				continue
 			}
 			if im.fileOf(e.k) != im.fileOf(k) {
-				im.at(im.fileOf(k), spec.PosOf(k), "param %s is declared at %s too; an importing plan gives an imported param a new default with its import's params: instead of declaring it again", k.Value, im.where(e.k))
+				im.at(file, im.siteIn(file, k), "param %s is declared at %s and at %s; an importing plan gives an imported param a new default with its import's params: instead of declaring it again", k.Value, im.where(e.k), im.where(k))
 			}
 			continue next
 		}
@@ -245,7 +245,7 @@ next:
 
 // addRollbacks appends a rollbacks mapping's entries to m; a name already
 // there is an error at the later one.
-func (im *importer) addRollbacks(m *merged, rbs *yaml.Node) {
+func (im *importer) addRollbacks(file string, m *merged, rbs *yaml.Node) {
 	if rbs == nil || rbs.Kind != yaml.MappingNode {
 		return
 	}
@@ -257,7 +257,7 @@ next:
 				continue
 			}
 			if im.fileOf(e.k) != im.fileOf(k) || e.k.Line != k.Line {
-				im.at(im.fileOf(k), spec.PosOf(k), "rollback %s is already declared at %s; a whole import replaces an imported rollback with its import's rollbacks:", k.Value, im.where(e.k))
+				im.at(file, im.siteIn(file, k), "rollback %s is declared at %s and at %s; a whole import replaces an imported rollback with its import's rollbacks:", k.Value, im.where(e.k), im.where(k))
 			}
 			continue next
 		}
@@ -265,8 +265,9 @@ next:
 	}
 }
 
-// checkPhaseIDs refuses two phases of one id.
-func (im *importer) checkPhaseIDs(phases []*yaml.Node) {
+// checkPhaseIDs refuses two phases of one id in file's merged plan, at
+// the later phase (or the import in file that brought it).
+func (im *importer) checkPhaseIDs(file string, phases []*yaml.Node) {
 	seen := map[string]*yaml.Node{}
 	for _, ph := range phases {
 		id := mapValue(ph, "id")
@@ -274,7 +275,11 @@ func (im *importer) checkPhaseIDs(phases []*yaml.Node) {
 			continue
 		}
 		if prev, dup := seen[id.Value]; dup {
-			im.at(im.fileOf(id), spec.PosOf(id), "phase id %q is already used at %s; an imported phase takes another id with id:", id.Value, im.where(prev))
+			what := "it"
+			if im.fileOf(id) != file {
+				what = "the phase imported from " + im.where(id)
+			}
+			im.at(file, im.siteIn(file, id), "phase id %q is already used at %s; give %s another id (a phase import takes id:)", id.Value, im.where(prev), what)
 			continue
 		}
 		seen[id.Value] = id
