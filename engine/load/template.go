@@ -102,7 +102,7 @@ type tmpl struct {
 }
 
 type expander struct {
-	res     *resolver
+	res *resolver
 	// from says which file wrote a step the plan imported (nil: the plan).
 	from    func(*yaml.Node) *nodeFrom
 	probs   []schema.Problem
@@ -400,4 +400,3 @@ func (e *expander) checkStep(t *tmpl, st *yaml.Node, chain []Site) bool {
 	e.probs = append(e.probs, ps...)
 	return len(ps) == 0
 }
-
