@@ -243,3 +243,47 @@ func TestImportMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestImportBindProblems: problems found once the plan is bound to an
+// inventory are placed too: a target of an imported phase in the imported
+// file (noting the import), an override's in the plan, and the plan's own
+// phase, which follows the imported ones, at its path in the plan.
+func TestImportBindProblems(t *testing.T) {
+	p, probs := parseImport(t, `apiVersion: zdu/v1
+name: product
+import:
+  plan: base.yaml
+  params: {service: x}
+  phases:
+    roll: {targets: nowhere}
+phases:
+  - id: own
+    targets: elsewhere
+    steps:
+      - {id: a, type: ssh-exec, with: {command: "echo ${{ vars.missing }}"}}
+`)
+	if len(probs) > 0 {
+		t.Fatalf("problems: %v", probs)
+	}
+	inv, probs := load.ParseInventory("inv.yaml", []byte("apiVersion: zdu/v1\nkind: Inventory\ndefaults: {transport: local}\nnodes: [{name: n1, groups: [web]}]\n"))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	_, probs = load.Bind(p, inv, load.BindOptions{})
+	plan := filepath.Join(importDir, "plan.yaml")
+	base := filepath.Join(importDir, "base.yaml")
+	for _, want := range []string{
+		base + ":9:14: phases[0].targets: ",
+		"; imported at " + plan + ":4:9 (base.yaml)",
+		plan + ":7:21: import.phases.roll.targets: ",
+		plan + ":10:14: phases[0].targets: ",
+	} {
+		found := false
+		for _, p := range probs {
+			found = found || strings.Contains(p.String(), want)
+		}
+		if !found {
+			t.Errorf("no problem says %q:\n%v", want, probs)
+		}
+	}
+}
