@@ -181,6 +181,8 @@ func TestImportMistakes(t *testing.T) {
 	}{
 		{"unknown file", head + "import: {plan: nope.yaml}\n",
 			[]string{plan + ":3:16: ", `plan "nope.yaml" not found beside ` + plan}},
+		{"not a regular file", head + "import: {plan: /dev/zero}\n",
+			[]string{plan + ":3:16: ", "cannot read imported plan /dev/zero", "not a regular file"}},
 		{"unknown phase file", head + "phases:\n  - {import: nope.yaml, phase: roll}\n",
 			[]string{plan + ":4:14: ", `plan "nope.yaml" not found`}},
 		{"cycle", head + "import: {plan: cyc-a.yaml}\n",

@@ -38,11 +38,13 @@ type merged struct {
 	planWide          map[string]entry // gates, errorBudget, rollbackExitCode
 	// defaults says, by param name, where an import gave it a default.
 	defaults map[string]*yaml.Node
+	// brought are the plan files whose params and rollbacks m holds.
+	brought map[string]bool
 }
 
 // merge returns file's root with its imports merged in.
 func (im *importer) merge(file string, root *yaml.Node, chain []string) *yaml.Node {
-	m := &merged{planWide: map[string]entry{}, defaults: map[string]*yaml.Node{}}
+	m := &merged{planWide: map[string]entry{}, defaults: map[string]*yaml.Node{}, brought: map[string]bool{}}
 	if imp := mapValue(root, "import"); imp != nil && imp.Kind == yaml.MappingNode {
 		im.wholeImport(file, imp, m, chain)
 	}
@@ -118,6 +120,7 @@ func (im *importer) wholeImport(file string, imp *yaml.Node, m *merged, chain []
 	site := Site{File: file, Pos: spec.PosOf(planNode), Uses: planNode.Value}
 	im.note(file, "import", fmt.Sprintf(" (importing %s)", g.file))
 	root := im.copyFrom(g.root, site)
+	m.brought[g.file] = true
 	im.addParams(file, m, mapValue(root, "params"))
 	im.setDefaults(file, "import.params", mapValue(imp, "params"), m, g)
 	var phases []*yaml.Node
@@ -200,7 +203,8 @@ func (im *importer) phaseImport(file, path string, item *yaml.Node, m *merged, c
 	}
 	im.note(file, path, fmt.Sprintf(" (importing phase %s at %s)", idNode.Value, im.where(ph)))
 	// The params and rollbacks of a plan imported several times come once.
-	if !im.brought(m, g.file) {
+	if !m.brought[g.file] {
+		m.brought[g.file] = true
 		root := im.copyFrom(g.root, site)
 		im.addParams(file, m, mapValue(root, "params"))
 		im.addRollbacks(file, m, mapValue(root, "rollbacks"))
@@ -209,16 +213,6 @@ func (im *importer) phaseImport(file, path string, item *yaml.Node, m *merged, c
 	ph = im.copyFrom(ph, site)
 	im.override(file, path, ph, item, true)
 	return ph
-}
-
-// brought reports whether m already holds the params and rollbacks of the
-// plan file g, and notes that it does.
-func (im *importer) brought(m *merged, g string) bool {
-	if m.defaults["\x00"+g] != nil {
-		return true
-	}
-	m.defaults["\x00"+g] = &yaml.Node{}
-	return false
 }
 
 // addParams appends a params mapping's entries to m; a name already there
