@@ -91,7 +91,7 @@ func resolveImports(file string, data []byte, doc *yaml.Node, res *resolver) *im
 
 // load reads, checks and merges the plan an import names (at n, in file).
 func (im *importer) load(file string, n *yaml.Node, chain []string) *importedPlan {
-	if n == nil || n.Kind != yaml.ScalarNode || n.Value == "" {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" || n.Value == "" {
 		return nil // the schema says what is wrong
 	}
 	at := spec.PosOf(n)
