@@ -38,7 +38,7 @@ import:
       before:
         drain: [{id: announce, type: ssh-exec, with: {command: "echo ${{ params.extra }}"}}]
       after:
-        restart: [{id: migrate, type: ssh-exec, with: {command: "migrate"}}]
+        restart: [{id: migrate, type: ssh-exec, needs: [restart.restart], with: {command: "migrate"}}]
 params:
   extra: {type: string, default: hello}
 phases:
@@ -58,6 +58,7 @@ phases:
 		}
 		ids = append(ids, ph.ID+"["+strings.Join(ph.Targets, ",")+"]:"+strings.Join(steps, ","))
 	}
+	// migrate, added, needs a step the imported use expands to.
 	want := "pre[app]:check roll[web]:announce,drain,arm,upgrade,restart.restart,restart.active,migrate post[web]:done"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("phases:\n got %s\nwant %s", got, want)
@@ -223,6 +224,8 @@ func TestImportMistakes(t *testing.T) {
 			[]string{filepath.Join(importDir, "badwhen.yaml") + ":6:18: phases[0].when: ", "nope", "; imported at " + plan + ":3:16 (badwhen.yaml)"}},
 		{"bad override value", head + "import:\n  plan: base.yaml\n  phases:\n    roll: {strategy: {batch: 0}}\n",
 			[]string{plan + ":6:30: import.phases.roll.strategy: ", "at least 1"}},
+		{"needs cycle through an added step", head + "import:\n  plan: base.yaml\n  phases:\n    roll:\n      after: {drain: [{id: late, type: ssh-exec, needs: [restart.active], with: {command: x}}]}\n",
+			[]string{plan + ":7:28: import.phases.roll.after.drain[0]: needs form a cycle: late -> arm -> upgrade -> restart.restart -> restart.active -> late"}},
 		{"undefined name in an added step", head + "import:\n  plan: base.yaml\n  phases:\n    roll:\n      after: {drain: [{id: m, type: ssh-exec, with: {command: \"${{ params.nope }}\"}}]}\n",
 			[]string{plan + ":7:75: import.phases.roll.after.drain[0].with.command: ", "nope"}},
 	} {

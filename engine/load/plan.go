@@ -533,7 +533,9 @@ func (b *planBuilder) order(path string, list []spec.Step, ids map[string]int) [
 			for i, v := range cyc {
 				names[i] = v.ID()
 			}
-			b.probs.At(list[ids[names[0]]].ID.Pos, path, "needs form a cycle: %s -> %s", strings.Join(names, " -> "), names[0])
+			// At the step that starts it: a step's path places it in the
+			// file that wrote the step (a template, an imported plan).
+			b.probs.At(list[ids[names[0]]].ID.Pos, fmt.Sprintf("%s[%d]", path, ids[names[0]]), "needs form a cycle: %s -> %s", strings.Join(names, " -> "), names[0])
 		}
 		return fileOrder
 	}
