@@ -20,7 +20,7 @@ import (
 var pinnedFlags = map[string][]string{
 	"validate": {"format", "i", "inventory", "set", "set-file"},
 	"plan":     {"format", "i", "inventory", "set", "set-file"},
-	"graph":    {"format", "i", "inventory", "set", "set-file"},
+	"graph":    {"fold", "format", "i", "inventory", "set", "set-file"},
 	"run": {"i", "inventory", "log-format", "probe", "probe-budget", "probe-rate", "probe-timeout",
 		"report", "run-dir", "set", "set-file", "state", "stop-grace"},
 	"rehearse": {"fail", "i", "inventory", "log-format", "nodes", "probe-budget", "probe-timeout", "rate",

@@ -93,6 +93,20 @@ func TestKeycloakPlan(t *testing.T) {
 			t.Errorf("zdu graph --format %s lacks the template's origin:\n%s", format, g)
 		}
 	}
+	// Folded, each use is one vertex named after its template, and no
+	// step of a template is drawn.
+	folded := run("graph", plan, "-i", inv, "--format", "mermaid", "--fold")
+	for _, want := range []string{`["drain (uses lib/lb-drain.yaml, 1 step)"]`, `["enable (uses lib/lb-enable.yaml, 2 steps)"]`, `["restart (uses lib/systemd-restart.yaml, 2 steps)"]`} {
+		if !strings.Contains(folded, want) {
+			t.Errorf("zdu graph --fold lacks %s:\n%s", want, folded)
+		}
+	}
+	if strings.Contains(folded, " from ../../plans/lib/") {
+		t.Errorf("zdu graph --fold draws a template's step:\n%s", folded)
+	}
+	if unfolded := run("graph", plan, "-i", inv, "--format", "mermaid"); strings.Count(folded, "\n") >= strings.Count(unfolded, "\n") {
+		t.Errorf("zdu graph --fold is no smaller than the graph")
+	}
 }
 
 // linkLibrary makes plans/lib found beside a copy of a shipped plan in dir.

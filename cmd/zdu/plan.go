@@ -93,7 +93,11 @@ func printDry(w io.Writer, d *run.DryPlan) {
 		fmt.Fprintf(w, "gates: %s\n", d.Gates)
 	}
 	for i, ph := range d.Phases {
-		fmt.Fprintf(w, "\nphase %d: %s [%s], %s, exit code %d on failure\n", i+1, ph.ID, ph.Title, ph.Strategy, ph.ExitCode)
+		from := ""
+		if ph.Origin != "" {
+			from = ", from " + ph.Origin
+		}
+		fmt.Fprintf(w, "\nphase %d: %s [%s], %s, exit code %d on failure%s\n", i+1, ph.ID, ph.Title, ph.Strategy, ph.ExitCode, from)
 		if ph.When != "" {
 			fmt.Fprintf(w, "  when: %s\n", ph.When)
 		}
@@ -147,11 +151,17 @@ func printDrySteps(w io.Writer, steps []run.DryStep) {
 
 func cmdGraph(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newPlanFlags("graph", "dot", "mermaid")
+	fold := f.fs.Bool("fold", false, "draw each template use on a node as one vertex, labelled with the template")
 	prog, _, err := f.compileFrom(ctx, args, stdout)
 	if err != nil {
 		return report(stdout, stderr, "graph", err)
 	}
 	g := prog.Graph
+	if *fold {
+		if g, err = compile.Fold(prog); err != nil {
+			return report(stdout, stderr, "graph", fmt.Errorf("folding the graph: %w", err))
+		}
+	}
 	if *f.format == "mermaid" {
 		fmt.Fprint(stdout, dag.Mermaid(g))
 	} else {

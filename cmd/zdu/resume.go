@@ -20,6 +20,7 @@ import (
 	"github.com/zdu-dev/zdu/engine/load"
 	"github.com/zdu-dev/zdu/engine/run"
 	"github.com/zdu-dev/zdu/engine/rundir"
+	"github.com/zdu-dev/zdu/engine/safefile"
 	"github.com/zdu-dev/zdu/engine/state"
 	"github.com/zdu-dev/zdu/engine/state/etcdstate"
 	"github.com/zdu-dev/zdu/engine/view"
@@ -52,7 +53,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return report(stdout, stderr, "resume", badUsage("%v", err))
 	}
-	prog, err := recompile(ctx, dir, sets, acceptChanges, stdout)
+	prog, err := recompile(ctx, dir, sets, acceptChanges, stdout, stderr)
 	if err != nil {
 		return report(stdout, stderr, "resume", err)
 	}
@@ -145,8 +146,10 @@ func readEvents(dir string) ([]journal.Event, error) {
 // recompile loads the plan and inventory a run was started with (the
 // copies in its directory), with its params (the secret ones given again),
 // and compiles them. Where the originals changed since, it refuses unless
-// told to go on with them as they are now.
-func recompile(ctx context.Context, dir string, secrets []string, acceptChanges bool, stdout io.Writer) (*compile.Program, error) {
+// told to go on with them as they are now. The templates and imported
+// plans are the run's copies too (a note names those changed since), or,
+// with acceptChanges, the files as they are now.
+func recompile(ctx context.Context, dir string, secrets []string, acceptChanges bool, stdout, stderr io.Writer) (*compile.Program, error) {
 	rec, _, _, err := rundir.ReadRecord(dir)
 	if err != nil {
 		return nil, err
@@ -172,7 +175,11 @@ func recompile(ctx context.Context, dir string, secrets []string, acceptChanges 
 	if err != nil {
 		return nil, err
 	}
-	in, probs := loadAll(ctx, planFile, invFile, load.BindOptions{Sets: sets, RequireParams: true}, filepath.Dir(rec.Plan.Path))
+	popts, err := pinnedFiles(dir, rec, acceptChanges, stderr)
+	if err != nil {
+		return nil, err
+	}
+	in, probs := loadAllWith(ctx, planFile, invFile, load.BindOptions{Sets: sets, RequireParams: true}, popts)
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintln(stdout, p.String())
@@ -184,6 +191,37 @@ func recompile(ctx context.Context, dir string, secrets []string, acceptChanges 
 		return nil, badUsage("%v", err)
 	}
 	return prog, nil
+}
+
+// pinnedFiles says where a resumed run finds its plan's templates and
+// imports: beside the plan it started from, then in the library it looked
+// in; read from the run's copies unless acceptChanges (a run from before
+// zdu kept copies reads the files as they are now).
+func pinnedFiles(dir string, rec rundir.Record, acceptChanges bool, stderr io.Writer) (load.ParseOptions, error) {
+	lib := rec.Library
+	if lib == nil {
+		lib = library()
+	}
+	popts := load.ParseOptions{Library: append([]string{filepath.Dir(rec.Plan.Path)}, lib...)}
+	if len(rec.Loaded) == 0 || acceptChanges {
+		return popts, nil
+	}
+	files, err := rundir.ReadLoaded(dir, rec)
+	if err != nil {
+		return popts, err
+	}
+	popts.Files = files
+	var changed []string
+	for _, l := range rec.Loaded {
+		if now, err := safefile.Read(l.Path, load.MaxTemplateSize); err != nil || rundir.FileDigest(now) != l.Digest {
+			changed = append(changed, l.Path)
+		}
+	}
+	if len(changed) > 0 {
+		fmt.Fprintf(stderr, "zdu resume: note: changed or gone since the run started: %s; the run goes on with them as they were (its copies in %s); --accept-changes goes on with them as they are now\n",
+			strings.Join(changed, ", "), filepath.Join(dir, rundir.LoadedDir))
+	}
+	return popts, nil
 }
 
 // resumeSets are the run's --set flags, with the secret ones given again

@@ -75,15 +75,23 @@ type job struct {
 	resume *resumption
 }
 
-// source is what a new run is started with, for its record.
+// source is what a new run is started with, for its record: the plan and
+// inventory, what the plan loaded (templates, imports) and from which
+// library.
 type source struct {
 	planFile, invFile string
 	plan, inv         []byte
 	sets              []string
+	loaded            []rundir.LoadedFile
+	library           []string
 }
 
 func sourceOf(in loaded, sets []string) source {
-	return source{planFile: in.PlanFile, invFile: in.InvFile, plan: in.PlanData, inv: in.InvData, sets: sets}
+	src := source{planFile: in.PlanFile, invFile: in.InvFile, plan: in.PlanData, inv: in.InvData, sets: sets, library: in.Library}
+	for _, f := range in.Files {
+		src.loaded = append(src.loaded, rundir.LoadedFile{Path: f.Path, Data: f.Data})
+	}
+	return src
 }
 
 // resumption is a run going on: its id and directory, and what its journal
@@ -172,7 +180,7 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	} else {
 		rd, err = rundir.Create(dir, rdo)
 		if err == nil {
-			err = rd.WriteRecord(j.src.record(id, prog, opt.stateDir), j.src.plan, j.src.inv)
+			err = rd.WriteRecord(j.src.record(id, prog, opt.stateDir), j.src.plan, j.src.inv, j.src.loaded...)
 		}
 		if rec, ok := recorder(backend); ok && err == nil {
 			if err = storeFiles(rec, id, dir); err != nil {
@@ -441,6 +449,9 @@ func (src source) record(id string, prog *compile.Program, stateDir string) rund
 	rec := rundir.Record{ID: id, Zdu: buildVersion(), Host: me.Host, User: me.User, PID: me.PID, Started: me.At,
 		Plan: rundir.File{Path: absPath(src.planFile)}, Inventory: rundir.File{Path: absPath(src.invFile)},
 		Sets: []string{}, State: recordSpec(stateDir)}
+	for _, d := range src.library {
+		rec.Library = append(rec.Library, absPath(d))
+	}
 	nodes := make([]string, len(prog.Binding.Inv.Nodes))
 	for i, n := range prog.Binding.Inv.Nodes {
 		nodes[i] = n.Name

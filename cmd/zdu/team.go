@@ -86,8 +86,13 @@ func copyFromBackend(rec state.Recorder, id, dir string) error {
 		return fmt.Errorf("%s is not empty and holds no journal of run %s: choose another --run-dir", dir, id)
 	}
 	for name, data := range files {
-		if filepath.Base(name) != name || name == rundir.JournalFile {
+		if name == rundir.JournalFile || !storedName(name) {
 			continue
+		}
+		if d := filepath.Dir(name); d != "." {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil && !os.IsExist(err) {
+				return err
+			}
 		}
 		if err := rundir.WriteFile(filepath.Join(dir, name), data); err != nil {
 			return err
@@ -107,7 +112,17 @@ func copyFromBackend(rec state.Recorder, id, dir string) error {
 // storeFiles puts a new run's run.json and copies into the backend.
 func storeFiles(rec state.Recorder, id, dir string) error {
 	files := map[string][]byte{}
-	for _, name := range []string{rundir.RecordFile, rundir.PlanCopy, rundir.InventoryCopy} {
+	names := []string{rundir.RecordFile, rundir.PlanCopy, rundir.InventoryCopy}
+	// The copies of the templates and imported plans the plan loaded, so
+	// that a resume from another host reads them as they were.
+	loaded, err := os.ReadDir(filepath.Join(dir, rundir.LoadedDir))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	for _, e := range loaded {
+		names = append(names, rundir.LoadedDir+"/"+e.Name())
+	}
+	for _, name := range names {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return err
@@ -115,6 +130,17 @@ func storeFiles(rec state.Recorder, id, dir string) error {
 		files[name] = b
 	}
 	return rec.PutFiles(id, files)
+}
+
+// storedName is a file name the shared state may hand back into a run
+// directory: a plain name, or one in the directory of loaded copies —
+// never a path that climbs out.
+func storedName(name string) bool {
+	if filepath.Base(name) == name {
+		return name != "." && name != ".."
+	}
+	d, f := filepath.Split(name)
+	return d == rundir.LoadedDir+"/" && f != "" && f != "." && f != ".." && filepath.Base(f) == f
 }
 
 // stateWatch turns trouble with the shared state (etcd out of reach, the

@@ -107,9 +107,12 @@ type loaded struct {
 	Plan    *load.Plan
 	Inv     *load.Inventory
 	Binding *load.Binding
-	// The files as read, for a run's record.
+	// The files as read, for a run's record, and the templates and
+	// imported plans the plan loaded, from the library it looked in.
 	PlanFile, InvFile string
 	PlanData, InvData []byte
+	Files             []load.SourceFile
+	Library           []string
 }
 
 func (l loaded) summary() string {
@@ -133,13 +136,21 @@ func (l loaded) summary() string {
 // Templates the plan uses are looked for beside it, then in libDirs (a
 // resumed run's plan is a copy: beside the original), then in the library.
 func loadAll(ctx context.Context, planFile, invFile string, opt load.BindOptions, libDirs ...string) (loaded, []schema.Problem) {
-	out := loaded{PlanFile: planFile, InvFile: invFile}
+	return loadAllWith(ctx, planFile, invFile, opt, load.ParseOptions{Library: append(libDirs, library()...)})
+}
+
+// loadAllWith is loadAll with the plan's templates and imports found as
+// popts says (zdu resume: the run's copies).
+func loadAllWith(ctx context.Context, planFile, invFile string, opt load.BindOptions, popts load.ParseOptions) (loaded, []schema.Problem) {
+	out := loaded{PlanFile: planFile, InvFile: invFile, Library: popts.Library}
 	var probs []schema.Problem
 	if data, err := readInput(planFile); err != nil {
 		probs = append(probs, schema.Problem{File: planFile, Msg: fmt.Sprintf("cannot read plan: %v", err)})
 	} else {
 		out.PlanData = data
-		out.Plan, probs = load.ParsePlanWith(planFile, data, load.ParseOptions{Library: append(libDirs, library()...)})
+		if out.Plan, probs = load.ParsePlanWith(planFile, data, popts); out.Plan != nil {
+			out.Files = out.Plan.Files
+		}
 	}
 	if invFile != "" {
 		data, err := readInput(invFile)

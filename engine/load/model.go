@@ -28,9 +28,12 @@ type Plan struct {
 	RollbackOrder []string
 	// RollbackExitCode is the exit code when a rollback fails (Axway: 75).
 	RollbackExitCode int
-	// origins are the steps expanded from templates, by path, to place
-	// problems found later in their template.
+	// origins are the steps expanded from templates and the parts of
+	// imported plans, by path, to place problems found later in their file.
 	origins map[string]*Origin
+	// Files are the templates and imported plans the plan loaded, in the
+	// order first read: what a run keeps a copy of.
+	Files []SourceFile
 	// ErrorBudget is the availability probe's budget (zero: none), and
 	// BudgetExitCode the exit code when it is exceeded.
 	ErrorBudget    probe.Budget
@@ -89,6 +92,9 @@ type Phase struct {
 	uses []use
 	// AllowEmpty: the phase may target no node (allowEmpty: true).
 	AllowEmpty bool
+	// Origin is set for a phase imported from another plan: where it is
+	// written there.
+	Origin *Origin
 }
 
 // Step is one built step.
@@ -119,7 +125,8 @@ type Step struct {
 	// fetched): masked from then on in every output, and its own output
 	// reaches the node log only once masked.
 	Secret bool
-	// Origin is set for a step expanded from a template: where it is written.
+	// Origin is set for a step expanded from a template or imported from
+	// another plan: where it is written.
 	Origin *Origin
 	// Rollback is set for rollback-on steps.
 	Rollback *RollbackRule

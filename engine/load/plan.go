@@ -36,11 +36,30 @@ func ParsePlanWith(file string, data []byte, opts ParseOptions) (*Plan, []schema
 		return nil, probs.List
 	}
 	schemaProbs := v.Validate(file, doc)
+	res := &resolver{opts: opts}
+	// Imports are merged first (the plan that comes out may use
+	// templates). A plan that imports and has problems of shape says
+	// them with what its imports name, and goes no further.
+	var im *importer
+	if hasImports(doc) {
+		im = resolveImports(file, data, doc, res)
+		if len(schemaProbs) > 0 || len(im.probs) > 0 {
+			im.annotateSchema(schemaProbs)
+			return nil, importProblems(schemaProbs, im.probs)
+		}
+	}
 	// Templates are expanded in a plan of the right shape only; otherwise
 	// their uses are left out, and the rest checked as before.
-	origins, tprobs := expandUses(file, doc, opts, len(schemaProbs) > 0)
+	var from func(*yaml.Node) *nodeFrom
+	if im != nil {
+		from = func(n *yaml.Node) *nodeFrom { return im.from[n] }
+	}
+	origins, tprobs := expandUses(file, doc, res, from, len(schemaProbs) > 0)
 	if len(tprobs) > 0 {
 		return nil, Sorted(append(schemaProbs, tprobs...))
+	}
+	if im != nil {
+		im.origins(doc, origins)
 	}
 	sp, err := spec.DecodePlan(file, doc)
 	if err != nil {
@@ -51,13 +70,31 @@ func ParsePlanWith(file string, data []byte, opts ParseOptions) (*Plan, []schema
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "%v", err)
 		return nil, probs.List
 	}
-	b := &planBuilder{sp: sp, probs: probs, src: newSource(data), origins: origins}
+	src := newSource(data)
+	b := &planBuilder{sp: sp, probs: probs, src: src, planSrc: src, origins: origins}
 	p := b.build()
 	if all := merge(schemaProbs, relocate(file, origins, probs.List)); len(all) > 0 {
 		return nil, all
 	}
 	p.origins = origins
+	p.Files = res.loaded
 	return p, nil
+}
+
+// importProblems are the schema's problems and the imports', one per
+// place: where both found one, the import's says more.
+func importProblems(schemaProbs, importProbs []schema.Problem) []schema.Problem {
+	at := map[string]bool{}
+	for _, p := range importProbs {
+		at[fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)] = true
+	}
+	out := append([]schema.Problem(nil), importProbs...)
+	for _, p := range schemaProbs {
+		if !at[fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)] {
+			out = append(out, p)
+		}
+	}
+	return Sorted(out)
 }
 
 // merge reports the schema's problems and, so that one validate run shows
@@ -86,8 +123,12 @@ type planBuilder struct {
 	registered map[string]bool
 	// phaseTests are the names the current phase's when tests for.
 	phaseTests []expr.Test
-	// origins are the steps expanded from templates, by path.
+	// origins are the steps expanded from templates, and the parts of
+	// imported plans, by path.
 	origins map[string]*Origin
+	// planSrc is the plan's own text (src is the text of the part being
+	// built: a template's, an imported plan's).
+	planSrc *source
 }
 
 func (b *planBuilder) build() *Plan {
@@ -111,7 +152,11 @@ func (b *planBuilder) build() *Plan {
 			b.probs.At(sph.ID.Pos, path+".id", "phase id %q is already used at line %d", sph.ID.V, prev.Line)
 		}
 		seen[sph.ID.V] = sph.ID.Pos
-		p.Phases = append(p.Phases, b.phase(path, sph))
+		ph := b.phase(path, sph)
+		if o := b.origins[path]; o != nil && !o.own {
+			ph.Origin = o
+		}
+		p.Phases = append(p.Phases, ph)
 	}
 	// Rollbacks see every result the plan registers: they run after a failure,
 	// and a missing result is a run-time error for the step that reads it.
@@ -156,6 +201,9 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 		ID: sph.ID.V, Title: sph.Title.V, Targets: sph.Targets.Strings(), Strategy: sph.Strategy,
 		ExitCode: exitcode.Failed, MaxFailures: sph.MaxFailures, Pos: sph.Pos, AllowEmpty: sph.AllowEmpty.V,
 	}
+	src := b.src
+	defer func() { b.src = src }()
+	b.src = b.srcAt(path + ".targets")
 	for _, t := range sph.Targets.Items {
 		// Where the name itself is: past a quote and a "!".
 		col := 1
@@ -193,7 +241,9 @@ func (b *planBuilder) phase(path string, sph spec.Phase) *Phase {
 			ph.Canary.Timeout = time.Hour
 		}
 	}
+	b.src = b.srcAt(path + ".when")
 	ph.When, ph.uses = b.cond(sph.When, path+".when", false)
+	b.src = src
 	b.phaseTests = ph.When.Tests()
 	ph.Steps, ph.Order = b.steps(path+".steps", sph.Steps, true)
 	b.phaseTests = nil
@@ -336,8 +386,19 @@ func (b *planBuilder) fromOrigin(path string, ss spec.Step, inPhase bool) *Step 
 	b.src = o.src
 	st := b.step(path, ss, inPhase)
 	b.src = src
-	st.Origin = o
+	if !o.own {
+		st.Origin = o
+	}
 	return st
+}
+
+// srcAt is the text a part of the plan is written in: the plan's, or an
+// imported plan's.
+func (b *planBuilder) srcAt(path string) *source {
+	if o, _ := originOf(b.origins, path); o != nil && o.src != nil {
+		return o.src
+	}
+	return b.planSrc
 }
 
 func (b *planBuilder) step(path string, ss spec.Step, inPhase bool) *Step {
@@ -472,7 +533,9 @@ func (b *planBuilder) order(path string, list []spec.Step, ids map[string]int) [
 			for i, v := range cyc {
 				names[i] = v.ID()
 			}
-			b.probs.At(list[ids[names[0]]].ID.Pos, path, "needs form a cycle: %s -> %s", strings.Join(names, " -> "), names[0])
+			// At the step that starts it: a step's path places it in the
+			// file that wrote the step (a template, an imported plan).
+			b.probs.At(list[ids[names[0]]].ID.Pos, fmt.Sprintf("%s[%d]", path, ids[names[0]]), "needs form a cycle: %s -> %s", strings.Join(names, " -> "), names[0])
 		}
 		return fileOrder
 	}

@@ -1,15 +1,12 @@
 package load
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/zdu-dev/zdu/engine/safefile"
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/schema"
 )
@@ -32,43 +29,62 @@ const (
 	maxExpandedSteps = 10000
 )
 
-// ParseOptions says where templates are found.
-type ParseOptions struct {
-	// Library lists directories searched, in order, for a template that is
-	// not found beside the file that uses it (`uses: lib/x.yaml` is looked
-	// for as DIR/lib/x.yaml).
-	Library []string
-}
-
 // Site is where a template is used: the file and place of the `uses` step,
 // and its id.
 type Site struct {
 	File string
 	Pos  spec.Pos
 	ID   string
+	// Uses is the template as the use names it (lib/lb-drain.yaml).
+	Uses string
 }
 
 // Origin says where an expanded step was written: the template file and
 // the step's place in it, and the chain of uses that brought it into the
 // plan, outermost first.
+//
+// A step, phase or param that came from an imported plan has an Origin too:
+// the imported file and place, no Chain, and in Via the imports that
+// brought it (outermost first); a template used in an imported phase has
+// both.
 type Origin struct {
 	File  string
 	Pos   spec.Pos
 	Chain []Site
+	Via   []Site
 	src   *source
-	path  string // the step's path in the template, for problems
+	path  string // its path in File, for problems
+	// own: written in the plan itself, but placed where its path in the
+	// plan differs (a step added to an imported phase).
+	own bool
 }
 
 func (o *Origin) String() string { return fmt.Sprintf("%s:%d", o.File, o.Pos.Line) }
 
-// note is appended to a problem inside the template: where it is used.
+// note is appended to a problem inside a template or an imported plan:
+// where it is used, and imported.
 func (o *Origin) note() string {
-	parts := make([]string, len(o.Chain))
+	var b strings.Builder
 	for i := range o.Chain {
 		s := o.Chain[len(o.Chain)-1-i]
-		parts[i] = fmt.Sprintf("%s:%d:%d (%s)", s.File, s.Pos.Line, s.Pos.Col, s.ID)
+		sep := ", used at "
+		if i == 0 {
+			sep = "; used at "
+		}
+		fmt.Fprintf(&b, "%s%s:%d:%d (%s)", sep, s.File, s.Pos.Line, s.Pos.Col, s.ID)
 	}
-	return "; used at " + strings.Join(parts, ", used at ")
+	b.WriteString(viaNote(o.Via))
+	return b.String()
+}
+
+// viaNote says through which imports something came, innermost first.
+func viaNote(via []Site) string {
+	var b strings.Builder
+	for i := range via {
+		s := via[len(via)-1-i]
+		fmt.Fprintf(&b, "; imported at %s:%d:%d (%s)", s.File, s.Pos.Line, s.Pos.Col, s.Uses)
+	}
+	return b.String()
 }
 
 // tmpl is a loaded template file.
@@ -86,20 +102,27 @@ type tmpl struct {
 }
 
 type expander struct {
-	opts    ParseOptions
+	res *resolver
+	// from says which file wrote a step the plan imported (nil: the plan).
+	from    func(*yaml.Node) *nodeFrom
 	probs   []schema.Problem
 	origins map[string]*Origin
 	cache   map[string]*tmpl
 	count   int
 	drop    bool
+	// via are the imports that brought the use being expanded.
+	via []Site
 }
 
 // expandUses replaces every use in the plan document's phases and
 // rollbacks by the template's steps, and returns the origin of each
 // expanded step by its path (phases[0].steps[3], rollbacks.NAME[1]).
 // With drop, uses are only removed (the plan has other problems).
-func expandUses(file string, doc *yaml.Node, opts ParseOptions, drop bool) (map[string]*Origin, []schema.Problem) {
-	e := &expander{opts: opts, origins: map[string]*Origin{}, cache: map[string]*tmpl{}, drop: drop}
+func expandUses(file string, doc *yaml.Node, res *resolver, from func(*yaml.Node) *nodeFrom, drop bool) (map[string]*Origin, []schema.Problem) {
+	if from == nil {
+		from = func(*yaml.Node) *nodeFrom { return nil }
+	}
+	e := &expander{res: res, from: from, origins: map[string]*Origin{}, cache: map[string]*tmpl{}, drop: drop}
 	root := doc
 	if root != nil && root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
@@ -135,7 +158,13 @@ func (e *expander) expandTop(path, file, dir string, list *yaml.Node) {
 		if e.drop {
 			continue
 		}
-		for _, x := range e.expand(file, dir, st, nil, nil) {
+		useFile, useDir, via := file, dir, []Site(nil)
+		if f := e.from(st); f != nil {
+			useFile, useDir, via = f.file, filepath.Dir(f.file), f.via
+		}
+		e.via = via
+		for _, x := range e.expand(useFile, useDir, st, nil, nil) {
+			x.origin.Via = via
 			e.origins[fmt.Sprintf("%s[%d]", path, len(out))] = x.origin
 			out = append(out, x.node)
 		}
@@ -164,6 +193,7 @@ func (e *expander) expand(file, dir string, use *yaml.Node, chain []Site, seen [
 			e.at(file, spec.PosOf(k), "", "a step that uses a template takes only id, uses and with, not %s", k.Value)
 		}
 	}
+	site.Uses = usesNode.Value
 	if site.ID == "" || usesNode.Kind != yaml.ScalarNode || usesNode.Value == "" {
 		if site.ID == "" {
 			e.at(file, site.Pos, "", "a step that uses a template needs an id (its steps' ids start with it)")
@@ -174,9 +204,9 @@ func (e *expander) expand(file, dir string, use *yaml.Node, chain []Site, seen [
 		e.at(file, spec.PosOf(usesNode), "", "templates nest more than %d deep", maxTemplateDepth)
 		return nil
 	}
-	path, ok := e.find(dir, usesNode.Value)
+	path, ok := e.res.find(dir, usesNode.Value)
 	if !ok {
-		e.at(file, spec.PosOf(usesNode), "", "template %q not found beside %s%s", usesNode.Value, file, e.lookedIn())
+		e.at(file, spec.PosOf(usesNode), "", "template %q not found beside %s%s", usesNode.Value, file, e.res.lookedIn())
 		return nil
 	}
 	abs, _ := filepath.Abs(path)
@@ -192,7 +222,7 @@ func (e *expander) expand(file, dir string, use *yaml.Node, chain []Site, seen [
 				}
 			}
 			names = append(names, path)
-			e.at(file, spec.PosOf(usesNode), "", "templates use each other in a cycle: %s%s", strings.Join(names, " -> "), (&Origin{Chain: chain}).note())
+			e.at(file, spec.PosOf(usesNode), "", "templates use each other in a cycle: %s%s", strings.Join(names, " -> "), (&Origin{Chain: chain, Via: e.via}).note())
 			return nil
 		}
 	}
@@ -248,34 +278,6 @@ func (e *expander) prefix(st *yaml.Node, id string) {
 	}
 }
 
-// find resolves a template's path: beside the file using it, then in the library.
-func (e *expander) find(dir, name string) (string, bool) {
-	if filepath.IsAbs(name) {
-		return name, exists(name)
-	}
-	if p := filepath.Join(dir, name); exists(p) {
-		return p, true
-	}
-	for _, lib := range e.opts.Library {
-		if p := filepath.Join(lib, name); exists(p) {
-			return p, true
-		}
-	}
-	return "", false
-}
-
-func (e *expander) lookedIn() string {
-	if len(e.opts.Library) == 0 {
-		return ""
-	}
-	return " or in the library (" + strings.Join(e.opts.Library, ", ") + ")"
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 func (e *expander) at(file string, pos spec.Pos, path, format string, args ...any) {
 	e.probs = append(e.probs, schema.Problem{File: file, Line: pos.Line, Col: pos.Col, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
@@ -287,7 +289,7 @@ func (e *expander) load(path string) *tmpl {
 	}
 	t := &tmpl{file: path, dir: filepath.Dir(path), params: map[string]Param{}}
 	e.cache[path] = t
-	data, err := safefile.Read(path, MaxTemplateSize)
+	data, err := e.res.read(path, MaxTemplateSize)
 	if err != nil {
 		t.readErr = err
 		return t
@@ -391,19 +393,10 @@ func (e *expander) checkStep(t *tmpl, st *yaml.Node, chain []Site) bool {
 		return false
 	}
 	ps := v.Validate(t.file, st)
-	note := (&Origin{Chain: chain}).note()
+	note := (&Origin{Chain: chain, Via: e.via}).note()
 	for i := range ps {
 		ps[i].Msg += note
 	}
 	e.probs = append(e.probs, ps...)
 	return len(ps) == 0
-}
-
-// unwrapPathErr drops the path an os error repeats (the message names it).
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -30,3 +30,29 @@ func BenchmarkParseNova(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseImport loads the product plan that imports the generic
+// rolling plan (cmd/zdu/testdata/import/shop.yaml) and the same plan
+// written out (shop.written.yaml; both use the same templates): the
+// difference is what resolving the import costs.
+func BenchmarkParseImport(b *testing.B) {
+	dir := filepath.Join("..", "..", "cmd", "zdu", "testdata", "import")
+	opts := load.ParseOptions{Library: []string{filepath.Join("..", "..", "plans")}}
+	for _, tc := range []struct{ name, file string }{
+		{"import", filepath.Join(dir, "shop.yaml")},
+		{"written-out", filepath.Join(dir, "shop.written.yaml")},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			data, err := os.ReadFile(tc.file)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, probs := load.ParsePlanWith(tc.file, data, opts); len(probs) > 0 {
+					b.Fatal(probs)
+				}
+			}
+		})
+	}
+}

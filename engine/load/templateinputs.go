@@ -125,7 +125,7 @@ func (e *expander) substitute(t *tmpl, n *yaml.Node, values map[string]*yaml.Nod
 		return
 	}
 	where := spec.PosOf(n)
-	note := (&Origin{Chain: chain}).note()
+	note := (&Origin{Chain: chain, Via: e.via}).note()
 	bad := false
 	check := func(name string) (*yaml.Node, bool) {
 		if _, ok := t.params[name]; !ok {

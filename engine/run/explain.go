@@ -29,12 +29,14 @@ type DryPlan struct {
 
 // DryPhase is one phase of a dry run.
 type DryPhase struct {
-	ID       string    `json:"id"`
-	Title    string    `json:"title"`
-	Strategy string    `json:"strategy"`
-	ExitCode int       `json:"exitCode"`
-	When     string    `json:"when,omitempty"`
-	Nodes    []DryNode `json:"nodes"`
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Strategy string `json:"strategy"`
+	ExitCode int    `json:"exitCode"`
+	When     string `json:"when,omitempty"`
+	// Origin is FILE:LINE of the plan a phase was imported from.
+	Origin string    `json:"origin,omitempty"`
+	Nodes  []DryNode `json:"nodes"`
 }
 
 // DryNode is one node's steps in a phase.
@@ -86,6 +88,9 @@ func Explain(p *compile.Program, mask *mask.Masker) (*DryPlan, error) {
 		dp := DryPhase{ID: ph.ID, Title: ph.Title, Strategy: strategyText(ph), ExitCode: ph.ExitCode, Nodes: []DryNode{}}
 		if ph.When != nil {
 			dp.When = ph.When.Source()
+		}
+		if ph.Origin != nil {
+			dp.Origin = ph.Origin.String()
 		}
 		out.Phases = append(out.Phases, dp)
 	}

@@ -35,6 +35,11 @@ type Record struct {
 	Started   time.Time `json:"started"`
 	Plan      File      `json:"plan"`
 	Inventory File      `json:"inventory"`
+	// Loaded are the templates and imported plans the plan loaded, each
+	// with its digest and its copy under loaded/; Library is the template
+	// library the run looked in (zdu resume looks in the same).
+	Loaded  []Loaded `json:"loaded,omitempty"`
+	Library []string `json:"library,omitempty"`
 	// Sets are the --set flags as given, but for secret params, which are
 	// only in Secrets, as salted digests: a resumption asks for them again.
 	Sets    []string          `json:"sets"`
@@ -108,13 +113,18 @@ func FileDigest(data []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// WriteRecord writes run.json and the copies of the plan and inventory.
-func (d *Dir) WriteRecord(rec Record, plan, inventory []byte) error {
+// WriteRecord writes run.json and the copies of the plan and inventory,
+// and of the files the plan loaded (under loaded/).
+func (d *Dir) WriteRecord(rec Record, plan, inventory []byte, loaded ...LoadedFile) error {
 	rec.Plan.Digest, rec.Inventory.Digest = FileDigest(plan), FileDigest(inventory)
 	for name, data := range map[string][]byte{PlanCopy: plan, InventoryCopy: inventory} {
 		if err := WriteFile(filepath.Join(d.Path, name), data); err != nil {
 			return fmt.Errorf("copying the run's %s: %w", name, err)
 		}
+	}
+	var err error
+	if rec.Loaded, err = d.writeLoaded(loaded); err != nil {
+		return fmt.Errorf("copying what the run's plan loaded: %w", err)
 	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
