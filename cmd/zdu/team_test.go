@@ -380,3 +380,17 @@ func TestInventoryState(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredName: a file name from the shared state lands in the run
+// directory or its loaded/ copies, never elsewhere.
+func TestStoredName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"run.json": true, "loaded/001-lb-drain.yaml": true,
+		"../x": false, "loaded/../../x": false, "loaded/": false, "other/x": false,
+		"loaded/a/b": false, "/etc/passwd": false, "..": false, "loaded/..": false,
+	} {
+		if got := storedName(name); got != want {
+			t.Errorf("storedName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
