@@ -183,18 +183,33 @@ func decodeInventory(file string, doc *yaml.Node, nodes []spec.Node, plain []boo
 	if err != nil {
 		return nil, err
 	}
-	rest := si.Nodes
-	for i := range nodes {
-		if plain[i] {
-			continue
+	// spec's decoding leaves out an item it cannot decode into a node (an
+	// empty one, a scalar), as the generic way does: each decoded node is
+	// matched with its item by position.
+	rest, kept := si.Nodes, 0
+	for i, item := range seq.Content {
+		if !plain[i] {
+			if len(rest) == 0 || rest[0].Pos != spec.PosOf(resolveAlias(item)) {
+				continue // left out
+			}
+			nodes[i], rest = rest[0], rest[1:]
 		}
-		if len(rest) == 0 {
-			return nil, fmt.Errorf("%s: internal: node %d was not decoded", file, i)
-		}
-		nodes[i], rest = rest[0], rest[1:]
+		nodes[kept] = nodes[i]
+		kept++
 	}
-	si.Nodes = nodes
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("%s: internal: %d nodes decoded out of place", file, len(rest))
+	}
+	si.Nodes = nodes[:kept]
 	return si, nil
+}
+
+// resolveAlias follows an alias to the value it stands for.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for depth := 0; n.Kind == yaml.AliasNode && n.Alias != nil && depth < 100; depth++ {
+		n = n.Alias
+	}
+	return n
 }
 
 func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
