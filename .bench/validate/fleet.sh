@@ -29,7 +29,7 @@ ROUNDS=${ROUNDS:-5}
 NODES=${NODES:-100000}
 COMMANDS=${COMMANDS:-validate}
 
-WORK=$(mktemp -d /tmp/zdu-bench-fleet.XXXXXX)
+WORK=$(mktemp -d /tmp/zdu-bench-invload.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 build() { # side commit
