@@ -26,6 +26,9 @@ type converter struct {
 	tooBig    bool
 	aliased   int // > 0 while converting what an alias or merge key points to
 	expanding map[*yaml.Node]bool
+	// checked holds values the caller checked itself, with their stand-ins
+	// (see Validator.ValidateExcept).
+	checked map[*yaml.Node]any
 }
 
 func newConverter(file string) *converter {
@@ -72,6 +75,9 @@ func (c *converter) spend(n *yaml.Node, ptr string) bool {
 
 // value records the node at ptr and converts it.
 func (c *converter) value(n, key *yaml.Node, ptr string) any {
+	if stand, ok := c.checked[n]; ok {
+		return stand
+	}
 	c.pos.entries[ptr] = entry{key: key, value: n}
 	return c.content(n, ptr)
 }
@@ -107,6 +113,10 @@ func (c *converter) content(n *yaml.Node, ptr string) any {
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		for i, item := range n.Content {
+			if stand, ok := c.checked[item]; ok {
+				out[i] = stand // no pointer built for what is not indexed
+				continue
+			}
 			out[i] = c.value(item, nil, ptr+"/"+strconv.Itoa(i))
 		}
 		return out

@@ -56,10 +56,23 @@ func Compile(name string, schemaJSON []byte) (*Validator, error) {
 // Validate checks a document (as returned by Decode) and returns every
 // problem, sorted by line and column. A nil document is an empty file.
 func (v *Validator) Validate(file string, doc *yaml.Node) []Problem {
+	return v.ValidateExcept(file, doc, nil)
+}
+
+// ValidateExcept is Validate for a document some of whose values the
+// caller has already checked against this schema's rules in code of its
+// own (the many nodes of an inventory: converting each to JSON values and
+// back costs more than the rest of loading). checked maps each such YAML
+// node to a stand-in value the schema accepts in its place; it is neither
+// converted nor indexed, so no problem can be reported inside it. The
+// caller must check exactly what the schema would: a value it is unsure of
+// is left out of checked, and gets the schema's own words.
+func (v *Validator) ValidateExcept(file string, doc *yaml.Node, checked map[*yaml.Node]any) []Problem {
 	if doc == nil || (doc.Kind == yaml.DocumentNode && len(doc.Content) == 0) {
 		return []Problem{{File: file, Line: 1, Col: 1, Msg: "the document is empty"}}
 	}
 	c := newConverter(file)
+	c.checked = checked
 	value := c.convert(doc)
 	problems := c.problems
 	if c.tooBig {

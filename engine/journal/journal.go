@@ -3,9 +3,10 @@
 // that announces an action (a step, a rollback step or a compensation
 // starting) is synced to disk before the action; the events between two
 // such (a step's end, a node's, a barrier's) go to disk with the next one,
-// or when the journal is closed. The summary, the node logs' frames and the
-// live output are derived from these events, and a resumed run reads them
-// back.
+// or when the journal is closed. Events of nodes running at once share an
+// fsync (group commit, see Append). The summary, the node logs' frames and
+// the live output are derived from these events, and a resumed run reads
+// them back.
 package journal
 
 import (
@@ -108,12 +109,49 @@ type Sink interface {
 // Journal appends events to a file and hands them to sinks, in order.
 type Journal struct {
 	mu    sync.Mutex
-	f     *os.File
+	f     file
 	run   string
 	seq   int
 	sinks []Sink
 	mask  Masker
 	now   func() time.Time
+	// Group commit (see Append): written is the seq of the last event
+	// written to the file, synced the last one known to be on disk;
+	// syncing is set while one appender's fsync runs without the lock.
+	// A failed fsync is kept in syncErr: the file's state on disk is then
+	// unknown (Linux may drop the dirty pages), so no later event can be
+	// made durable either.
+	written, synced int
+	syncing         bool
+	syncErr         error
+	// queue holds the events written but not yet handed to the sinks, in
+	// seq order: an announcing event goes to them only once it is on
+	// disk, and the events after it wait for it.
+	queue     []queued
+	delivered int // seq of the last event handed to the sinks (or dropped)
+	changed   *sync.Cond
+}
+
+// file is what the journal needs of its file (an *os.File; a test wraps
+// it to see the writes and syncs).
+type file interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
+type queued struct {
+	e    Event
+	sync bool
+	// dropped: the event never reached the file (its Append failed); it
+	// only holds its place in the order.
+	dropped bool
+}
+
+func newJournal(f file, run string, mask Masker, sinks []Sink) *Journal {
+	j := &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}
+	j.changed = sync.NewCond(&j.mu)
+	return j
 }
 
 // Create opens path for a new run's journal.
@@ -122,7 +160,7 @@ func Create(path, run string, mask Masker, sinks ...Sink) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating journal: %w", err)
 	}
-	return &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}, nil
+	return newJournal(f, run, mask, sinks), nil
 }
 
 // Open opens an existing run's journal to go on appending to it (a resumed
@@ -154,9 +192,10 @@ func Open(path, run string, mask Masker, sinks ...Sink) (*Journal, []Event, erro
 		f.Close()
 		return nil, nil, err
 	}
-	j := &Journal{f: f, run: run, sinks: sinks, mask: mask, now: time.Now}
+	j := newJournal(f, run, mask, sinks)
 	if n := len(events); n > 0 {
 		j.seq = events[n-1].Seq
+		j.written, j.synced, j.delivered = j.seq, j.seq, j.seq
 	}
 	return j, events, nil
 }
@@ -171,11 +210,22 @@ type Masker interface {
 // Append writes e, syncs the file when e announces an action (see Syncs),
 // then passes e to the sinks. An error means the record is not durable; the
 // runner treats it as fatal.
+//
+// Append returns only once e is on disk if it announces an action, and once
+// the sinks have had it (and every event before it). Appends of concurrent
+// callers share an fsync (group commit): each writes its line under the
+// lock; one caller whose event must be synced runs the fsync without the
+// lock, covering every line written before it started, while the others
+// go on writing; the callers whose events it did not cover wait for the
+// next one, which one of them runs. Fewer fsyncs than announcing events
+// under concurrency, and never an action announced by an event not yet on
+// disk.
 func (j *Journal) Append(e Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.seq++
-	e.Seq, e.Run, e.Time = j.seq, j.run, j.now().UTC()
+	seq := j.seq
+	e.Seq, e.Run, e.Time = seq, j.run, j.now().UTC()
 	// Masked value by value, not as JSON text: a secret that looks like a
 	// piece of JSON must not break the line. The sinks get it masked too.
 	if j.mask != nil && j.mask.Secrets() {
@@ -186,20 +236,91 @@ func (j *Journal) Append(e Event) error {
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
+		j.drop(seq)
 		return fmt.Errorf("encoding journal event: %w", err)
 	}
 	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		j.drop(seq)
 		return fmt.Errorf("writing journal: %w", err)
 	}
-	if Syncs(e) {
-		if err := j.f.Sync(); err != nil {
-			return fmt.Errorf("syncing journal: %w", err)
+	j.written = seq
+	mustSync := Syncs(e)
+	j.queue = append(j.queue, queued{e: e, sync: mustSync})
+	if mustSync {
+		for j.synced < seq && j.syncErr == nil {
+			if j.syncing {
+				j.changed.Wait()
+				continue
+			}
+			j.syncLocked()
+		}
+		if j.synced < seq {
+			j.deliver()
+			return fmt.Errorf("syncing journal: %w", j.syncErr)
 		}
 	}
-	for _, s := range j.sinks {
-		s.Event(e)
+	j.deliver()
+	// An event after one still waiting for its fsync waits too, so the
+	// sinks see events in order and have seen e when Append returns.
+	for j.delivered < seq {
+		j.changed.Wait()
 	}
 	return nil
+}
+
+// syncLocked runs one fsync without the lock (held on entry and on
+// return), covering every event written so far, then hands what it made
+// durable to the sinks and wakes the waiting appenders.
+func (j *Journal) syncLocked() {
+	target := j.written
+	j.syncing = true
+	j.mu.Unlock()
+	err := j.f.Sync()
+	j.mu.Lock()
+	j.syncing = false
+	if err != nil {
+		if j.syncErr == nil {
+			j.syncErr = err
+		}
+	} else {
+		j.synced = max(j.synced, target)
+	}
+	j.deliver()
+	j.changed.Broadcast()
+}
+
+// deliver hands the queued events to the sinks, in order, up to the first
+// one that must be on disk and is not yet. After a failed fsync, events
+// that could not be made durable are dropped (their Append fails), as an
+// event whose write failed is.
+func (j *Journal) deliver() {
+	n := 0
+	for _, q := range j.queue {
+		if q.dropped {
+			// nothing to hand over
+		} else if q.sync && q.e.Seq > j.synced {
+			if j.syncErr == nil {
+				break
+			}
+		} else {
+			for _, s := range j.sinks {
+				s.Event(q.e)
+			}
+		}
+		j.delivered = q.e.Seq
+		n++
+	}
+	if n > 0 {
+		j.queue = append(j.queue[:0], j.queue[n:]...)
+		j.changed.Broadcast()
+	}
+}
+
+// drop accounts for an event that never reached the file: the sinks do
+// not get it, and the events after it need not wait for it.
+func (j *Journal) drop(seq int) {
+	j.queue = append(j.queue, queued{e: Event{Seq: seq}, dropped: true})
+	j.deliver()
 }
 
 // Syncs reports whether e announces an action, and so must be on disk
@@ -216,11 +337,21 @@ func Syncs(e Event) bool {
 	return false
 }
 
-// Close syncs and closes the file.
+// Close syncs and closes the file (after an fsync under way ends).
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return errors.Join(j.f.Sync(), j.f.Close())
+	for j.syncing {
+		j.changed.Wait()
+	}
+	err := j.f.Sync()
+	if err == nil {
+		j.synced = j.written
+	} else if j.syncErr == nil {
+		j.syncErr = err
+	}
+	j.deliver()
+	return errors.Join(err, j.f.Close())
 }
 
 // Read parses a journal. A torn last line (a crash mid-write) is ignored;

@@ -130,3 +130,28 @@ func BenchmarkValidate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkValidateFleet is `zdu validate PLAN -i INVENTORY` with an
+// inventory of 100,000 nodes (inventoryOf's shape) and a plan of one
+// step on every node in batches of 5%: parse and check the inventory,
+// bind. The whole binary's CPU and peak RSS are measured by
+// .bench/validate/fleet.sh (docs/performance.md).
+func BenchmarkValidateFleet(b *testing.B) {
+	const plan = "apiVersion: zdu/v1\nname: fleet\nphases:\n  - id: upgrade\n    targets: all\n    strategy: {batch: \"5%\"}\n    steps:\n      - id: s1\n        type: ssh-exec\n        with: {command: \"echo ${{ vars.instance }}\"}\n"
+	inv := inventoryOf(100_000)
+	b.SetBytes(int64(len(inv)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p, probs := load.ParsePlan("plan.yaml", []byte(plan))
+		if len(probs) > 0 {
+			b.Fatal(probs[0])
+		}
+		in, probs := load.ParseInventory("inv.yaml", inv)
+		if len(probs) > 0 {
+			b.Fatal(probs[0])
+		}
+		if _, probs := load.Bind(p, in, load.BindOptions{}); len(probs) > 0 {
+			b.Fatal(probs[0])
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/zdu-dev/zdu/schema"
 	"github.com/zdu-dev/zdu/steps/lb"
 	"github.com/zdu-dev/zdu/steps/step"
+	"gopkg.in/yaml.v3"
 )
 
 // Inventory is a loaded, checked inventory.
@@ -54,18 +55,33 @@ type SSHSettings struct {
 
 // ParseInventory loads an inventory from its bytes.
 func ParseInventory(file string, data []byte) (*Inventory, []schema.Problem) {
+	return parseInventory(file, data, false)
+}
+
+// parseInventory is ParseInventory; generic sends every node the generic
+// way (the whole file parsed at once, every node checked by the schema and
+// decoded by spec), which the tests hold the quick way to.
+func parseInventory(file string, data []byte, generic bool) (*Inventory, []schema.Problem) {
 	probs := &Problems{File: file}
-	doc, ps := schema.Decode(file, data)
+	var in inventoryYAML
+	var ps []schema.Problem
+	if generic {
+		in.doc, ps = schema.Decode(file, data)
+	} else {
+		in, ps = parseInventoryYAML(file, data)
+	}
 	if len(ps) > 0 {
 		return nil, Sorted(ps)
 	}
+	doc := in.doc
 	v, err := inventoryValidator()
 	if err != nil {
 		probs.At(spec.Pos{Line: 1, Col: 1}, "", "internal: inventory schema: %v", err)
 		return nil, probs.List
 	}
-	schemaProbs := v.Validate(file, doc)
-	si, err := spec.DecodeInventory(file, doc)
+	schemaProbs := v.ValidateExcept(file, doc, in.checked)
+	si, err := decodeInventory(file, doc, in.nodes, in.plain)
+	in, doc = inventoryYAML{}, nil // the YAML can go now
 	if err != nil {
 		if len(schemaProbs) > 0 {
 			return nil, Sorted(schemaProbs)
@@ -86,6 +102,118 @@ func ParseInventory(file string, data []byte) (*Inventory, []schema.Problem) {
 	return inv, nil
 }
 
+// plainNodes decodes the plainly valid items of the nodes list (see
+// plainNode): when plain[i], nodes[i] is item i decoded. checked maps
+// those items to the schema's stand-in.
+func plainNodes(doc *yaml.Node) (nodes []spec.Node, plain []bool, checked map[*yaml.Node]any) {
+	seq := nodesList(doc)
+	if seq == nil {
+		return nil, nil, nil
+	}
+	nodes = make([]spec.Node, len(seq.Content))
+	plain = make([]bool, len(seq.Content))
+	checked = make(map[*yaml.Node]any, len(seq.Content))
+	all := true
+	for i, item := range seq.Content {
+		if nodes[i], plain[i] = plainNode(item); plain[i] {
+			checked[item] = nodeStandIn
+			item.Content = nil // decoded: its YAML is no longer needed
+		} else {
+			all = false
+		}
+	}
+	if all {
+		// The schema asks of the list only that it is not empty (and of
+		// each node what plainNode checked): one stand-in says as much,
+		// and costs the schema one node, not a hundred thousand.
+		checked = map[*yaml.Node]any{seq: []any{nodeStandIn}}
+	}
+	return nodes, plain, checked
+}
+
+// nodesList returns the document's nodes list, when it is written as a
+// list in the root mapping (not through an alias), or nil.
+func nodesList(doc *yaml.Node) *yaml.Node {
+	root := doc
+	if root != nil && root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	if root == nil || root.Kind != yaml.MappingNode {
+		return nil
+	}
+	var list *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := root.Content[i]; k.Kind == yaml.ScalarNode && k.Value == "nodes" {
+			if list != nil {
+				return nil // written twice: the schema's to report
+			}
+			list = root.Content[i+1]
+		}
+	}
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return list
+}
+
+// decodeInventory decodes the document into the model, where nodes[i] is
+// already decoded when plain[i]: spec decodes the rest from a copy of the
+// root mapping whose nodes list holds only the others.
+func decodeInventory(file string, doc *yaml.Node, nodes []spec.Node, plain []bool) (*spec.Inventory, error) {
+	seq := nodesList(doc)
+	if seq == nil || len(plain) != len(seq.Content) {
+		return spec.DecodeInventory(file, doc)
+	}
+	others := *seq
+	others.Content = nil
+	for i, item := range seq.Content {
+		if !plain[i] {
+			others.Content = append(others.Content, item)
+		}
+	}
+	root := *doc
+	if doc.Kind == yaml.DocumentNode {
+		root = *doc.Content[0]
+	}
+	root.Content = append([]*yaml.Node(nil), root.Content...)
+	for i := 1; i < len(root.Content); i += 2 {
+		if root.Content[i] == seq {
+			root.Content[i] = &others
+		}
+	}
+	si, err := spec.DecodeInventory(file, &root)
+	if err != nil {
+		return nil, err
+	}
+	// spec's decoding leaves out an item it cannot decode into a node (an
+	// empty one, a scalar), as the generic way does: each decoded node is
+	// matched with its item by position.
+	rest, kept := si.Nodes, 0
+	for i, item := range seq.Content {
+		if !plain[i] {
+			if len(rest) == 0 || rest[0].Pos != spec.PosOf(resolveAlias(item)) {
+				continue // left out
+			}
+			nodes[i], rest = rest[0], rest[1:]
+		}
+		nodes[kept] = nodes[i]
+		kept++
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("%s: internal: %d nodes decoded out of place", file, len(rest))
+	}
+	si.Nodes = nodes[:kept]
+	return si, nil
+}
+
+// resolveAlias follows an alias to the value it stands for.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for depth := 0; n.Kind == yaml.AliasNode && n.Alias != nil && depth < 100; depth++ {
+		n = n.Alias
+	}
+	return n
+}
+
 func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 	inv := &Inventory{
 		File: si.File, ByName: map[string]*Node{}, Groups: map[string][]*Node{},
@@ -93,23 +221,28 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 	}
 	inv.SSH = sshSettings(si.SSH, probs)
 	inv.State = si.State.Etcd.V
-	checkVars(si.Vars, "vars", probs)
+	checkVars(si.Vars, func() string { return "vars" }, probs)
 	// The declared groups by name, looked up for every group of every node.
 	groups := make(map[string]spec.Group, len(si.Groups.Keys))
 	for i, name := range si.Groups.Keys {
-		checkVars(si.Groups.Values[i].Vars, "groups."+name.V+".vars", probs)
+		checkVars(si.Groups.Values[i].Vars, func() string { return "groups." + name.V + ".vars" }, probs)
 		inv.GroupPos[name.V] = name.Pos
 		inv.Groups[name.V] = nil
 		if _, dup := groups[name.V]; !dup {
 			groups[name.V] = si.Groups.Values[i]
 		}
 	}
+	inv.Nodes = make([]*Node, 0, len(si.Nodes))
+	inv.ByName = make(map[string]*Node, len(si.Nodes))
 	for i, sn := range si.Nodes {
-		path := fmt.Sprintf("nodes[%d]", i)
-		checkName(probs, sn.Name.Pos, path+".name", "node name", sn.Name.V, CheckNodeName)
-		checkVars(sn.Vars, path+".vars", probs)
+		// Made only for a problem: a hundred thousand nodes have none.
+		path := func(field string) string { return fmt.Sprintf("nodes[%d]%s", i, field) }
+		if CheckNodeName(sn.Name.V) != nil {
+			checkName(probs, sn.Name.Pos, path(".name"), "node name", sn.Name.V, CheckNodeName)
+		}
+		checkVars(sn.Vars, func() string { return path(".vars") }, probs)
 		if prev, dup := inv.ByName[sn.Name.V]; dup {
-			probs.At(sn.Name.Pos, path+".name", "node %q is already defined at line %d", sn.Name.V, prev.Pos.Line)
+			probs.At(sn.Name.Pos, path(".name"), "node %q is already defined at line %d", sn.Name.V, prev.Pos.Line)
 			continue
 		}
 		n := buildNode(si, groups, sn)
@@ -117,7 +250,7 @@ func buildInventory(si *spec.Inventory, probs, shape *Problems) *Inventory {
 		inv.ByName[n.Name] = n
 		for _, g := range sn.Groups.Items {
 			if g.V == "all" {
-				probs.At(g.Pos, path+".groups", `"all" is every node; it cannot be a group name`)
+				probs.At(g.Pos, path(".groups"), `"all" is every node; it cannot be a group name`)
 				continue
 			}
 			if _, ok := inv.GroupPos[g.V]; !ok {
@@ -136,8 +269,12 @@ func buildNode(si *spec.Inventory, groups map[string]spec.Group, sn spec.Node) *
 	n := &Node{
 		Name: sn.Name.V, Host: sn.Host.V, Port: 22, User: si.Defaults.User.V, Transport: "ssh",
 		ProxyJump: sn.ProxyJump.V, Groups: sn.Groups.Strings(), Pos: sn.Pos,
-		Vars: map[string]any{}, VarPos: map[string]spec.Pos{},
 	}
+	size := len(si.Vars.Names) + len(sn.Vars.Names)
+	for _, g := range sn.Groups.Items {
+		size += len(groups[g.V].Vars.Names)
+	}
+	n.Vars, n.VarPos = make(map[string]any, size), make(map[string]spec.Pos, size)
 	if n.Host == "" {
 		n.Host = n.Name
 	}

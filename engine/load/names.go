@@ -48,14 +48,14 @@ func shownName(s string) string {
 // hold one (a shell word, an environment variable, a URL, a runtime API
 // command), so it is refused here, at the value, rather than when a step
 // inserts it.
-func checkVars(v spec.Vars, path string, probs *Problems) {
+func checkVars(v spec.Vars, path func() string, probs *Problems) {
 	for _, k := range v.Names {
 		if at, ok := nulIn(v.Values[k.V]); ok {
 			pos := k.Pos
 			if n := v.Nodes[k.V]; n != nil {
 				pos = spec.PosOf(n)
 			}
-			probs.At(pos, path+"."+k.V, "var %s holds a NUL byte%s, which no command, URL or file can hold", k.V, at)
+			probs.At(pos, path()+"."+k.V, "var %s holds a NUL byte%s, which no command, URL or file can hold", k.V, at)
 		}
 	}
 }

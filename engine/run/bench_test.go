@@ -82,6 +82,9 @@ func BenchmarkEngineOverhead(b *testing.B) {
 // in docs/performance.md, so they stay comparable).
 func runOnce(b *testing.B, prog *compile.Program, dir string) run.Result {
 	m := mask.New(prog.Binding.Secrets)
+	if err := os.MkdirAll(dir, 0o700); err != nil { // NewNodeLogs makes only its own directory
+		b.Fatal(err)
+	}
 	logs, err := rundir.NewNodeLogs(filepath.Join(dir, rundir.NodesDir), m)
 	if err != nil {
 		b.Fatal(err)
