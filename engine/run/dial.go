@@ -19,7 +19,7 @@ func sshConfig(inv *load.Inventory, n *load.Node) zssh.Config {
 	return zssh.Config{
 		Name: n.Name, Host: n.Host, Port: n.Port, User: n.User,
 		IdentityFiles: s.IdentityFiles, KnownHostsFiles: s.KnownHosts, TrustOnFirstUse: s.TrustOnFirstUse,
-		ConnectTimeout: s.ConnectTimeout, KeepAlive: s.KeepAlive, SSHConfigFile: s.Config,
+		ConnectTimeout: s.ConnectTimeout, KeepAlive: s.KeepAlive, KeepAliveMax: s.KeepAliveCount, SSHConfigFile: s.Config,
 		ProxyJump: proxy, Agent: true,
 	}
 }

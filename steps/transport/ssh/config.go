@@ -20,8 +20,10 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultConnectTimeout = 15 * time.Second
-	DefaultKeepAlive      = 15 * time.Second
-	DefaultKeepAliveMax   = 3
+	// A dead peer is noticed within DefaultKeepAlive × DefaultKeepAliveMax
+	// (15 s), as OpenSSH's ServerAliveInterval/ServerAliveCountMax would.
+	DefaultKeepAlive    = 5 * time.Second
+	DefaultKeepAliveMax = 3
 	// DefaultMaxSessions stays well under OpenSSH's MaxSessions (10) and
 	// leaves room for the sessions that kill timed-out commands.
 	DefaultMaxSessions = 6
