@@ -73,6 +73,12 @@ type Config struct {
 	// KillGrace is how long a cancelled command's process group has between
 	// SIGTERM and SIGKILL on the node.
 	KillGrace time.Duration
+	// RefusedRetries is how many more times a handshake is tried when the
+	// server drops it before its banner (sshd's MaxStartups, a bastion's
+	// limit): 0 means DefaultRefusedRetries, negative none.
+	RefusedRetries int
+	// OnRefused, when set, is called before each such retry (for counting).
+	OnRefused func(error)
 }
 
 // endpoint is one resolved hop: the address to reach and how to log in.

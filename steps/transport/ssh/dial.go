@@ -1,11 +1,17 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -24,12 +30,14 @@ func (c *chain) close() {
 }
 
 // connect reaches e, through its jump hosts if any, each hop with its own
-// timeout covering TCP connect, handshake and authentication.
+// timeout covering TCP connect, handshake and authentication. A hop the
+// server dropped before its banner (MaxStartups) is tried again after a
+// backoff: see hopRetrying.
 func connect(ctx context.Context, e endpoint) (*chain, error) {
 	ch := &chain{}
 	var via *ssh.Client
 	for _, j := range e.jumps {
-		c, err := hop(ctx, via, j)
+		c, err := hopRetrying(ctx, via, j)
 		if err != nil {
 			for i := len(ch.jumps) - 1; i >= 0; i-- {
 				ch.jumps[i].Close()
@@ -39,7 +47,7 @@ func connect(ctx context.Context, e endpoint) (*chain, error) {
 		ch.jumps = append(ch.jumps, c)
 		via = c
 	}
-	c, err := hop(ctx, via, e)
+	c, err := hopRetrying(ctx, via, e)
 	if err != nil {
 		for i := len(ch.jumps) - 1; i >= 0; i-- {
 			ch.jumps[i].Close()
@@ -48,6 +56,49 @@ func connect(ctx context.Context, e endpoint) (*chain, error) {
 	}
 	ch.client = c
 	return ch, nil
+}
+
+// Retries of a handshake the server refused before its banner.
+const (
+	DefaultRefusedRetries = 8
+	refusedBackoffMin     = 100 * time.Millisecond
+	refusedBackoffMax     = 3 * time.Second
+)
+
+// errRefused marks a handshake the server ended before sending a single
+// byte: sshd's MaxStartups (or a bastion's limit) dropping a connection it
+// has no room for. Nothing was sent to the node, so trying again is safe.
+var errRefused = errors.New("the server closed the connection before its banner (MaxStartups?)")
+
+// hopRetrying is hop, tried again with exponential backoff and jitter while
+// the server refuses the handshake before its banner, up to
+// Config.RefusedRetries more times. Config.OnRefused hears of each retry.
+func hopRetrying(ctx context.Context, via *ssh.Client, e endpoint) (*ssh.Client, error) {
+	retries := e.cfg.RefusedRetries
+	if retries == 0 {
+		retries = DefaultRefusedRetries
+	}
+	backoff := refusedBackoffMin
+	for attempt := 0; ; attempt++ {
+		c, err := hop(ctx, via, e)
+		if err == nil || !errors.Is(err, errRefused) || attempt >= retries || ctx.Err() != nil {
+			if err != nil && errors.Is(err, errRefused) && attempt > 0 {
+				err = fmt.Errorf("%w (after %d tries)", err, attempt+1)
+			}
+			return c, err
+		}
+		if e.cfg.OnRefused != nil {
+			e.cfg.OnRefused(err)
+		}
+		// Full jitter: many nodes refused at once must not retry in step.
+		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w; gave up: %w", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, refusedBackoffMax)
+	}
 }
 
 // hop opens the transport to e (directly, or through via) and logs in.
@@ -76,6 +127,7 @@ func hop(ctx context.Context, via *ssh.Client, e endpoint) (*ssh.Client, error) 
 		return nil, err
 	}
 	defer creds.close()
+	counted := &bannerConn{Conn: raw}
 	algs := keys.algorithms(e.addr())
 	conf := &ssh.ClientConfig{
 		User:              e.user,
@@ -93,13 +145,49 @@ func hop(ctx context.Context, via *ssh.Client, e endpoint) (*ssh.Client, error) 
 		case <-done:
 		}
 	}()
-	conn, chans, reqs, err := ssh.NewClientConn(raw, e.addr(), conf)
+	conn, chans, reqs, err := ssh.NewClientConn(counted, e.addr(), conf)
 	close(done)
 	if err != nil {
 		raw.Close()
+		if ctx.Err() == nil && !counted.sawBanner() && droppedBeforeBanner(err) {
+			return nil, fmt.Errorf("ssh handshake with %s: %w: %w", e.addr(), errRefused, err)
+		}
 		return nil, describeHandshake(ctx, err, e, algs, creds)
 	}
 	return ssh.NewClient(conn, chans, reqs), nil
+}
+
+// bannerConn keeps the first bytes the server sent, to tell a server that
+// dropped the connection before its SSH banner (sshd writes "Exceeded
+// MaxStartups" and closes) from one that failed later in the handshake.
+type bannerConn struct {
+	net.Conn
+	mu   sync.Mutex
+	head []byte
+}
+
+const bannerHead = 512
+
+func (c *bannerConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	if room := bannerHead - len(c.head); room > 0 {
+		c.head = append(c.head, p[:min(n, room)]...)
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *bannerConn) sawBanner() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.HasPrefix(c.head, []byte("SSH-")) || bytes.Contains(c.head, []byte("\nSSH-")) ||
+		len(c.head) == bannerHead
+}
+
+func droppedBeforeBanner(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // describeHandshake turns x/crypto's handshake errors into what the
