@@ -36,12 +36,16 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&opt.stopGrace, "stop-grace", 30*time.Second, "after SIGINT, how long running steps may go on before they are cancelled")
 	fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), "state directory: the nodes' locks and the record of every run")
 	opt.probe.register(fs, "probe", defaultProbeRate)
+	opt.conns.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 1 {
 		err = badUsage("expected one RUNDIR or RUNID, got %d arguments", len(pos))
 	}
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, view.Formats...)
+	}
+	if err == nil {
+		err = opt.conns.check()
 	}
 	if err != nil {
 		return report(stdout, stderr, "resume", err)

@@ -26,9 +26,15 @@ func sshConfig(inv *load.Inventory, n *load.Node) zssh.Config {
 
 // SSHDialer opens a node's SSH transport within ctx: the run's, so an
 // interrupt during preflight or a reconnect ends the dial at once.
-func SSHDialer(inv *load.Inventory) Dialer {
+func SSHDialer(inv *load.Inventory) Dialer { return SSHDialerWith(inv, nil) }
+
+// SSHDialerWith is SSHDialer, telling onRefused (when set) of every
+// handshake a server dropped before its banner, each retried.
+func SSHDialerWith(inv *load.Inventory, onRefused func(error)) Dialer {
 	return func(ctx context.Context, n *load.Node) (transport.Transport, error) {
-		t, err := zssh.Dial(ctx, sshConfig(inv, n))
+		cfg := sshConfig(inv, n)
+		cfg.OnRefused = onRefused
+		t, err := zssh.Dial(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -73,10 +73,10 @@ type Config struct {
 	// KillGrace is how long a cancelled command's process group has between
 	// SIGTERM and SIGKILL on the node.
 	KillGrace time.Duration
-	// RefusedRetries is how many more times a handshake is tried when the
+	// RefusedPatience is how long a handshake is tried again while the
 	// server drops it before its banner (sshd's MaxStartups, a bastion's
-	// limit): 0 means DefaultRefusedRetries, negative none.
-	RefusedRetries int
+	// limit): 0 means DefaultRefusedPatience, negative no retry.
+	RefusedPatience time.Duration
 	// OnRefused, when set, is called before each such retry (for counting).
 	OnRefused func(error)
 }

@@ -58,40 +58,41 @@ func connect(ctx context.Context, e endpoint) (*chain, error) {
 	return ch, nil
 }
 
-// Retries of a handshake the server refused before its banner.
+// Retrying a handshake the server refused before its banner.
 const (
-	DefaultRefusedRetries = 8
-	refusedBackoffMin     = 100 * time.Millisecond
-	refusedBackoffMax     = 3 * time.Second
+	DefaultRefusedPatience = time.Minute
+	refusedBackoffMin      = 100 * time.Millisecond
+	refusedBackoffMax      = 2 * time.Second
 )
 
-// errRefused marks a handshake the server ended before sending a single
-// byte: sshd's MaxStartups (or a bastion's limit) dropping a connection it
-// has no room for. Nothing was sent to the node, so trying again is safe.
+// errRefused marks a handshake the server ended before its SSH banner:
+// sshd's MaxStartups (or a bastion's limit) dropping a connection it has no
+// room for. Nothing was sent to the node, so trying again is safe.
 var errRefused = errors.New("the server closed the connection before its banner (MaxStartups?)")
 
 // hopRetrying is hop, tried again with exponential backoff and jitter while
-// the server refuses the handshake before its banner, up to
-// Config.RefusedRetries more times. Config.OnRefused hears of each retry.
+// the server refuses the handshake before its banner, for up to
+// Config.RefusedPatience. Config.OnRefused hears of each retry.
 func hopRetrying(ctx context.Context, via *ssh.Client, e endpoint) (*ssh.Client, error) {
-	retries := e.cfg.RefusedRetries
-	if retries == 0 {
-		retries = DefaultRefusedRetries
+	patience := e.cfg.RefusedPatience
+	if patience == 0 {
+		patience = DefaultRefusedPatience
 	}
+	start := time.Now()
 	backoff := refusedBackoffMin
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		c, err := hop(ctx, via, e)
-		if err == nil || !errors.Is(err, errRefused) || attempt >= retries || ctx.Err() != nil {
-			if err != nil && errors.Is(err, errRefused) && attempt > 0 {
-				err = fmt.Errorf("%w (after %d tries)", err, attempt+1)
-			}
+		if err == nil || !errors.Is(err, errRefused) || ctx.Err() != nil {
 			return c, err
+		}
+		if time.Since(start) >= patience {
+			return nil, fmt.Errorf("%w (%d tries in %v)", err, attempt, time.Since(start).Round(time.Second))
 		}
 		if e.cfg.OnRefused != nil {
 			e.cfg.OnRefused(err)
 		}
-		// Full jitter: many nodes refused at once must not retry in step.
-		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		// Jitter: nodes refused at once must not come back in step.
+		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w; gave up: %w", err, ctx.Err())

@@ -69,7 +69,7 @@ func TestDialRefusedWithoutRetries(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.WithConfig("MaxStartups 1"))
 	holdStartup(t, srv)
 	cfg := nodeConfig(srv)
-	cfg.RefusedRetries = -1
+	cfg.RefusedPatience = -1
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := Dial(ctx, cfg)
