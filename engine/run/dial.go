@@ -29,11 +29,14 @@ func sshConfig(inv *load.Inventory, n *load.Node) zssh.Config {
 func SSHDialer(inv *load.Inventory) Dialer { return SSHDialerWith(inv, nil) }
 
 // SSHDialerWith is SSHDialer, telling onRefused (when set) of every
-// handshake a server dropped before its banner, each retried.
+// handshake a server dropped before its banner, each retried. Nodes behind
+// the same jump hosts share one connection to them.
 func SSHDialerWith(inv *load.Inventory, onRefused func(error)) Dialer {
+	jumps := zssh.NewJumps()
 	return func(ctx context.Context, n *load.Node) (transport.Transport, error) {
 		cfg := sshConfig(inv, n)
 		cfg.OnRefused = onRefused
+		cfg.Jumps = jumps
 		t, err := zssh.Dial(ctx, cfg)
 		if err != nil {
 			return nil, err

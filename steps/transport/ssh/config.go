@@ -79,6 +79,9 @@ type Config struct {
 	RefusedPatience time.Duration
 	// OnRefused, when set, is called before each such retry (for counting).
 	OnRefused func(error)
+	// Jumps, when set, shares jump-host connections with every other node
+	// dialled with the same Jumps (see NewJumps); nil: each node opens its own.
+	Jumps *Jumps
 }
 
 // endpoint is one resolved hop: the address to reach and how to log in.

@@ -20,12 +20,25 @@ import (
 type chain struct {
 	client *ssh.Client
 	jumps  []*ssh.Client // outermost first
+	// releases, when the jumps are shared (Config.Jumps), let go of them
+	// instead of closing them.
+	releases []func()
 }
 
 func (c *chain) close() {
-	c.client.Close()
+	if c.client != nil {
+		c.client.Close()
+	}
+	c.closeJumps()
+}
+
+func (c *chain) closeJumps() {
 	for i := len(c.jumps) - 1; i >= 0; i-- {
-		c.jumps[i].Close()
+		if c.releases != nil {
+			c.releases[i]()
+		} else {
+			c.jumps[i].Close()
+		}
 	}
 }
 
@@ -35,13 +48,25 @@ func (c *chain) close() {
 // backoff: see hopRetrying.
 func connect(ctx context.Context, e endpoint) (*chain, error) {
 	ch := &chain{}
+	shared := e.cfg != nil && e.cfg.Jumps != nil
 	var via *ssh.Client
-	for _, j := range e.jumps {
-		c, err := hopRetrying(ctx, via, j)
-		if err != nil {
-			for i := len(ch.jumps) - 1; i >= 0; i-- {
-				ch.jumps[i].Close()
+	for i, j := range e.jumps {
+		var c *ssh.Client
+		var err error
+		if shared {
+			var release func()
+			from := via
+			c, release, err = e.cfg.Jumps.get(ctx, jumpKey(e.jumps[:i+1]), func(ctx context.Context) (*ssh.Client, error) {
+				return hopRetrying(ctx, from, j)
+			})
+			if err == nil {
+				ch.releases = append(ch.releases, release)
 			}
+		} else {
+			c, err = hopRetrying(ctx, via, j)
+		}
+		if err != nil {
+			ch.closeJumps()
 			return nil, fmt.Errorf("via jump host %s: %w", j, err)
 		}
 		ch.jumps = append(ch.jumps, c)
@@ -49,9 +74,7 @@ func connect(ctx context.Context, e endpoint) (*chain, error) {
 	}
 	c, err := hopRetrying(ctx, via, e)
 	if err != nil {
-		for i := len(ch.jumps) - 1; i >= 0; i-- {
-			ch.jumps[i].Close()
-		}
+		ch.closeJumps()
 		return nil, err
 	}
 	ch.client = c
