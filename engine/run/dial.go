@@ -33,10 +33,12 @@ func SSHDialer(inv *load.Inventory) Dialer { return SSHDialerWith(inv, nil) }
 // the same jump hosts share one connection to them.
 func SSHDialerWith(inv *load.Inventory, onRefused func(error)) Dialer {
 	jumps := zssh.NewJumps()
+	hostKeys := &zssh.HostKeyCache{}
 	return func(ctx context.Context, n *load.Node) (transport.Transport, error) {
 		cfg := sshConfig(inv, n)
 		cfg.OnRefused = onRefused
 		cfg.Jumps = jumps
+		cfg.HostKeys = hostKeys
 		t, err := zssh.Dial(ctx, cfg)
 		if err != nil {
 			return nil, err

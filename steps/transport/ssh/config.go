@@ -82,6 +82,9 @@ type Config struct {
 	// Jumps, when set, shares jump-host connections with every other node
 	// dialled with the same Jumps (see NewJumps); nil: each node opens its own.
 	Jumps *Jumps
+	// HostKeys, when set, keeps known_hosts parsed between the dials that
+	// share it; nil reads the files on every dial.
+	HostKeys *HostKeyCache
 }
 
 // endpoint is one resolved hop: the address to reach and how to log in.

@@ -140,7 +140,7 @@ func hop(ctx context.Context, via *ssh.Client, e endpoint) (*ssh.Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", e.addr(), timeoutCause(ctx, err, e))
 	}
-	keys, err := loadHostKeys(e.knownHosts, e.cfg.TrustOnFirstUse)
+	keys, err := e.cfg.HostKeys.load(e.knownHosts, e.cfg.TrustOnFirstUse)
 	if err != nil {
 		raw.Close()
 		return nil, err
