@@ -19,6 +19,8 @@ MAX_STARTUPS=${MAX_STARTUPS:-10}
 MAX_DIALS=${MAX_DIALS:-10}
 MAX_CONNECTIONS=${MAX_CONNECTIONS:-256}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# A listener per node: 20,000 nodes need more open files than the usual limit.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 WORK=$(mktemp -d /tmp/zdu-bench-fleet.XXXXXX)
 SIM=
 cleanup() {

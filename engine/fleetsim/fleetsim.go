@@ -4,6 +4,7 @@
 // answered by stand-ins instead of processes (the process-group wrapper is
 // recognised and its marker answered), after a configurable latency. Like
 // sshd's MaxStartups, handshakes over a limit are dropped before the banner.
+// Each node listens on an address of its own in 127.1.0.0/16 and up.
 // It counts what a benchmark needs: connections open now and at most,
 // handshakes, drops, commands.
 package fleetsim
@@ -56,7 +57,6 @@ type Stats struct {
 type Fleet struct {
 	opt   Options
 	nodes []*node
-	conf  func(*node) *ssh.ServerConfig
 
 	startups                      atomic.Int64
 	handshakes, dropped, commands atomic.Int64
@@ -76,14 +76,15 @@ type node struct {
 	conf    *ssh.ServerConfig
 }
 
-// Start serves opt.Nodes nodes on 127.0.0.1, each on a port of its own,
-// accepting the client key.
+// Start serves opt.Nodes nodes on loopback, each on an address of its own
+// (all on one port), accepting the client key.
 func Start(opt Options, client ssh.PublicKey) (*Fleet, error) {
 	if opt.Nodes < 1 {
 		return nil, fmt.Errorf("fleetsim: %d nodes", opt.Nodes)
 	}
 	f := &Fleet{opt: opt, conns: map[net.Conn]struct{}{}}
 	want := client.Marshal()
+	port := 0
 	for i := 1; i <= opt.Nodes; i++ {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -107,7 +108,7 @@ func Start(opt Options, client ssh.PublicKey) (*Fleet, error) {
 				return nil, nil
 			}}
 		n.conf.AddHostKey(signer)
-		if n.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		if n.ln, err = listen(i, &port); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("fleetsim: listening for node %d: %w", i, err)
 		}
@@ -116,6 +117,26 @@ func Start(opt Options, client ssh.PublicKey) (*Fleet, error) {
 		go f.accept(n)
 	}
 	return f, nil
+}
+
+// listen opens node i's listener: on one port shared by every node, each
+// on a loopback address of its own (127.1.0.1, 127.1.0.2, ...). Asking the
+// kernel for a free port per node slows down to seconds a port once many
+// thousands are bound; a fixed (address, port) binds at once.
+func listen(i int, port *int) (net.Listener, error) {
+	ip := net.IPv4(127, byte(1+i/65025), byte(i/255%255), byte(1+i%255))
+	for attempt := 0; ; attempt++ {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(*port)))
+		if err == nil {
+			if *port == 0 {
+				*port = ln.Addr().(*net.TCPAddr).Port
+			}
+			return ln, nil
+		}
+		if i > 1 || attempt >= 20 {
+			return nil, err
+		}
+	}
 }
 
 // Stats returns the counters now.
@@ -144,7 +165,7 @@ func (f *Fleet) WriteInventory(dir, identityFile, user string) (string, error) {
 		khPath, identityFile)
 	for _, n := range f.nodes {
 		addr := n.ln.Addr().(*net.TCPAddr)
-		fmt.Fprintf(&inv, "  - {name: %s, host: 127.0.0.1, port: %d, user: %s}\n", n.name, addr.Port, user)
+		fmt.Fprintf(&inv, "  - {name: %s, host: %s, port: %d, user: %s}\n", n.name, addr.IP, addr.Port, user)
 		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(addr.String())}, n.hostKey.PublicKey()) + "\n")
 	}
 	if err := os.WriteFile(khPath, []byte(kh.String()), 0o600); err != nil {
