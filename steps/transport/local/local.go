@@ -96,6 +96,10 @@ func (Transport) Run(ctx context.Context, cmd transport.Command) (transport.Resu
 	drained := make(chan struct{}, 2)
 	copyOut := func(r *os.File, keep *transport.LimitedBuffer, to io.Writer) {
 		_, _ = io.Copy(tee(keep, to), r)
+		// A failed write (a full disk under the node log) ends the copy:
+		// close the pipe so the command gets EPIPE rather than blocking
+		// on a full pipe, as exec's own copier does.
+		r.Close()
 		drained <- struct{}{}
 	}
 	go copyOut(outR, stdout, cmd.Stdout)
