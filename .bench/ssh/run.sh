@@ -10,10 +10,15 @@
 #   (b) bare    — a bare golang.org/x/crypto/ssh loop, the floor, same shape
 #   (a', b')    — zdu_serial, bare_serial: each node connected on its turn
 #   (c) ansible — ansible-playbook, pipelining on, serial: 1, `command` module
-# Each contender runs RUNS times; the best wall clock is reported.
+# Rounds are interleaved (round 1 of every contender, then round 2, ...), so
+# a change of the machine's load hits every contender alike; each
+# contender's min and median wall clock are reported, with the load average
+# before and after, and the ratios of the minima and of the medians.
 #
 # Usage: .bench/ssh/run.sh            (as root: logs in as zdu-sshtest, see below)
 #        NODES=10 RUNS=3 .bench/ssh/run.sh
+#        NODES=10 STEPS=20 CONTENDERS="zdu_run bare ansible" .bench/ssh/run.sh
+# STEPS repeats the five commands up to that many per node (default 5).
 # To add a contender (e.g. a full `zdu run`), add a function like run_zdu
 # and a line to the CONTENDERS list at the bottom.
 set -euo pipefail
@@ -23,7 +28,10 @@ RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/zdu-bench-ssh.XXXXXX)
 chmod 755 "$WORK"
-COMMANDS=("echo one" "true" "hostname" "test -d /tmp" "date +%s")
+BASE_COMMANDS=("echo one" "true" "hostname" "test -d /tmp" "date +%s")
+STEPS=${STEPS:-5}
+COMMANDS=()
+for i in $(seq 0 $((STEPS - 1))); do COMMANDS+=("${BASE_COMMANDS[$((i % 5))]}"); done
 
 # As root, log in as an ordinary /bin/sh account: root's ~/.bashrc runs for
 # every ssh command and, on machines with pyenv & co., costs seconds each,
@@ -178,31 +186,36 @@ run_ansible() {
 	python3 -c "print('%.3f' % ($t1 - $t0))"
 }
 
-best() { # best of RUNS for contender $1
-	local b="" t
-	for _ in $(seq 1 "$RUNS"); do
-		t=$("run_$1")
-		if [ -z "$b" ] || python3 -c "import sys; sys.exit(0 if $t < $b else 1)"; then b=$t; fi
+read -r -a CONTENDERS <<<"${CONTENDERS:-zdu_run zdu bare zdu_serial bare_serial ansible}"
+declare -A TIMES
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for _ in $(seq 1 "$RUNS"); do
+	for c in "${CONTENDERS[@]}"; do
+		TIMES[$c]+="$("run_$c") "
 	done
-	echo "$b"
-}
-
-CONTENDERS=(zdu_run zdu bare zdu_serial bare_serial ansible)
-declare -A T
-for c in "${CONTENDERS[@]}"; do
-	T[$c]=$(best "$c")
 done
-echo "rolling run: $NODES nodes x ${#COMMANDS[@]} commands, serial, best of $RUNS, $(nproc) cores, user $BENCH_USER"
-for c in "${CONTENDERS[@]}"; do
-	printf '  %-12s %8.3f s\n' "$c" "${T[$c]}"
-done
-python3 - "${T[zdu]}" "${T[bare]}" "${T[zdu_serial]}" "${T[bare_serial]}" "${T[ansible]}" "${T[zdu_run]}" <<'PY'
-import sys
-z, b, zs, bs, a, zr = map(float, sys.argv[1:])
-print(f"  ansible / zdu_run             = {a / zr:.1f}x  (the full product; target >= 15x)")
-print(f"  zdu_run / bare                = {zr / b:.2f}x  (whole runs incl. journal fsync, logs, summary)")
-print(f"  zdu / bare                    = {z / b:.2f}x  (target <= 1.3x)")
-print(f"  zdu_serial / bare_serial      = {zs / bs:.2f}x")
-print(f"  ansible / zdu                 = {a / z:.1f}x  (target >= 15x)")
-print(f"  ansible / zdu_serial          = {a / zs:.1f}x")
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "rolling run: $NODES nodes x ${#COMMANDS[@]} commands, serial, $RUNS interleaved rounds, $(nproc) cores, user $BENCH_USER"
+echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
+args=()
+for c in "${CONTENDERS[@]}"; do args+=("$c=${TIMES[$c]}"); done
+python3 - "${args[@]}" <<'PY'
+import statistics, sys
+t = {}
+for a in sys.argv[1:]:
+    name, vals = a.split("=", 1)
+    t[name] = [float(v) for v in vals.split()]
+mn = {k: min(v) for k, v in t.items()}
+md = {k: statistics.median(v) for k, v in t.items()}
+print(f"  {'contender':<12} {'min s':>8} {'median s':>9}   rounds")
+for k in t:
+    print(f"  {k:<12} {mn[k]:8.3f} {md[k]:9.3f}   " + " ".join(f"{v:.3f}" for v in t[k]))
+def ratio(a, b, what):
+    if a in t and b in t:
+        print(f"  {a + ' / ' + b:<26} min {mn[a] / mn[b]:6.2f}x   median {md[a] / md[b]:6.2f}x   ({what})")
+ratio("ansible", "zdu_run", "the full product")
+ratio("zdu_run", "bare", "whole runs incl. journal fsync, logs, summary")
+ratio("zdu", "bare", "the transport alone")
+ratio("zdu_serial", "bare_serial", "connecting on each turn")
+ratio("ansible", "zdu", "")
 PY

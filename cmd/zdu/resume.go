@@ -39,12 +39,16 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), stateUsage)
 	fs.StringVar(&opt.runDir, "run-dir", "", "for a RUNID recorded in etcd: the directory on this host the run goes on in (default zdu-runs/RUNID; its record is copied there)")
 	opt.probe.register(fs, "probe", defaultProbeRate)
+	opt.conns.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err == nil && len(pos) != 1 {
 		err = badUsage("expected one RUNDIR or RUNID, got %d arguments", len(pos))
 	}
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, view.Formats...)
+	}
+	if err == nil {
+		err = opt.conns.check()
 	}
 	if err != nil {
 		return report(stdout, stderr, "resume", err)

@@ -34,6 +34,8 @@ type runOptions struct {
 	// report writes report.html into the run directory at the end.
 	report bool
 	probe  probeFlags
+	// conns bounds the run's SSH connections (--max-dials, --max-connections).
+	conns connFlags
 	// probeOpt is the probe to run (URL empty: none), set by probeFlags.resolve.
 	probeOpt run.ProbeOptions
 }
@@ -47,7 +49,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.fs.StringVar(&opt.stateDir, "state", state.DefaultDir(), stateUsage)
 	f.fs.BoolVar(&opt.report, "report", false, "at the end, write the run's HTML report (zdu report) to RUNDIR/"+rundir.ReportHTML)
 	opt.probe.register(f.fs, "probe", defaultProbeRate)
+	opt.conns.register(f.fs)
 	prog, in, err := f.compileFrom(ctx, args, stdout)
+	if err == nil {
+		err = opt.conns.check()
+	}
 	if err == nil {
 		err = oneOf("log-format", opt.logFormat, view.Formats...)
 	}
@@ -198,9 +204,13 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	defer rd.Close()
 	// Reach every node first: an unreachable one stops the run before
 	// anything is changed.
-	pool := run.NewPool(prog.Binding.Inv, run.SSHDialer(prog.Binding.Inv))
+	var refused atomic.Int64
+	pool := run.NewPool(prog.Binding.Inv, run.SSHDialerWith(prog.Binding.Inv, func(error) { refused.Add(1) }))
+	maxDials, maxConns := opt.conns.limits()
+	pool.Limit(run.LimitsFor(prog, maxDials, maxConns))
 	defer pool.Close()
-	err = preflight(ctx, prog, pool)
+	defer reportConnections(stderr, pool, &refused)
+	err = preflight(ctx, prog, pool, maxDials)
 	var obs *run.ProbeObserver
 	if err == nil && opt.probeOpt.URL != "" {
 		obs, err = run.StartProbe(ctx, prog, pool, opt.probeOpt)

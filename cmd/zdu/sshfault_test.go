@@ -96,3 +96,50 @@ func TestSSHDKilledMidStepFailsCleanly(t *testing.T) {
 		t.Errorf("the failure does not say the connection was lost:\n%s", out)
 	}
 }
+
+// A node whose sshd freezes mid-step (SIGSTOP: TCP open, nothing answering)
+// fails the run with the phase's code, naming the node and the inventory's
+// keepalive settings: the values reach the transport. Nothing is timed; the
+// step could only end by itself after its 10m timeout.
+func TestFrozenNodeFailsOnInventoryKeepAlive(t *testing.T) {
+	inv, servers := startNodes(t, 1, true)
+	b, _ := os.ReadFile(inv)
+	doc := strings.Replace(string(b), "ssh:\n", "ssh:\n  keepAlive: 1s\n  keepAliveCount: 4\n", 1)
+	if err := os.WriteFile(inv, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.MkdirTemp("", "zdu-ssh-frozen-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o777)
+	plan := filepath.Join(t.TempDir(), "plan.yaml")
+	os.WriteFile(plan, []byte(strings.Replace(fmt.Sprintf(faultPlan, "0"), "timeout: 60s", "timeout: 10m", 1)), 0o600)
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(context.Background(), []string{"run", plan, "-i", inv, "--set", "dir=" + base,
+			"--run-dir", filepath.Join(t.TempDir(), "run"), "--log-format", "json"}, &out, &errb)
+	}()
+	for {
+		if m, _ := filepath.Glob(filepath.Join(base, "started.*")); len(m) > 0 {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("exit %d before the step started:\n%s%s", code, out.String(), errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	servers[0].Freeze()
+	t.Cleanup(servers[0].Thaw)
+	code := <-done
+	all := out.String() + errb.String()
+	if code != 71 {
+		t.Fatalf("exit %d, want 71:\n%s", code, all)
+	}
+	if !strings.Contains(all, "node-1") || !strings.Contains(all, "keepAlive 1s x keepAliveCount 4") {
+		t.Fatalf("the failure does not name the node and the keepalive settings:\n%s", all)
+	}
+}

@@ -3,16 +3,57 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/run"
 )
 
-// preflight opens the transport of every node the plan touches (targets and
-// load balancer hosts), all at once, and reports every failure together.
-func preflight(ctx context.Context, prog *compile.Program, pool *run.Pool) error {
+// connFlags bound the run's SSH connections.
+type connFlags struct {
+	maxDials, maxConns int
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.maxDials, "max-dials", run.DefaultMaxDials,
+		"SSH dials (connect, handshake, login) in flight at once; a handshake the server drops (MaxStartups) is retried with backoff")
+	fs.IntVar(&c.maxConns, "max-connections", run.DefaultMaxConnections,
+		"SSH connections to nodes open at once (load balancer hosts not counted); a node's is closed when it is done or its room is needed")
+}
+
+func (c *connFlags) check() error {
+	switch {
+	case c.maxDials < 1:
+		return badUsage("--max-dials %d: must be at least 1", c.maxDials)
+	case c.maxConns < 1:
+		return badUsage("--max-connections %d: must be at least 1", c.maxConns)
+	}
+	return nil
+}
+
+// limits are the flags' values, or the defaults for a caller without them
+// (rehearse).
+func (c *connFlags) limits() (maxDials, maxConns int) {
+	maxDials, maxConns = c.maxDials, c.maxConns
+	if maxDials <= 0 {
+		maxDials = run.DefaultMaxDials
+	}
+	if maxConns <= 0 {
+		maxConns = run.DefaultMaxConnections
+	}
+	return maxDials, maxConns
+}
+
+// preflight checks that every node the plan touches (targets and load
+// balancer hosts) can be reached and logged in to, at most parallel at a
+// time, and reports every failure together. The pool keeps the connections
+// it has room for (the first nodes' and the load balancer hosts'); the
+// others are closed and opened again on the node's turn.
+func preflight(ctx context.Context, prog *compile.Program, pool *run.Pool, parallel int) error {
 	names := map[string]bool{}
 	for _, ph := range prog.Phases {
 		for _, n := range ph.Nodes {
@@ -30,19 +71,37 @@ func preflight(ctx context.Context, prog *compile.Program, pool *run.Pool) error
 	// inventory order whatever order the dials finish in.
 	nodes := prog.Binding.Inv.Nodes
 	errs := make([]error, len(nodes))
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for i, n := range nodes {
-		if !names[n.Name] {
-			continue
-		}
+	for range max(parallel, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := pool.Get(ctx, n.Name); err != nil {
-				errs[i] = fmt.Errorf("  %s (%s:%d): %w", n.Name, n.Host, n.Port, err)
+			for i := range next {
+				n := nodes[i]
+				if err := pool.Check(ctx, n.Name); err != nil {
+					errs[i] = fmt.Errorf("  %s (%s:%d): %w", n.Name, n.Host, n.Port, err)
+				}
 			}
 		}()
 	}
+	for i, n := range nodes {
+		if names[n.Name] {
+			next <- i
+		}
+	}
+	close(next)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// reportConnections says, after a run over SSH, how many connections it
+// made and how many were open at once.
+func reportConnections(w io.Writer, pool *run.Pool, refused *atomic.Int64) {
+	st := pool.Stats()
+	if st.Dials == 0 {
+		return
+	}
+	fmt.Fprintf(w, "zdu run: connections: %d dials (%d handshakes refused before the banner and retried, %d failed), "+
+		"at most %d open at once (--max-connections %d)\n", st.Dials, refused.Load(), st.Failed, st.PeakOpen, st.MaxOpen)
 }

@@ -49,6 +49,7 @@ type SSHSettings struct {
 	TrustOnFirstUse bool
 	ConnectTimeout  time.Duration
 	KeepAlive       time.Duration
+	KeepAliveCount  int
 	Config          string
 	ProxyJump       string
 }
@@ -317,7 +318,10 @@ func sshSettings(s spec.SSH, probs *Problems) SSHSettings {
 	out := SSHSettings{
 		KnownHosts: s.KnownHosts.Strings(), IdentityFiles: s.IdentityFiles.Strings(),
 		TrustOnFirstUse: s.TrustOnFirstUse.V, Config: s.Config.V, ProxyJump: s.ProxyJump.V,
-		ConnectTimeout: 10 * time.Second, KeepAlive: 15 * time.Second,
+		ConnectTimeout: 10 * time.Second, KeepAlive: 5 * time.Second, KeepAliveCount: 3,
+	}
+	if s.KeepAliveCount.Set {
+		out.KeepAliveCount = s.KeepAliveCount.V
 	}
 	dur := func(v spec.Value[string], path string, into *time.Duration) {
 		if !v.Set {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/zdu-dev/zdu/engine/expr"
@@ -94,88 +93,3 @@ func (c *stepContext) LoadBalancer(name string) (step.LoadBalancer, error) {
 	return lb, nil
 }
 func (c *stepContext) Log() io.Writer { return c.log }
-
-// Dialer opens a node's transport; ctx bounds the dial and the handshake
-// (an operator's interrupt ends it at once).
-type Dialer func(ctx context.Context, n *load.Node) (transport.Transport, error)
-
-// Pool holds one transport per node, opened on first use and reused by every
-// step on that node.
-type Pool struct {
-	inv  *load.Inventory
-	dial Dialer
-	mu   sync.Mutex
-	open map[string]*poolEntry
-}
-
-type poolEntry struct {
-	once sync.Once
-	t    transport.Transport
-	err  error
-}
-
-// NewPool returns a pool over the inventory's nodes. Nodes with transport
-// local use the local transport; others go through dial.
-func NewPool(inv *load.Inventory, dial Dialer) *Pool {
-	return &Pool{inv: inv, dial: dial, open: map[string]*poolEntry{}}
-}
-
-// Get returns the node's transport, opening it once, within ctx.
-func (p *Pool) Get(ctx context.Context, name string) (transport.Transport, error) {
-	n, ok := p.inv.ByName[name]
-	if !ok {
-		return nil, fmt.Errorf("no node named %q in the inventory", name)
-	}
-	p.mu.Lock()
-	e, ok := p.open[name]
-	if !ok {
-		e = &poolEntry{}
-		p.open[name] = e
-	}
-	p.mu.Unlock()
-	e.once.Do(func() {
-		if n.Transport == "local" {
-			e.t = local.New()
-			return
-		}
-		if p.dial == nil {
-			e.err = fmt.Errorf("node %s: no %s transport available", name, n.Transport)
-			return
-		}
-		e.t, e.err = p.dial(ctx, n)
-	})
-	return e.t, e.err
-}
-
-// TransportFor reaches a node by name, within ctx; "" is the control node
-// (local).
-func (p *Pool) TransportFor(ctx context.Context, node string) (transport.Transport, error) {
-	if node == "" {
-		return local.New(), nil
-	}
-	return p.Get(ctx, node)
-}
-
-// Put installs an already open transport (e.g. from a preflight).
-func (p *Pool) Put(name string, t transport.Transport) {
-	e := &poolEntry{t: t}
-	e.once.Do(func() {})
-	p.mu.Lock()
-	p.open[name] = e
-	p.mu.Unlock()
-}
-
-// Close closes every open transport.
-func (p *Pool) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var first error
-	for _, e := range p.open {
-		if e.t != nil {
-			if err := e.t.Close(); err != nil && first == nil {
-				first = err
-			}
-		}
-	}
-	return first
-}

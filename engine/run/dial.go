@@ -19,16 +19,27 @@ func sshConfig(inv *load.Inventory, n *load.Node) zssh.Config {
 	return zssh.Config{
 		Name: n.Name, Host: n.Host, Port: n.Port, User: n.User,
 		IdentityFiles: s.IdentityFiles, KnownHostsFiles: s.KnownHosts, TrustOnFirstUse: s.TrustOnFirstUse,
-		ConnectTimeout: s.ConnectTimeout, KeepAlive: s.KeepAlive, SSHConfigFile: s.Config,
+		ConnectTimeout: s.ConnectTimeout, KeepAlive: s.KeepAlive, KeepAliveMax: s.KeepAliveCount, SSHConfigFile: s.Config,
 		ProxyJump: proxy, Agent: true,
 	}
 }
 
 // SSHDialer opens a node's SSH transport within ctx: the run's, so an
 // interrupt during preflight or a reconnect ends the dial at once.
-func SSHDialer(inv *load.Inventory) Dialer {
+func SSHDialer(inv *load.Inventory) Dialer { return SSHDialerWith(inv, nil) }
+
+// SSHDialerWith is SSHDialer, telling onRefused (when set) of every
+// handshake a server dropped before its banner, each retried. Nodes behind
+// the same jump hosts share one connection to them.
+func SSHDialerWith(inv *load.Inventory, onRefused func(error)) Dialer {
+	jumps := zssh.NewJumps()
+	hostKeys := &zssh.HostKeyCache{}
 	return func(ctx context.Context, n *load.Node) (transport.Transport, error) {
-		t, err := zssh.Dial(ctx, sshConfig(inv, n))
+		cfg := sshConfig(inv, n)
+		cfg.OnRefused = onRefused
+		cfg.Jumps = jumps
+		cfg.HostKeys = hostKeys
+		t, err := zssh.Dial(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -170,6 +170,7 @@ func (r *Runner) nodeGoesOn(v *compile.StepVertex, np *nodePhase) dag.Status {
 		r.event(journal.Event{Kind: journal.KindNode, State: journal.Passed, Phase: v.Phase.ID, Node: v.Node.Name,
 			Vertex: v.ID(), ExitCode: journal.Code(0)})
 		np.ended = true
+		r.Transports.Done(v.Node.Name)
 	}
 	return dag.Passed
 }
@@ -205,6 +206,7 @@ func (r *Runner) endNode(v *compile.StepVertex, st *nodeState, f *failure) {
 	if !f.haltsPhase {
 		// Nothing else is coming for this node: put it back in service now.
 		r.compensate(context.Background(), st, v.ID(), f.rollbackFailed)
+		r.Transports.Done(v.Node.Name)
 	}
 }
 

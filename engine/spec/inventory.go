@@ -35,6 +35,7 @@ type SSH struct {
 	TrustOnFirstUse Value[bool]    `yaml:"trustOnFirstUse"`
 	ConnectTimeout  Value[string]  `yaml:"connectTimeout"`
 	KeepAlive       Value[string]  `yaml:"keepAlive"`
+	KeepAliveCount  Value[int]     `yaml:"keepAliveCount"`
 	Config          Value[string]  `yaml:"config"`
 	ProxyJump       Value[string]  `yaml:"proxyJump"`
 }

@@ -20,8 +20,10 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultConnectTimeout = 15 * time.Second
-	DefaultKeepAlive      = 15 * time.Second
-	DefaultKeepAliveMax   = 3
+	// A dead peer is noticed within DefaultKeepAlive × DefaultKeepAliveMax
+	// (15 s), as OpenSSH's ServerAliveInterval/ServerAliveCountMax would.
+	DefaultKeepAlive    = 5 * time.Second
+	DefaultKeepAliveMax = 3
 	// DefaultMaxSessions stays well under OpenSSH's MaxSessions (10) and
 	// leaves room for the sessions that kill timed-out commands.
 	DefaultMaxSessions = 6
@@ -71,6 +73,18 @@ type Config struct {
 	// KillGrace is how long a cancelled command's process group has between
 	// SIGTERM and SIGKILL on the node.
 	KillGrace time.Duration
+	// RefusedPatience is how long a handshake is tried again while the
+	// server drops it before its banner (sshd's MaxStartups, a bastion's
+	// limit): 0 means DefaultRefusedPatience, negative no retry.
+	RefusedPatience time.Duration
+	// OnRefused, when set, is called before each such retry (for counting).
+	OnRefused func(error)
+	// Jumps, when set, shares jump-host connections with every other node
+	// dialled with the same Jumps (see NewJumps); nil: each node opens its own.
+	Jumps *Jumps
+	// HostKeys, when set, keeps known_hosts parsed between the dials that
+	// share it; nil reads the files on every dial.
+	HostKeys *HostKeyCache
 }
 
 // endpoint is one resolved hop: the address to reach and how to log in.

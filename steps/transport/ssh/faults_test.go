@@ -210,3 +210,35 @@ func (w *onceWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// With the defaults, a peer that freezes while a command runs (sshd and its
+// session SIGSTOPped: TCP open, nothing answering) fails the command within
+// DefaultKeepAlive × DefaultKeepAliveMax, naming the node and the values
+// used. Nothing is timed: the run's own deadline is only a hang guard, far
+// above the 15s.
+func TestKeepAliveDefaultsFailFrozenPeerMidCommand(t *testing.T) {
+	if DefaultKeepAlive*time.Duration(DefaultKeepAliveMax) > 15*time.Second {
+		t.Fatalf("default dead-peer detection %v x %d is over 15s", DefaultKeepAlive, DefaultKeepAliveMax)
+	}
+	srv := sshtest.Start(t)
+	tr := dialT(t, nodeConfig(srv)) // KeepAlive and KeepAliveMax left to the defaults
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	started := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := tr.Run(ctx, transport.Command{Script: "echo started; sleep 600", Stdout: signalWriter(started)})
+		errc <- err
+	}()
+	<-started
+	srv.Freeze()
+	t.Cleanup(srv.Thaw)
+	err := <-errc
+	if ctx.Err() != nil {
+		t.Fatalf("Run ended only on the hang guard: %v", err)
+	}
+	want := "did not answer keepalives for " + (DefaultKeepAlive * time.Duration(DefaultKeepAliveMax)).String()
+	if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "node (") || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Run error %v, want ErrConnectionLost naming the node and %q", err, want)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
@@ -150,4 +151,51 @@ func keyscanArgs(host string) string {
 		return "-p " + p + " " + h
 	}
 	return host
+}
+
+// HostKeyCache keeps known_hosts files parsed between dials: a fleet's
+// known_hosts has a line per node, and parsing it again for each of
+// thousands of dials made the preflight quadratic. A file that changed
+// (size or modification time: trust-on-first-use appends to it, the
+// operator edits it) is read again. The zero value is ready to use.
+type HostKeyCache struct {
+	mu      sync.Mutex
+	entries map[string]*cachedHostKeys
+}
+
+type cachedHostKeys struct {
+	stamp string
+	db    ssh.HostKeyCallback
+}
+
+// load is loadHostKeys through the cache (c nil: no cache).
+func (c *HostKeyCache) load(files []string, tofu bool) (*hostKeys, error) {
+	if c == nil {
+		return loadHostKeys(files, tofu)
+	}
+	var key, stamp strings.Builder
+	var existing []string
+	for _, f := range files {
+		key.WriteString(f + "\x00")
+		st, err := os.Stat(f)
+		if err != nil {
+			continue
+		}
+		existing = append(existing, f)
+		fmt.Fprintf(&stamp, "%s:%d:%d\x00", f, st.Size(), st.ModTime().UnixNano())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key.String()]; ok && e.stamp == stamp.String() {
+		return &hostKeys{files: files, tofu: tofu, db: e.db}, nil
+	}
+	db, err := knownhosts.New(existing...)
+	if err != nil {
+		return nil, fmt.Errorf("reading known_hosts: %w", err)
+	}
+	if c.entries == nil {
+		c.entries = map[string]*cachedHostKeys{}
+	}
+	c.entries[key.String()] = &cachedHostKeys{stamp: stamp.String(), db: db}
+	return &hostKeys{files: files, tofu: tofu, db: db}, nil
 }

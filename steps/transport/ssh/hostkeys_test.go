@@ -3,12 +3,15 @@ package ssh
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/zdu-dev/zdu/steps/transport/ssh/sshtest"
 )
@@ -118,5 +121,49 @@ func TestTrustOnFirstUse(t *testing.T) {
 	}
 	if b2, _ := os.ReadFile(file); string(b2) != string(b) {
 		t.Fatalf("known_hosts changed on a changed key:\n%s", b2)
+	}
+}
+
+// The cache serves a known_hosts file parsed once, and reads it again when
+// it changed: a replaced key is seen by the next dial.
+func TestHostKeyCacheRereadsChangedFile(t *testing.T) {
+	dir := t.TempDir()
+	a, err := sshtest.GenerateKey(dir, "a", sshtest.ED25519, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sshtest.GenerateKey(dir, "b", sshtest.ED25519, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kh := filepath.Join(dir, "known_hosts")
+	write := func(k *sshtest.Key) {
+		t.Helper()
+		if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{"[127.0.0.1]:2222"}, k.Public)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2222}
+	var c HostKeyCache
+	write(a)
+	for range 2 {
+		keys, err := c.load([]string{kh}, false)
+		if err != nil || keys.check("127.0.0.1:2222", addr, a.Public) != nil {
+			t.Fatalf("key a: %v", err)
+		}
+	}
+	// Same size, another key: the modification time tells.
+	time.Sleep(10 * time.Millisecond)
+	write(b)
+	keys, err := c.load([]string{kh}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.check("127.0.0.1:2222", addr, b.Public); err != nil {
+		t.Fatalf("the new key is not seen: %v", err)
+	}
+	var changed *HostKeyChangedError
+	if err := keys.check("127.0.0.1:2222", addr, a.Public); !errors.As(err, &changed) {
+		t.Fatalf("the old key: %v, want HOST KEY CHANGED", err)
 	}
 }

@@ -62,3 +62,63 @@ func TestProxyJump(t *testing.T) {
 		}
 	})
 }
+
+// Nodes dialled with one Jumps share one connection to their bastion: the
+// bastion sees one login for three nodes, and the connection is closed when
+// the last node's is.
+func TestProxyJumpShared(t *testing.T) {
+	bastion := sshtest.Start(t)
+	var targets []*sshtest.Server
+	lines := bastion.KnownHostsLine() + "\n"
+	for range 3 {
+		s := sshtest.Start(t)
+		if err := s.Authorize(bastion.ClientKey.Public); err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, s)
+		lines += s.KnownHostsLine() + "\n"
+	}
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(known, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jumps := NewJumps()
+	var trs []*Transport
+	for i, target := range targets {
+		cfg := nodeConfig(target)
+		cfg.Name = "node-" + strconv.Itoa(i+1)
+		cfg.IdentityFiles = []string{bastion.ClientKeyFile()}
+		cfg.KnownHostsFiles = []string{known}
+		cfg.ProxyJump = bastion.User + "@" + bastion.Addr()
+		cfg.Jumps = jumps
+		tr := dialT(t, cfg)
+		runT(t, tr, "true")
+		trs = append(trs, tr)
+	}
+	for _, target := range targets {
+		if n := acceptedLogins(target); n != 1 {
+			t.Fatalf("a node saw %d logins, want 1", n)
+		}
+	}
+	if n := acceptedLogins(bastion); n != 1 {
+		t.Fatalf("the bastion saw %d logins for 3 nodes, want 1 shared", n)
+	}
+	if jumps.Open() != 1 {
+		t.Fatalf("%d jump connections open, want 1", jumps.Open())
+	}
+	trs[0].Close()
+	runT(t, trs[1], "true") // the others still ride on it
+	trs[1].Close()
+	trs[2].Close()
+	if jumps.Open() != 0 {
+		t.Fatalf("%d jump connections open after every node closed, want 0", jumps.Open())
+	}
+	// A new node dials the bastion again.
+	cfg := nodeConfig(targets[0])
+	cfg.IdentityFiles, cfg.KnownHostsFiles = []string{bastion.ClientKeyFile()}, []string{known}
+	cfg.ProxyJump, cfg.Jumps = bastion.User+"@"+bastion.Addr(), jumps
+	runT(t, dialT(t, cfg), "true")
+	if n := acceptedLogins(bastion); n != 2 {
+		t.Fatalf("the bastion saw %d logins, want 2 (one per time it was needed)", n)
+	}
+}

@@ -160,33 +160,41 @@ func (c *conn) reason() error {
 }
 
 // keepAlive sends keepalive@openssh.com every interval. OpenSSH answers it
-// (with a failure: any reply proves the peer alive); a peer that has not
-// answered for max intervals is declared dead and the connection closed, so
-// waiting commands fail instead of hanging on a vanished host.
+// (with a failure: any reply proves the peer alive). A peer that has answered
+// nothing for max intervals is declared dead and the connection closed, so
+// waiting commands fail instead of hanging on a vanished host: the deadline
+// runs from the last answer, so a peer that freezes is noticed within
+// interval × max of its last sign of life (OpenSSH's ServerAliveInterval ×
+// ServerAliveCountMax), not one interval later.
 func (c *conn) keepAlive(interval time.Duration, max int) {
+	window := interval * time.Duration(max)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	dead := time.NewTimer(window)
+	defer dead.Stop()
+	replies := make(chan error, 1) // one request outstanding at a time
+	waiting := false
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-tick.C:
-		}
-		reply := make(chan error, 1)
-		go func() {
-			_, _, err := c.ch.client.SendRequest("keepalive@openssh.com", true, nil)
-			reply <- err
-		}()
-		select {
-		case <-c.done:
-			return
-		case err := <-reply:
+			if !waiting {
+				waiting = true
+				go func() {
+					_, _, err := c.ch.client.SendRequest("keepalive@openssh.com", true, nil)
+					replies <- err
+				}()
+			}
+		case err := <-replies:
+			waiting = false
 			if err != nil {
 				c.end(fmt.Errorf("keepalive failed: %w", err))
 				return
 			}
-		case <-time.After(interval * time.Duration(max)):
-			c.end(fmt.Errorf("peer did not answer keepalives for %v", interval*time.Duration(max)))
+			dead.Reset(window)
+		case <-dead.C:
+			c.end(fmt.Errorf("peer did not answer keepalives for %v (keepAlive %v x keepAliveCount %d)", window, interval, max))
 			return
 		}
 	}

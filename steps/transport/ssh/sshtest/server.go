@@ -220,6 +220,14 @@ func (s *Server) writeConfig(extra []string) string {
 	}
 	// %u: keys authorize User only, not every account on the machine.
 	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", filepath.Join(s.Dir, "authorized_keys.%u"))
+	// MaxStartups is one of the keywords where sshd takes the last value,
+	// not the first: write the default only when extra does not set it.
+	maxStartups := "MaxStartups 100:30:200"
+	for _, l := range extra {
+		if f := strings.Fields(l); len(f) > 0 && strings.EqualFold(f[0], "MaxStartups") {
+			maxStartups = l
+		}
+	}
 	b.WriteString(strings.Join([]string{
 		"PidFile none",
 		"StrictModes no",
@@ -232,7 +240,7 @@ func (s *Server) writeConfig(extra []string) string {
 		"AllowTcpForwarding yes",
 		"AllowStreamLocalForwarding yes",
 		"MaxAuthTries 20",
-		"MaxStartups 100:30:200",
+		maxStartups,
 		"LogLevel VERBOSE",
 	}, "\n"))
 	b.WriteString("\n")
