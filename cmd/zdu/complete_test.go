@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/zdu-dev/zdu/cmd/zdu/completetest"
 )
 
 func words(cs []candidate) []string {
@@ -186,36 +188,5 @@ func bashComplete(t *testing.T, bash, bin, setup, line string) string {
 	t.Helper()
 	cmd := exec.Command(bash)
 	cmd.Env = os.Environ()
-	return bashCompleteEnv(t, cmd, bin, setup, line)
-}
-
-// bashCompleteEnv is bashComplete with cmd's bash, environment and
-// working directory.
-func bashCompleteEnv(t *testing.T, cmd *exec.Cmd, bin, setup, line string) string {
-	t.Helper()
-	script := setup + `
-line=$1
-read -ra COMP_WORDS <<< "$line"
-[[ $line == *" " ]] && COMP_WORDS+=("")
-COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
-COMP_LINE=$line
-COMP_POINT=${#line}
-spec=$(complete -p zdu) || { echo "no completion for zdu" >&2; exit 1; }
-fn=$(sed -E 's/.*-F ([^ ]+).*/\1/' <<< "$spec")
-"$fn" zdu "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-echo "${COMPREPLY[*]}"
-`
-	cmd.Args = append(cmd.Args[:1], "--norc", "--noprofile", "-c", script, "bash", line)
-	path := bin
-	for _, e := range cmd.Env {
-		if p, ok := strings.CutPrefix(e, "PATH="); ok {
-			path += string(os.PathListSeparator) + p
-		}
-	}
-	cmd.Env = append(cmd.Env, "PATH="+path)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bash completion of %q: %v", line, err)
-	}
-	return strings.TrimSpace(string(out))
+	return completetest.Bash(t, cmd, bin, setup, line)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zdu-dev/zdu/cmd/zdu/completetest"
 	"github.com/zdu-dev/zdu/steps/lb/lbtest"
 	"github.com/zdu-dev/zdu/steps/lb/loopback"
 )
@@ -153,10 +154,10 @@ func TestPackageInstalled(t *testing.T) {
 	// Bash, as at a TAB: the installed completion, the installed zdu.
 	bin := filepath.Dir("/usr/bin/zdu")
 	setup := "source /usr/share/bash-completion/completions/zdu"
-	if got := bashCompleteEnv(t, installed("bash"), bin, setup, "zdu re"); got != "rehearse report resume" {
+	if got := completetest.Bash(t, installed("bash"), bin, setup, "zdu re"); got != "rehearse report resume" {
 		t.Errorf("bash: zdu re<TAB> = %q", got)
 	}
-	if got := bashCompleteEnv(t, installed("bash"), bin, setup, "zdu rehearse /usr/share/zdu/plans/nova-api.yaml --set upg"); got != "upgrade_command=" {
+	if got := completetest.Bash(t, installed("bash"), bin, setup, "zdu rehearse /usr/share/zdu/plans/nova-api.yaml --set upg"); got != "upgrade_command=" {
 		t.Errorf("bash: zdu rehearse nova-api.yaml --set upg<TAB> = %q", got)
 	}
 
@@ -181,38 +182,4 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
-}
-
-// bashCompleteEnv loads the completion (setup, in cmd's bash with cmd's
-// environment, PATH starting at bin), then completes line as bash does at
-// a TAB at its end: COMP_LINE, COMP_POINT, COMP_WORDS and COMP_CWORD set,
-// the function complete -p names called. It returns COMPREPLY joined by
-// blanks.
-func bashCompleteEnv(t *testing.T, cmd *exec.Cmd, bin, setup, line string) string {
-	t.Helper()
-	script := setup + `
-line=$1
-read -ra COMP_WORDS <<< "$line"
-[[ $line == *" " ]] && COMP_WORDS+=("")
-COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
-COMP_LINE=$line
-COMP_POINT=${#line}
-spec=$(complete -p zdu) || { echo "no completion for zdu" >&2; exit 1; }
-fn=$(sed -E 's/.*-F ([^ ]+).*/\1/' <<< "$spec")
-"$fn" zdu "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-echo "${COMPREPLY[*]}"
-`
-	cmd.Args = append(cmd.Args[:1], "--norc", "--noprofile", "-c", script, "bash", line)
-	path := bin
-	for _, e := range cmd.Env {
-		if p, ok := strings.CutPrefix(e, "PATH="); ok {
-			path += string(os.PathListSeparator) + p
-		}
-	}
-	cmd.Env = append(cmd.Env, "PATH="+path)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bash completion of %q: %v", line, err)
-	}
-	return strings.TrimSpace(string(out))
 }
