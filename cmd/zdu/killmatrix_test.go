@@ -135,6 +135,22 @@ func (k *killRun) zdu(env []string, args ...string) proc {
 	return p
 }
 
+// hold holds a sandbox node at a point (NODE:KEY, see zdu sandbox hold).
+func (k *killRun) hold(spec string) {
+	k.t.Helper()
+	if r := k.zdu(nil, "sandbox", "hold", spec, "--dir", k.dir); r.code != 0 {
+		k.t.Fatalf("zdu sandbox hold: %s", r.out)
+	}
+}
+
+// release lets a held sandbox node go on.
+func (k *killRun) release(spec string) {
+	k.t.Helper()
+	if r := k.zdu(nil, "sandbox", "release", spec, "--dir", k.dir); r.code != 0 {
+		k.t.Fatalf("zdu sandbox release: %s", r.out)
+	}
+}
+
 func (k *killRun) runArgs() []string {
 	return []string{"run", shippedPlan(k.kp.plan), "-i", k.m.Inventory, "--run-dir", k.runDir, "--state", k.stateDir, "--log-format", "json"}
 }
@@ -394,18 +410,14 @@ func killMidDrain(t *testing.T, kp killPlan) {
 func killMidRestart(t *testing.T, kp killPlan) {
 	k := newKillRun(t, kp)
 	spec := kp.first + ":" + kp.restartHold
-	if r := k.zdu(nil, "sandbox", "hold", spec, "--dir", k.dir); r.code != 0 {
-		t.Fatalf("zdu sandbox hold: %s", r.out)
-	}
+	k.hold(spec)
 	kill := k.start(k.runArgs()...)
 	k.until(kp.first+"'s restart held", func() bool { return slices.Contains(k.node(kp.first).Waiting, kp.restartHold) })
 	if p := kill(); !p.killed {
 		t.Fatalf("zdu was not killed: %+v", p)
 	}
 	k.checkHonest()
-	if r := k.zdu(nil, "sandbox", "release", spec, "--dir", k.dir); r.code != 0 {
-		t.Fatalf("zdu sandbox release: %s", r.out)
-	}
+	k.release(spec)
 	before := len(k.events())
 	vertex := kp.phase + "/" + kp.first + "/" + kp.restartStep
 	r := k.resume()
@@ -439,9 +451,7 @@ func killMidRestart(t *testing.T, kp killPlan) {
 func killMidWait(t *testing.T, kp killPlan) {
 	k := newKillRun(t, kp)
 	spec := kp.first + ":" + sandbox.ServiceStart
-	if r := k.zdu(nil, "sandbox", "hold", spec, "--dir", k.dir); r.code != 0 {
-		t.Fatalf("zdu sandbox hold: %s", r.out)
-	}
+	k.hold(spec)
 	kill := k.start(k.runArgs()...)
 	vertex := kp.phase + "/" + kp.first + "/" + kp.waitStep
 	k.until(vertex+" waiting", func() bool { return k.started(vertex) })
@@ -449,8 +459,6 @@ func killMidWait(t *testing.T, kp killPlan) {
 		t.Fatalf("zdu was not killed: %+v", p)
 	}
 	k.checkHonest()
-	if r := k.zdu(nil, "sandbox", "release", spec, "--dir", k.dir); r.code != 0 {
-		t.Fatalf("zdu sandbox release: %s", r.out)
-	}
+	k.release(spec)
 	k.finish(k.resume())
 }

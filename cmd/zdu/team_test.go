@@ -137,16 +137,7 @@ func TestTeamEtcd(t *testing.T) {
 	url := c.URL("team", "lease=3s&timeout=2s")
 	k := newKillRun(t, killPlans[0])
 	a, b, hc := newHost(t, "a"), newHost(t, "b"), newHost(t, "c")
-	hold := func(spec string) {
-		if r := k.zdu(nil, "sandbox", "hold", spec, "--dir", k.dir); r.code != 0 {
-			t.Fatalf("zdu sandbox hold: %s", r.out)
-		}
-	}
-	release := func(spec string) {
-		if r := k.zdu(nil, "sandbox", "release", spec, "--dir", k.dir); r.code != 0 {
-			t.Fatalf("zdu sandbox release: %s", r.out)
-		}
-	}
+	hold, release := k.hold, k.release
 	first, second := "node-1:"+sandbox.ServiceStart, "node-2:"+sandbox.ServiceStart
 	hold(first)
 	k.runDir = a.runDir
@@ -244,16 +235,7 @@ func TestTeamEtcdFaults(t *testing.T) {
 	k := newKillRun(t, killPlans[0])
 	a := newHost(t, "a")
 	k.runDir = a.runDir
-	hold := func(spec string) {
-		if r := k.zdu(nil, "sandbox", "hold", spec, "--dir", k.dir); r.code != 0 {
-			t.Fatalf("zdu sandbox hold: %s", r.out)
-		}
-	}
-	release := func(spec string) {
-		if r := k.zdu(nil, "sandbox", "release", spec, "--dir", k.dir); r.code != 0 {
-			t.Fatalf("zdu sandbox release: %s", r.out)
-		}
-	}
+	hold, release := k.hold, k.release
 	first, second := "node-1:"+sandbox.ServiceStart, "node-2:"+sandbox.ServiceStart
 	hold(first)
 	hold(second)
