@@ -223,16 +223,23 @@ func (d *Dir) Lock(run Run, nodes []Node) (_ Hold, err error) {
 
 // heldError names the first holder (in id order) and its nodes.
 func (d *Dir) heldError(held map[string][]string) error {
+	return FirstHolder(held, d.Run, func(run Run) bool { return d.alive(run.ID, run.Host) })
+}
+
+// FirstHolder is the HeldError of a refused lock: held maps each holding
+// run's id to the nodes it holds; the first holder in id order is named,
+// as far as lookup finds its record (else by id alone), alive or not.
+func FirstHolder(held map[string][]string, lookup func(id string) (Run, error), alive func(Run) bool) error {
 	ids := make([]string, 0, len(held))
 	for id := range held {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	run, err := d.Run(ids[0])
+	run, err := lookup(ids[0])
 	if err != nil {
 		run = Run{ID: ids[0]}
 	}
-	return &HeldError{Holder: run, Nodes: held[ids[0]], Alive: d.alive(run.ID, run.Host)}
+	return &HeldError{Holder: run, Nodes: held[ids[0]], Alive: alive(run)}
 }
 
 // Release gives the nodes back and records how the run ended.

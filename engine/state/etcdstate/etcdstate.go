@@ -182,16 +182,7 @@ func (b *Backend) session() (*concurrency.Session, error) {
 
 // heldError names the first holder (in id order) and its nodes.
 func (b *Backend) heldError(held map[string][]string) error {
-	ids := make([]string, 0, len(held))
-	for id := range held {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	run, err := b.Run(ids[0])
-	if err != nil {
-		run = state.Run{ID: ids[0]}
-	}
-	return &state.HeldError{Holder: run, Nodes: held[ids[0]], Alive: b.Alive(run)}
+	return state.FirstHolder(held, b.Run, b.Alive)
 }
 
 // hold is a run's hold: its locks, and the lease its alive key is under.
