@@ -50,6 +50,10 @@ func ParsePath(s string) (Path, error) {
 	} else if s != "" && s[0] != '.' && s[0] != '[' {
 		s = "." + s // `data.value` is `$.data.value`
 		p.src = "$" + s
+		if len(p.src) > maxPathLen {
+			// The path as written out, which String gives, stays in bounds.
+			return Path{}, fmt.Errorf("path is %d characters long with the $. it stands for, more than %d", len(p.src), maxPathLen)
+		}
 	}
 	if s == "" {
 		return Path{}, errors.New("path is empty (use $ for the whole body)")

@@ -116,6 +116,8 @@ func TestParsePathErrors(t *testing.T) {
 		{"$.a b", `expected . or [, found ' '`},
 		{"$" + strings.Repeat(".a", 300), "more than 512"},
 		{"$" + strings.Repeat(".a", 65), "more than 64 parts"},
+		// 511 characters, 513 once written out as $.: String must parse again.
+		{strings.Repeat("r", 511), "513 characters long with the $. it stands for, more than 512"},
 	}
 	for _, tc := range tests {
 		if p, err := ParsePath(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
