@@ -42,6 +42,10 @@ type Options struct {
 	MaxStartups int
 	// User is the only user name accepted ("" any).
 	User string
+	// First numbers the first node (0 is 1): nodes are sim-First and up, on
+	// the addresses that go with those numbers, so several processes can
+	// serve one fleet in shards (each process has its own open-file limit).
+	First int
 }
 
 // Stats are what the fleet saw.
@@ -85,7 +89,8 @@ func Start(opt Options, client ssh.PublicKey) (*Fleet, error) {
 	f := &Fleet{opt: opt, conns: map[net.Conn]struct{}{}}
 	want := client.Marshal()
 	port := 0
-	for i := 1; i <= opt.Nodes; i++ {
+	first := max(opt.First, 1)
+	for i := first; i < first+opt.Nodes; i++ {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			f.Close()
@@ -108,7 +113,7 @@ func Start(opt Options, client ssh.PublicKey) (*Fleet, error) {
 				return nil, nil
 			}}
 		n.conf.AddHostKey(signer)
-		if n.ln, err = listen(i, &port); err != nil {
+		if n.ln, err = listen(i, i == first, &port); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("fleetsim: listening for node %d: %w", i, err)
 		}
@@ -122,8 +127,9 @@ func Start(opt Options, client ssh.PublicKey) (*Fleet, error) {
 // listen opens node i's listener: on one port shared by every node, each
 // on a loopback address of its own (127.1.0.1, 127.1.0.2, ...). Asking the
 // kernel for a free port per node slows down to seconds a port once many
-// thousands are bound; a fixed (address, port) binds at once.
-func listen(i int, port *int) (net.Listener, error) {
+// thousands are bound; a fixed (address, port) binds at once. The first
+// node's port is the kernel's choice, retried if a later address has it.
+func listen(i int, firstNode bool, port *int) (net.Listener, error) {
 	ip := net.IPv4(127, byte(1+i/65025), byte(i/255%255), byte(1+i%255))
 	for attempt := 0; ; attempt++ {
 		ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(*port)))
@@ -133,7 +139,7 @@ func listen(i int, port *int) (net.Listener, error) {
 			}
 			return ln, nil
 		}
-		if i > 1 || attempt >= 20 {
+		if !firstNode || attempt >= 20 {
 			return nil, err
 		}
 	}

@@ -29,30 +29,20 @@ func main() {
 	flag.IntVar(&opt.Nodes, "nodes", 100, "virtual nodes")
 	flag.DurationVar(&opt.Latency, "latency", 0, "added before each command's answer")
 	flag.IntVar(&opt.MaxStartups, "max-startups", 0, "handshakes in progress at once over the fleet; more are dropped (0: no limit)")
+	flag.IntVar(&opt.First, "first", 1, "number of the first node (a shard of a larger fleet starts past the others)")
+	clientKey := flag.String("client-key", "", "the client's private key to accept (default: a new one, written to -dir/id_client)")
 	flag.Parse()
-	if err := run(*dir, opt); err != nil {
+	if err := run(*dir, *clientKey, opt); err != nil {
 		fmt.Fprintln(os.Stderr, "sim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, opt fleetsim.Options) error {
+func run(dir, keyPath string, opt fleetsim.Options) error {
 	if dir == "" {
 		return fmt.Errorf("-dir is required")
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		return err
-	}
-	keyPath := filepath.Join(dir, "id_client")
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(block), 0o600); err != nil {
-		return err
-	}
-	pub, err := ssh.NewPublicKey(priv.Public())
+	pub, keyPath, err := clientKey(dir, keyPath)
 	if err != nil {
 		return err
 	}
@@ -70,4 +60,34 @@ func run(dir string, opt fleetsim.Options) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(st)
+}
+
+// clientKey reads the client's key from keyPath, or makes a new one and
+// writes it to dir/id_client; it returns the public key and the file.
+func clientKey(dir, keyPath string) (ssh.PublicKey, string, error) {
+	if keyPath != "" {
+		b, err := os.ReadFile(keyPath)
+		if err != nil {
+			return nil, "", err
+		}
+		signer, err := ssh.ParsePrivateKey(b)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", keyPath, err)
+		}
+		return signer.PublicKey(), keyPath, nil
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		return nil, "", err
+	}
+	keyPath = filepath.Join(dir, "id_client")
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, "", err
+	}
+	pub, err := ssh.NewPublicKey(priv.Public())
+	return pub, keyPath, err
 }
