@@ -218,44 +218,45 @@ func (im *importer) phaseImport(file, path string, item *yaml.Node, m *merged, c
 // addParams appends a params mapping's entries to m; a name already there
 // from another file is an error at the later one.
 func (im *importer) addParams(file string, m *merged, ps *yaml.Node) {
-	if ps == nil || ps.Kind != yaml.MappingNode {
-		return
-	}
-next:
-	for i := 0; i+1 < len(ps.Content); i += 2 {
-		k, v := ps.Content[i], ps.Content[i+1]
-		for _, e := range m.params {
-			if e.k.Value != k.Value {
-				continue
-			}
-			if im.fileOf(e.k) != im.fileOf(k) {
-				im.at(file, im.siteIn(file, k), "param %s is declared at %s and at %s; an importing plan gives an imported param a new default with its import's params: instead of declaring it again", k.Value, im.where(e.k), im.where(k))
-			}
-			continue next
+	im.addEntries(file, &m.params, ps, func(had, k *yaml.Node) string {
+		if im.fileOf(had) == im.fileOf(k) {
+			return ""
 		}
-		m.params = append(m.params, entry{k, v})
-	}
+		return fmt.Sprintf("param %s is declared at %s and at %s; an importing plan gives an imported param a new default with its import's params: instead of declaring it again", k.Value, im.where(had), im.where(k))
+	})
 }
 
 // addRollbacks appends a rollbacks mapping's entries to m; a name already
 // there is an error at the later one.
 func (im *importer) addRollbacks(file string, m *merged, rbs *yaml.Node) {
-	if rbs == nil || rbs.Kind != yaml.MappingNode {
+	im.addEntries(file, &m.rollbacks, rbs, func(had, k *yaml.Node) string {
+		if im.fileOf(had) == im.fileOf(k) && had.Line == k.Line {
+			return ""
+		}
+		return fmt.Sprintf("rollback %s is declared at %s and at %s; a whole import replaces an imported rollback with its import's rollbacks:", k.Value, im.where(had), im.where(k))
+	})
+}
+
+// addEntries appends mapping n's entries to *into, but not a name already
+// there: for that, clash (given the key there and the new one) says what
+// is wrong at the later one, or "" when it is the same entry again.
+func (im *importer) addEntries(file string, into *[]entry, n *yaml.Node, clash func(had, k *yaml.Node) string) {
+	if n == nil || n.Kind != yaml.MappingNode {
 		return
 	}
 next:
-	for i := 0; i+1 < len(rbs.Content); i += 2 {
-		k, v := rbs.Content[i], rbs.Content[i+1]
-		for _, e := range m.rollbacks {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		for _, e := range *into {
 			if e.k.Value != k.Value {
 				continue
 			}
-			if im.fileOf(e.k) != im.fileOf(k) || e.k.Line != k.Line {
-				im.at(file, im.siteIn(file, k), "rollback %s is declared at %s and at %s; a whole import replaces an imported rollback with its import's rollbacks:", k.Value, im.where(e.k), im.where(k))
+			if msg := clash(e.k, k); msg != "" {
+				im.at(file, im.siteIn(file, k), "%s", msg)
 			}
 			continue next
 		}
-		m.rollbacks = append(m.rollbacks, entry{k, v})
+		*into = append(*into, entry{k, v})
 	}
 }
 
