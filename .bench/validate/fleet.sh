@@ -32,14 +32,10 @@ COMMANDS=${COMMANDS:-validate}
 WORK=$(mktemp -d /tmp/zdu-bench-invload.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-build() { # side commit
-	mkdir -p "$WORK/$1/src"
-	git -C "$ROOT" archive "$2" | tar -x -C "$WORK/$1/src"
-	(cd "$WORK/$1/src" && go build -o "$WORK/$1/zdu" ./cmd/zdu)
-	echo "$1: $(git -C "$ROOT" rev-parse --short "$2")"
-}
-build before "$BEFORE"
-build after "$AFTER"
+# shellcheck source=../lib.sh
+. "$ROOT/.bench/lib.sh"
+bench_build before "$BEFORE"
+bench_build after "$AFTER"
 
 inv="$WORK/inventory.yaml"
 awk -v n="$NODES" 'BEGIN {
@@ -54,7 +50,7 @@ plan="$WORK/plan.yaml"
 printf 'apiVersion: zdu/v1\nname: fleet\nphases:\n  - id: upgrade\n    targets: all\n    strategy: {batch: "5%%"}\n    steps:\n      - id: s1\n        type: ssh-exec\n        with: {command: "echo ${{ vars.instance }}"}\n' >"$plan"
 echo "inventory: $NODES nodes, $(wc -c <"$inv") bytes"
 
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
+bench_machine
 echo "start: $(date -u +%Y-%m-%dT%H:%M:%SZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 raw="$WORK/raw.tsv"
 : >"$raw"
@@ -77,9 +73,8 @@ run() { # side command
 }
 
 for r in $(seq 1 "$ROUNDS"); do
-	if [ $((r % 2)) = 1 ]; then order="before after"; else order="after before"; fi
 	for cmd in $COMMANDS; do
-		for side in $order; do
+		for side in $(bench_order "$r" before after); do
 			run "$side" "$cmd"
 		done
 	done

@@ -39,14 +39,10 @@ TIMEOUT=${TIMEOUT:-300}
 WORK=$(mktemp -d /tmp/zdu-bench-validate.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-build() { # side commit
-	mkdir -p "$WORK/$1/src"
-	git -C "$ROOT" archive "$2" | tar -x -C "$WORK/$1/src"
-	(cd "$WORK/$1/src" && go build -o "$WORK/$1/zdu" ./cmd/zdu)
-	echo "$1: $(git -C "$ROOT" rev-parse --short "$2")"
-}
-build before "$BEFORE"
-build after "$AFTER"
+# shellcheck source=../lib.sh
+. "$ROOT/.bench/lib.sh"
+bench_build before "$BEFORE"
+bench_build after "$AFTER"
 
 inv="$WORK/inventory.yaml"
 {
@@ -102,9 +98,7 @@ for shape in $SHAPES; do
 			sides="after"
 		fi
 		for r in $(seq 1 "$ROUNDS"); do
-			order=$sides
-			if [ $((r % 2)) = 0 ]; then order=$(echo "$sides" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}'); fi
-			for side in $order; do run "$side" "$shape" "$n" "$plan"; done
+			for side in $(bench_order "$r" $sides); do run "$side" "$shape" "$n" "$plan"; done
 		done
 	done
 done
@@ -119,7 +113,7 @@ if echo " $SHAPES " | grep -q " registered " && [ "$BEFORE_REGISTERED_STEPS" -gt
 fi
 
 echo
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(go version | cut -d' ' -f3)"
+bench_machine
 echo "started $started, load average $load_start; ended $(date -u +%Y-%m-%dT%H:%M:%SZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf 'shape\tsteps\tside\truns\tmin s\tmedian s\tmin MB\tmedian MB\n'
