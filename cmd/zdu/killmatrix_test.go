@@ -61,12 +61,26 @@ func TestKillMatrix(t *testing.T) {
 		t.Skip("the kill matrix runs each shipped plan several times")
 	}
 	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
+	// Each case has a sandbox, a state and a run directory of its own, and
+	// mostly waits on the plans' timers: they run side by side (go test's
+	// -parallel, GOMAXPROCS by default, bounds how many at once).
 	for _, kp := range killPlans {
 		t.Run(kp.name, func(t *testing.T) {
-			t.Run("every step boundary", func(t *testing.T) { killEveryBoundary(t, kp) })
-			t.Run("mid-drain", func(t *testing.T) { killMidDrain(t, kp) })
-			t.Run("mid-restart", func(t *testing.T) { killMidRestart(t, kp) })
-			t.Run("mid-wait", func(t *testing.T) { killMidWait(t, kp) })
+			t.Parallel()
+			for _, c := range []struct {
+				name string
+				kill func(*testing.T, killPlan)
+			}{
+				{"every step boundary", killEveryBoundary},
+				{"mid-drain", killMidDrain},
+				{"mid-restart", killMidRestart},
+				{"mid-wait", killMidWait},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.kill(t, kp)
+				})
+			}
 		})
 	}
 }

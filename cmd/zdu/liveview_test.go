@@ -64,6 +64,7 @@ var (
 // from running to passed, the probe's count growing), the view follows a
 // narrower window, and at the end the last frame stays above the summary.
 func TestLiveViewUnderTmux(t *testing.T) {
+	t.Parallel()
 	lbtest.Need(t, loopback.HAProxyPath, "haproxy")
 	bin := zduBinary(t)
 	dir := t.TempDir()

@@ -92,6 +92,7 @@ func TestRehearseBadRehearsalFile(t *testing.T) {
 // instances (the probe sending through both), and a database-style plan
 // with no load balancer. Both end green on the new version.
 func TestRehearseOtherPlans(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		plan, old, new string
 		nodes          []string
@@ -155,6 +156,7 @@ func lbInstances(t *testing.T, r rehearsal) int {
 // health wait fails, its rollback puts the old version back, and the
 // summary shows the failure and the rollback. No request is lost.
 func TestRehearseHealthFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	r := rehearse(t, rehearseData("web2lb.yaml"), "-i", rehearseData("web2lb.inventory.yaml"),
 		"--fail", "web-2:health", "--set", "health_timeout=5s")
 	if r.code != 20 || r.sum.Status != "UPGRADE_FAILED" {
@@ -203,6 +205,7 @@ func TestRehearseReportsStoppedNode(t *testing.T) {
 // the plan waits 30s per drain (nginx cannot see open requests) and 30s
 // after its canary.
 func TestRehearseKeycloakBehindNginx(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("the keycloak plan's drain times make this rehearsal take minutes")
 	}

@@ -162,6 +162,7 @@ func checkRolling(t *testing.T, r rehearsal, nodes []string, old, new string) {
 // turn, and not one request fails. Then the same plan without its drain
 // steps: the probe sees the restarts, and the plan's error budget fails it.
 func TestRehearseNovaZeroDowntime(t *testing.T) {
+	t.Parallel()
 	plan := filepath.Join("..", "..", "plans", "nova-api.yaml")
 	r := rehearse(t, plan, "--nodes", "3", "--rate", "250")
 	if r.code != 0 || r.sum.Status != "SUCCESS" {
@@ -250,6 +251,7 @@ func TestRehearseNovaZeroDowntime(t *testing.T) {
 // with apply failing on Node-B: the nodes changed so far are rolled back,
 // exit 73, and still no request fails.
 func TestRehearseAxwayReferenceTopology(t *testing.T) {
+	t.Parallel()
 	plan := filepath.Join("..", "..", "plans", "axway-7.7.yaml")
 	inv := filepath.Join("..", "..", "plans", "axway-7.7.inventory.yaml")
 	nodes := []string{"Node-A", "Node-B", "Node-C"}
@@ -379,7 +381,14 @@ func withoutSteps(t *testing.T, plan, typ string, dropKeys ...string) string {
 	if removed == 0 {
 		t.Fatalf("%s has no %s step", plan, typ)
 	}
-	out, err := yaml.Marshal(&doc)
+	return writePlanCopy(t, plan, &doc)
+}
+
+// writePlanCopy writes doc as plan's copy in a temporary directory, next
+// to the plan library and plan's rehearsal file, and returns its path.
+func writePlanCopy(t *testing.T, plan string, doc *yaml.Node) string {
+	t.Helper()
+	out, err := yaml.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
 	}

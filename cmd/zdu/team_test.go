@@ -129,6 +129,7 @@ func refused(t *testing.T, k *killRun, h host, url, id string, want ...string) {
 // (A's events copied from etcd, then B's) passes the engine's checks, and
 // the probe saw no failed request. History and report work from host C.
 func TestTeamEtcd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs a rollout against a sandbox and an etcd cluster")
 	}
@@ -224,6 +225,7 @@ func checkEtcdRecord(t *testing.T, url, id string, local []journal.Event) {
 // resumes from its host's run directory (etcd's record brought up to date)
 // and completes with no failed probe request.
 func TestTeamEtcdFaults(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs a rollout against a sandbox and an etcd cluster")
 	}
