@@ -9,6 +9,7 @@
 # Usage: .bench/fleet/sim.sh                     (NODES=5000)
 #        NODES=20000 MAX_CONNECTIONS=256 .bench/fleet/sim.sh
 #        LATENCY=5ms MAX_STARTUPS=10 MAX_DIALS=10 .bench/fleet/sim.sh
+#        DIAL_RATE=0 .bench/fleet/sim.sh              (dials unpaced)
 set -euo pipefail
 
 NODES=${NODES:-5000}
@@ -18,6 +19,7 @@ LATENCY=${LATENCY:-1ms}
 MAX_STARTUPS=${MAX_STARTUPS:-10}
 MAX_DIALS=${MAX_DIALS:-10}
 MAX_CONNECTIONS=${MAX_CONNECTIONS:-256}
+DIAL_RATE=${DIAL_RATE:-200}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # A listener per node: over SHARD nodes (default 10,000) the fleet is served
 # by several simulator processes, each under its own open-file limit (a
@@ -75,7 +77,7 @@ la=$(cut -d' ' -f1-3 /proc/loadavg)
 set +e
 /usr/bin/time -v -o "$WORK/time" "$WORK/zdu" run "$WORK/plan.yaml" -i "$WORK/inventory.yaml" \
 	--run-dir "$WORK/run" --state "$WORK/state" --log-format text \
-	--max-dials "$MAX_DIALS" --max-connections "$MAX_CONNECTIONS" >"$WORK/out" 2>"$WORK/err"
+	--max-dials "$MAX_DIALS" --dial-rate "$DIAL_RATE" --max-connections "$MAX_CONNECTIONS" >"$WORK/out" 2>"$WORK/err"
 code=$?
 set -e
 for p in "${SIMS[@]}"; do kill -INT "$p"; done
@@ -84,7 +86,7 @@ SIMS=()
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$WORK/time")
 cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$WORK/time")
 rss=$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time")
-echo "nodes=$NODES shards=$shards batch=$BATCH steps=$STEPS latency=$LATENCY max_startups=$MAX_STARTUPS max_dials=$MAX_DIALS max_connections=$MAX_CONNECTIONS loadavg_before=\"$la\" loadavg_after=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+echo "nodes=$NODES shards=$shards batch=$BATCH steps=$STEPS latency=$LATENCY max_startups=$MAX_STARTUPS max_dials=$MAX_DIALS dial_rate=$DIAL_RATE max_connections=$MAX_CONNECTIONS loadavg_before=\"$la\" loadavg_after=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 echo "exit=$code wall_s=$wall cpu_s=$cpu peak_rss_mb=$((rss / 1024))"
 awk -v n="$NODES" -v c="$cpu" -v r="$rss" -v s="$STEPS" 'BEGIN {printf "per node: cpu_ms=%.2f rss_kb=%.1f; per step: cpu_ms=%.3f\n", c*1000/n, r/n, c*1000/(n*s)}'
 grep -h 'connections:' "$WORK/err" || echo "(no connection report)"

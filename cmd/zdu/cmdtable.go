@@ -96,6 +96,7 @@ var flagValues = map[string]argKind{
 	// Numbers, durations, URLs and budgets: nothing to offer.
 	"nodes": kind(argNone), "rate": kind(argNone), "startup": kind(argNone), "stop-grace": kind(argNone),
 	"probe": kind(argNone), "probe-rate": kind(argNone), "probe-timeout": kind(argNone), "probe-budget": kind(argNone),
+	"max-dials": kind(argNone), "max-connections": kind(argNone), "dial-rate": kind(argNone),
 }
 
 // visibleCommands are the commands an operator is shown, sorted, with help.

@@ -203,11 +203,11 @@ func execute(ctx context.Context, j job, opt runOptions, stdout, stderr io.Write
 	// anything is changed.
 	var refused atomic.Int64
 	pool := run.NewPool(prog.Binding.Inv, run.SSHDialerWith(prog.Binding.Inv, func(error) { refused.Add(1) }))
-	maxDials, maxConns := opt.conns.limits()
-	pool.Limit(run.LimitsFor(prog, maxDials, maxConns))
+	limits := opt.conns.limits(prog)
+	pool.Limit(limits)
 	defer pool.Close()
 	defer reportConnections(stderr, pool, &refused)
-	err = preflight(ctx, prog, pool, maxDials)
+	err = preflight(ctx, prog, pool, limits.MaxDials)
 	var obs *run.ProbeObserver
 	if err == nil && opt.probeOpt.URL != "" {
 		obs, err = run.StartProbe(ctx, prog, pool, opt.probeOpt)

@@ -16,11 +16,14 @@ import (
 // connFlags bound the run's SSH connections.
 type connFlags struct {
 	maxDials, maxConns int
+	dialRate           float64
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxDials, "max-dials", run.DefaultMaxDials,
 		"SSH dials (connect, handshake, login) in flight at once; a handshake the server drops (MaxStartups) is retried with backoff")
+	fs.Float64Var(&c.dialRate, "dial-rate", run.DefaultDialRate,
+		"SSH dials started a second, on average, after a first burst of --max-dials (0: no pacing)")
 	fs.IntVar(&c.maxConns, "max-connections", run.DefaultMaxConnections,
 		"SSH connections to nodes open at once (load balancer hosts not counted); a node's is closed when it is done or its room is needed")
 }
@@ -31,21 +34,29 @@ func (c *connFlags) check() error {
 		return badUsage("--max-dials %d: must be at least 1", c.maxDials)
 	case c.maxConns < 1:
 		return badUsage("--max-connections %d: must be at least 1", c.maxConns)
+	case !(c.dialRate >= 0 && c.dialRate <= maxDialRate): // also refuses NaN
+		return badUsage("--dial-rate %g: must be from 0 (no pacing) to %d dials a second", c.dialRate, maxDialRate)
 	}
 	return nil
 }
 
-// limits are the flags' values, or the defaults for a caller without them
-// (rehearse).
-func (c *connFlags) limits() (maxDials, maxConns int) {
-	maxDials, maxConns = c.maxDials, c.maxConns
+// maxDialRate bounds --dial-rate: past it pacing is no bound at all.
+const maxDialRate = 100_000
+
+// limits are the pool limits of a run of prog with the flags' values, or
+// the defaults for a caller without them (rehearse, whose sandbox is on
+// this machine: unpaced).
+func (c *connFlags) limits(prog *compile.Program) run.PoolLimits {
+	maxDials, maxConns := c.maxDials, c.maxConns
 	if maxDials <= 0 {
 		maxDials = run.DefaultMaxDials
 	}
 	if maxConns <= 0 {
 		maxConns = run.DefaultMaxConnections
 	}
-	return maxDials, maxConns
+	l := run.LimitsFor(prog, maxDials, maxConns)
+	l.DialRate = c.dialRate
+	return l
 }
 
 // preflight checks that every node the plan touches (targets and load

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zdu-dev/zdu/engine/enginetest"
 	"github.com/zdu-dev/zdu/engine/load"
@@ -224,5 +226,46 @@ func TestPoolWaitHonoursContext(t *testing.T) {
 	}
 	if f.open.Load() != 1 {
 		t.Fatalf("%d open, cap 1", f.open.Load())
+	}
+}
+
+// TestPoolPacesDials: with DialRate 50 (one dial every 20ms after a burst
+// of MaxDials 2), twelve nodes checked at once start their dials no sooner
+// than that schedule allows: the k-th start (from 0) is at least (k-1) x
+// 20ms after the checks began. A loaded machine only makes them later.
+func TestPoolPacesDials(t *testing.T) {
+	inv, names := fleetProgram(t, 12)
+	var mu sync.Mutex
+	var starts []time.Time
+	f := &fakeConns{}
+	dial := func(ctx context.Context, n *load.Node) (transport.Transport, error) {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		return f.dial(ctx, n)
+	}
+	p := run.NewPool(inv, dial)
+	p.Limit(run.PoolLimits{MaxDials: 2, DialRate: 50})
+	defer p.Close()
+	began := time.Now()
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Check(context.Background(), n); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(starts) != len(names) {
+		t.Fatalf("%d dials for %d nodes", len(starts), len(names))
+	}
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	for k, s := range starts {
+		if min := time.Duration(k-1) * 20 * time.Millisecond; s.Sub(began) < min {
+			t.Errorf("dial %d started %v after the checks began, before its turn at %v", k, s.Sub(began), min)
+		}
 	}
 }
