@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -113,6 +115,18 @@ func TestFrozenNodeFailsOnInventoryKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
+	// The step's shell on the node outlives the frozen connection (its
+	// sshd is thawed and killed, the shell is not): end its loop, and kill
+	// it by the PID it wrote, before its directory goes.
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(base, "killed"), nil, 0o644)
+		started, _ := filepath.Glob(filepath.Join(base, "started.*"))
+		for _, f := range started {
+			if pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Ext(f), ".")); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	os.Chmod(base, 0o777)
 	plan := filepath.Join(t.TempDir(), "plan.yaml")
 	os.WriteFile(plan, []byte(strings.Replace(fmt.Sprintf(faultPlan, "0"), "timeout: 60s", "timeout: 10m", 1)), 0o600)
