@@ -15,7 +15,6 @@ import (
 
 	"github.com/zdu-dev/zdu/engine/journal"
 	"github.com/zdu-dev/zdu/engine/probe"
-	"gopkg.in/yaml.v3"
 )
 
 // TestGatesStopABadCanary rehearses the shipped nova plan (node-1 is its
@@ -98,14 +97,7 @@ func TestGatesStopABadCanary(t *testing.T) {
 // withoutGate is a copy of plan whose gates section lacks key.
 func withoutGate(t *testing.T, plan, key string) string {
 	t.Helper()
-	b, err := os.ReadFile(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readPlanDoc(t, plan)
 	top := doc.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		if top.Content[i].Value != "gates" {
@@ -115,7 +107,7 @@ func withoutGate(t *testing.T, plan, key string) string {
 		for j := 0; j+1 < len(g.Content); j += 2 {
 			if g.Content[j].Value == key {
 				g.Content = slices.Delete(g.Content, j, j+2)
-				return writePlanCopy(t, plan, &doc)
+				return writePlanCopy(t, plan, doc)
 			}
 		}
 	}

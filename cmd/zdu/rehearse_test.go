@@ -341,14 +341,7 @@ func cellsOf(s summary.Summary) map[string]map[string]string {
 // dropKeys (gates, canary) wherever they are.
 func withoutSteps(t *testing.T, plan, typ string, dropKeys ...string) string {
 	t.Helper()
-	b, err := os.ReadFile(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readPlanDoc(t, plan)
 	removed := 0
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -377,11 +370,25 @@ func withoutSteps(t *testing.T, plan, typ string, dropKeys ...string) string {
 			walk(c)
 		}
 	}
-	walk(&doc)
+	walk(doc)
 	if removed == 0 {
 		t.Fatalf("%s has no %s step", plan, typ)
 	}
-	return writePlanCopy(t, plan, &doc)
+	return writePlanCopy(t, plan, doc)
+}
+
+// readPlanDoc is plan's YAML document, to edit before writePlanCopy.
+func readPlanDoc(t *testing.T, plan string) *yaml.Node {
+	t.Helper()
+	b, err := os.ReadFile(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return &doc
 }
 
 // writePlanCopy writes doc as plan's copy in a temporary directory, next
