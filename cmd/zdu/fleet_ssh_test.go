@@ -22,7 +22,7 @@ params:
 phases:
   - id: roll
     targets: all
-    strategy: {parallel: 3}
+    strategy: {parallel: 8}
     exitCode: 71
     steps:
       - id: count
@@ -38,6 +38,9 @@ phases:
 // handshakes it drops are retried and the run passes; the connections open
 // at once stay within --max-connections, by the pool's own count and by
 // sshd's (ss, from each step, counting the established connections to it).
+// The phase runs 8 nodes at once, more than the 5 connections: a node keeps
+// its connection from its first step to its last, so each node is dialed
+// once for the preflight and once for its turn.
 func TestRunFleetThroughMaxStartups(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/ss"); err != nil {
 		t.Skip("needs ss (iproute2)")
@@ -81,8 +84,13 @@ func TestRunFleetThroughMaxStartups(t *testing.T) {
 	dials, _ := strconv.Atoi(m[1])
 	refused, _ := strconv.Atoi(m[2])
 	peak, _ := strconv.Atoi(m[4])
-	if dials < nodes || m[3] != "0" || m[5] != strconv.Itoa(maxConns) {
-		t.Errorf("connection report %q: want at least %d dials, none failed, the cap %d", m[0], nodes, maxConns)
+	stalled := 0
+	if s := regexp.MustCompile(`; (\d+) closed in the middle of a phase`).FindStringSubmatch(all); s != nil {
+		stalled, _ = strconv.Atoi(s[1])
+	}
+	if dials < nodes || dials > 2*nodes+stalled || m[3] != "0" || m[5] != strconv.Itoa(maxConns) {
+		t.Errorf("connection report %q: want %d to %d dials (a preflight and a turn each, %d stalled), none failed, the cap %d",
+			m[0], nodes, 2*nodes+stalled, stalled, maxConns)
 	}
 	if peak < 1 || peak > maxConns {
 		t.Errorf("pool: at most %d open at once, want 1..%d", peak, maxConns)

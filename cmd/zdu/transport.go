@@ -114,5 +114,9 @@ func reportConnections(w io.Writer, pool *run.Pool, refused *atomic.Int64) {
 		return
 	}
 	fmt.Fprintf(w, "zdu run: connections: %d dials (%d handshakes refused before the banner and retried, %d failed), "+
-		"at most %d open at once (--max-connections %d)\n", st.Dials, refused.Load(), st.Failed, st.PeakOpen, st.MaxOpen)
+		"at most %d open at once (--max-connections %d)", st.Dials, refused.Load(), st.Failed, st.PeakOpen, st.MaxOpen)
+	if st.Stalled > 0 {
+		fmt.Fprintf(w, "; %d closed in the middle of a phase, the others idle too, to make room", st.Stalled)
+	}
+	fmt.Fprintln(w)
 }

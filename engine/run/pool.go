@@ -1,10 +1,12 @@
 package run
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/zdu-dev/zdu/engine/compile"
 	"github.com/zdu-dev/zdu/engine/load"
@@ -39,8 +41,9 @@ type PoolLimits struct {
 	// after a burst of MaxDials.
 	DialRate float64
 	// MaxOpen bounds the open connections to nodes, not counting Pinned.
-	// When a dial needs room, the least recently used idle connection is
-	// closed (a node already done first); with none idle, the dial waits.
+	// When a dial needs room, the least recently used idle connection of a
+	// node not in the middle of a phase is closed; with none, the dial
+	// waits its turn.
 	MaxOpen int
 	// Pinned nodes (load balancer hosts) keep their connection for the
 	// whole run, outside MaxOpen.
@@ -76,13 +79,28 @@ type PoolStats struct {
 	Closed   int // connections closed before the end of the run
 	PeakOpen int // most connections open at once, Pinned excluded
 	MaxOpen  int // the bound (0: none)
+	// Stalled counts connections of nodes in the middle of a phase closed
+	// to make room because nothing else could free any (see Pool.Begin).
+	Stalled int
 }
+
+// stallGrace is how long a node waiting for room waits, while nothing runs
+// and no dial is in flight, before it closes the idle connection of a node
+// in the middle of a phase (which would otherwise keep its room until the
+// phase ends).
+const stallGrace = time.Second
 
 // Pool holds the nodes' transports. A node's connection is opened on first
 // use (or by Check) and reused by every step on that node; within
 // PoolLimits, it is closed when the node is done or its room is needed, and
 // opened again if the node is used once more. Steps hold handles, not
 // connections: a handle reaches the node's current connection on each use.
+//
+// When the connections of a phase's window do not fit in MaxOpen (a batch
+// of 1,000 nodes, a cap of 256), the nodes that have begun (Begin) keep
+// theirs between steps until they are done with the phase, and the others
+// wait their turn in order: each node is dialed about once, instead of
+// once a step.
 type Pool struct {
 	inv     *load.Inventory
 	dial    Dialer
@@ -90,12 +108,15 @@ type Pool struct {
 	dialSem chan struct{}
 	pace    *pacer
 
-	mu      sync.Mutex
-	entries map[string]*poolEntry
-	open    int           // connections open, Pinned excluded (dials in flight count)
-	clock   int64         // use counter, for least recently used
-	changed chan struct{} // closed and replaced when room may have freed
-	stats   PoolStats
+	mu       sync.Mutex
+	entries  map[string]*poolEntry
+	open     int       // connections open, Pinned excluded (dials in flight count)
+	inUse    int       // unpinned entries with a use in flight
+	inFlight int       // unpinned dials in flight
+	idle     list.List // open, unpinned, unused entries not in a phase, least recently used first
+	idleBusy list.List // the same, of nodes in the middle of a phase
+	waiters  list.List // of chan struct{}: uses waiting for room, first come first
+	stats    PoolStats
 }
 
 type poolEntry struct {
@@ -104,16 +125,18 @@ type poolEntry struct {
 	dialing chan struct{}       // closed when the dial in flight ends
 	err     error               // that dial's error
 	active  int                 // Runs and Dial'ed connections in flight
-	used    int64               // clock at the last use
 	uses    int                 // phases still to come
 	done    bool                // the node's last phase is done
+	busy    bool                // in the middle of a phase (Begin, not yet Done)
 	pinned  bool
+	idleAt  *list.Element // in idle or idleBusy while open and unused
+	idleIn  *list.List
 }
 
 // NewPool returns a pool over the inventory's nodes, without limits. Nodes
 // with transport local use the local transport; others go through dial.
 func NewPool(inv *load.Inventory, dial Dialer) *Pool {
-	return &Pool{inv: inv, dial: dial, entries: map[string]*poolEntry{}, changed: make(chan struct{})}
+	return &Pool{inv: inv, dial: dial, entries: map[string]*poolEntry{}}
 }
 
 // Limit sets the pool's limits; call it before the pool is used.
@@ -180,6 +203,26 @@ func (p *Pool) TransportFor(ctx context.Context, node string) (transport.Transpo
 	return p.Get(ctx, node)
 }
 
+// Begin says a node starts a phase: until Done, its connection is not
+// closed to make room for another node between its steps (unless nothing
+// else can free any room: see stallGrace).
+func (p *Pool) Begin(name string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.entry(name)
+	if e.pinned || e.busy {
+		return
+	}
+	e.busy = true
+	if e.idleAt != nil {
+		p.unidle(e)
+		p.idleSince(e)
+	}
+}
+
 // Done says a node is done with a phase. After its last phase its
 // connection is closed (once nothing runs on it).
 func (p *Pool) Done(name string) {
@@ -187,19 +230,23 @@ func (p *Pool) Done(name string) {
 		return
 	}
 	p.mu.Lock()
-	e := p.entries[name]
-	if e == nil {
-		e = p.entry(name)
-	}
+	e := p.entry(name)
 	if e.uses > 0 {
 		e.uses--
 	}
+	wasBusy := e.busy
+	e.busy = false
 	var toClose *closing
 	if e.uses == 0 && !e.pinned {
 		e.done = true
 		if e.active == 0 && e.t != nil {
 			toClose = p.detach(e)
 		}
+	} else if wasBusy && e.idleAt != nil {
+		// Open between two phases: its room may be taken now.
+		p.unidle(e)
+		p.idleSince(e)
+		p.signal()
 	}
 	p.mu.Unlock()
 	p.free(toClose)
@@ -213,6 +260,9 @@ func (p *Pool) Close() error {
 		if e.t != nil {
 			all = append(all, e.t)
 			e.t = nil
+		}
+		if e.idleAt != nil {
+			p.unidle(e)
 		}
 	}
 	p.mu.Unlock()
@@ -244,15 +294,15 @@ func (p *Pool) acquire(ctx context.Context, name string, check bool) (transport.
 	for {
 		e := p.entry(name)
 		if e.t != nil {
-			e.active++
-			p.clock++
-			e.used = p.clock
+			p.use(e)
+			p.passOn()
 			p.mu.Unlock()
 			return e.t, func() { p.release(e) }, nil
 		}
 		if e.dialing != nil {
 			// Someone is dialing this node: wait for that dial and share it.
 			ch := e.dialing
+			p.passOn()
 			p.mu.Unlock()
 			select {
 			case <-ch:
@@ -277,26 +327,119 @@ func (p *Pool) acquire(ctx context.Context, name string, check bool) (transport.
 			if p.open >= p.lim.MaxOpen {
 				// A check never closes another: the ones kept are the
 				// first window's, and checks in flight soon make room.
-				if victim := p.idlest(); victim != nil && !check {
-					c := p.detach(victim)
-					p.mu.Unlock()
-					p.free(c)
-					p.mu.Lock()
+				if victim := p.idle.Front(); victim != nil && !check {
+					p.evict(victim.Value.(*poolEntry))
 					continue
 				}
-				ch := p.changed
-				p.mu.Unlock()
-				select {
-				case <-ch:
-				case <-ctx.Done():
-					return nil, nil, ctx.Err()
+				stalled, err := p.waitRoom(ctx, !check)
+				if err != nil {
+					p.mu.Unlock()
+					return nil, nil, err
 				}
-				p.mu.Lock()
+				if stalled {
+					p.evictStalled()
+				}
 				continue
 			}
 		}
 		return p.dialLocked(ctx, e, keep)
 	}
+}
+
+// waitRoom waits, p.mu held (released meanwhile), until room may have
+// freed, or ctx is done. With stall, it also ends, reporting stalled, once
+// it has waited stallGrace.
+func (p *Pool) waitRoom(ctx context.Context, stall bool) (stalled bool, err error) {
+	ch := make(chan struct{}, 1)
+	w := p.waiters.PushBack(ch)
+	p.mu.Unlock()
+	var timeout <-chan time.Time
+	if stall {
+		t := time.NewTimer(stallGrace)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ch:
+		p.mu.Lock()
+		return false, nil
+	case <-timeout:
+		stalled = true
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.mu.Lock()
+	p.waiters.Remove(w)
+	if len(ch) > 0 {
+		p.signal() // woken meanwhile: the room goes to the next one
+	}
+	return stalled, err
+}
+
+// signal wakes the first use waiting for room; p.mu is held.
+func (p *Pool) signal() {
+	if w := p.waiters.Front(); w != nil {
+		p.waiters.Remove(w)
+		w.Value.(chan struct{}) <- struct{}{}
+	}
+}
+
+// passOn wakes the first use waiting for room if there is room to take
+// (free, or an idle connection to close): a use woken for room it did not
+// take (its node was opened meanwhile) passes it on; p.mu is held.
+func (p *Pool) passOn() {
+	if p.waiters.Len() > 0 && (p.open < p.lim.MaxOpen || p.idle.Len() > 0) {
+		p.signal()
+	}
+}
+
+// evictStalled closes the least recently used idle connection of a node in
+// the middle of a phase when nothing can free room otherwise: no use and
+// no dial in flight, the cap taken by nodes that have begun a phase and
+// are idle (between steps, or halted by a failure); p.mu is held.
+func (p *Pool) evictStalled() {
+	if p.open < p.lim.MaxOpen || p.inUse > 0 || p.inFlight > 0 || p.idle.Len() > 0 {
+		return
+	}
+	if victim := p.idleBusy.Front(); victim != nil {
+		p.stats.Stalled++
+		p.evict(victim.Value.(*poolEntry))
+	}
+}
+
+// evict closes e's idle connection to make room; p.mu is held, and
+// released and taken again meanwhile.
+func (p *Pool) evict(e *poolEntry) {
+	c := p.detach(e)
+	p.mu.Unlock()
+	p.free(c)
+	p.mu.Lock()
+}
+
+// use starts one use of e's open connection; p.mu is held.
+func (p *Pool) use(e *poolEntry) {
+	if e.active == 0 && !e.pinned {
+		p.inUse++
+		if e.idleAt != nil {
+			p.unidle(e)
+		}
+	}
+	e.active++
+}
+
+// idleSince puts e, open and unused, at the end of its idle list; p.mu is
+// held.
+func (p *Pool) idleSince(e *poolEntry) {
+	l := &p.idle
+	if e.busy {
+		l = &p.idleBusy
+	}
+	e.idleIn, e.idleAt = l, l.PushBack(e)
+}
+
+func (p *Pool) unidle(e *poolEntry) {
+	e.idleIn.Remove(e.idleAt)
+	e.idleIn, e.idleAt = nil, nil
 }
 
 // dialLocked dials e's node; p.mu is held on entry and released. Without
@@ -306,8 +449,10 @@ func (p *Pool) dialLocked(ctx context.Context, e *poolEntry, keep bool) (transpo
 	counted := !e.pinned
 	if counted {
 		p.open++
+		p.inFlight++
 		p.stats.PeakOpen = max(p.stats.PeakOpen, p.open)
 	}
+	p.passOn()
 	e.dialing = make(chan struct{})
 	e.err = nil
 	p.stats.Dials++
@@ -327,13 +472,16 @@ func (p *Pool) dialLocked(ctx context.Context, e *poolEntry, keep bool) (transpo
 	p.mu.Lock()
 	close(e.dialing)
 	e.dialing = nil
+	if counted {
+		p.inFlight--
+	}
 	if err != nil {
 		e.err = err
 		p.stats.Failed++
 		if counted {
 			p.open--
+			p.signal()
 		}
-		p.wake()
 		p.mu.Unlock()
 		return nil, nil, err
 	}
@@ -342,9 +490,7 @@ func (p *Pool) dialLocked(ctx context.Context, e *poolEntry, keep bool) (transpo
 		return t, func() { p.free(&closing{t: t, counted: counted}) }, nil
 	}
 	e.t = t
-	e.active++
-	p.clock++
-	e.used = p.clock
+	p.use(e)
 	if e.done && !e.pinned {
 		e.done = false // used again (a rollback, a later probe): open until Done again or evicted
 	}
@@ -376,27 +522,19 @@ func (p *Pool) release(e *poolEntry) {
 	p.mu.Lock()
 	e.active--
 	var toClose *closing
-	if e.active == 0 && e.done && e.t != nil {
-		toClose = p.detach(e)
+	if e.active == 0 && e.t != nil && !e.pinned {
+		p.inUse--
+		if e.done {
+			toClose = p.detach(e)
+		} else {
+			p.idleSince(e)
+			if !e.busy {
+				p.signal() // its room may be taken
+			}
+		}
 	}
-	p.wake()
 	p.mu.Unlock()
 	p.free(toClose)
-}
-
-// idlest is the open, unpinned entry with nothing running on it used least
-// recently, preferring nodes that are done; p.mu is held.
-func (p *Pool) idlest() *poolEntry {
-	var best *poolEntry
-	for _, e := range p.entries {
-		if e.t == nil || e.active > 0 || e.pinned {
-			continue
-		}
-		if best == nil || (e.done && !best.done) || (e.done == best.done && e.used < best.used) {
-			best = e
-		}
-	}
-	return best
 }
 
 // detach takes e's transport out of the pool for closing; p.mu is held.
@@ -405,6 +543,9 @@ func (p *Pool) idlest() *poolEntry {
 func (p *Pool) detach(e *poolEntry) *closing {
 	t := e.t
 	e.t = nil
+	if e.idleAt != nil {
+		p.unidle(e)
+	}
 	p.stats.Closed++
 	return &closing{t: t, counted: !e.pinned}
 }
@@ -421,17 +562,13 @@ func (p *Pool) free(c *closing) {
 		return
 	}
 	_ = c.t.Close()
-	p.mu.Lock()
-	if c.counted {
-		p.open--
+	if !c.counted {
+		return
 	}
-	p.wake()
+	p.mu.Lock()
+	p.open--
+	p.signal()
 	p.mu.Unlock()
-}
-
-func (p *Pool) wake() {
-	close(p.changed)
-	p.changed = make(chan struct{})
 }
 
 // handle is what steps hold: each use reaches the node's connection as it

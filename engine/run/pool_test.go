@@ -269,3 +269,83 @@ func TestPoolPacesDials(t *testing.T) {
 		}
 	}
 }
+
+// A window of nodes wider than the cap (12 nodes at once, 4 connections):
+// the nodes that have begun their phase keep their connection from step to
+// step until they are done, and the others wait their turn, so each node
+// is dialed once (not once a step); a dial made again is only ever one
+// the pool counts as stalled.
+func TestPoolKeepsNodesInAPhase(t *testing.T) {
+	inv, names := fleetProgram(t, 12)
+	f := &fakeConns{}
+	p := run.NewPool(inv, f.dial)
+	uses := map[string]int{}
+	for _, n := range names {
+		uses[n] = 1
+	}
+	p.Limit(run.PoolLimits{MaxDials: 2, MaxOpen: 4, Uses: uses})
+	defer p.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Begin(n)
+			h, err := p.Get(ctx, n)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for range 5 {
+				if res, err := h.Run(ctx, transport.Command{Script: "x"}); err != nil || string(res.Stdout) != n {
+					t.Errorf("%s: %q, %v", n, res.Stdout, err)
+				}
+				// Between two steps (the journal's events): long enough
+				// for the nodes waiting to come by.
+				time.Sleep(2 * time.Millisecond)
+			}
+			p.Done(n)
+		}()
+	}
+	wg.Wait()
+	st := p.Stats()
+	if st.Dials-st.Stalled != len(names) {
+		t.Errorf("%d dials (%d after a stall) for %d nodes of 5 steps each: nodes in a phase lost their connection", st.Dials, st.Stalled, len(names))
+	}
+	if got := f.peak.Load(); got > 4 || st.PeakOpen > 4 {
+		t.Errorf("%d connections open at once (pool: %d), cap 4", got, st.PeakOpen)
+	}
+	if f.open.Load() != 0 {
+		t.Errorf("%d connections left open after every node was done", f.open.Load())
+	}
+}
+
+// Nodes in the middle of a phase that hold the whole cap and are idle
+// (halted by a failure, say) do not keep another node waiting forever:
+// once nothing runs and no dial is in flight for a while, the least
+// recently used one is closed, and the pool counts it.
+func TestPoolStallClosesAnIdleNodeInAPhase(t *testing.T) {
+	inv, _ := fleetProgram(t, 3)
+	f := &fakeConns{}
+	p := run.NewPool(inv, f.dial)
+	p.Limit(run.PoolLimits{MaxOpen: 2})
+	defer p.Close()
+	ctx := context.Background()
+	for _, n := range []string{"n1", "n2"} {
+		p.Begin(n)
+		if _, err := p.Get(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Get(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	f.mu.Lock()
+	closed := strings.Join(f.closed, ",")
+	f.mu.Unlock()
+	if st.Stalled != 1 || closed != "n1" || f.open.Load() != 2 {
+		t.Fatalf("stalled %d, closed %q, %d open; want n1 (the least recently used) closed once, 2 open", st.Stalled, closed, f.open.Load())
+	}
+}

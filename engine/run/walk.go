@@ -90,6 +90,7 @@ func (r *Runner) stepVertex(v *compile.StepVertex) dag.Status {
 		default:
 			node.State = journal.Started
 			r.event(node)
+			r.Transports.Begin(n.Name)
 		}
 	}
 	np := st.in
