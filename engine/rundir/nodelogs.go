@@ -1,6 +1,7 @@
 package rundir
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,10 @@ import (
 // step's own output (commands, their output, exit codes) inside. A node's
 // log shows the phases it entered, not the steps of phases it never
 // reached.
+//
+// At most maxOpenLogs log files are open at once, the least recently
+// written closed first and opened again (appended to) when its node writes
+// again: a run of 20,000 nodes does not hold 20,000 files open.
 type NodeLogs struct {
 	dir  string
 	mask *mask.Masker
@@ -32,8 +37,12 @@ type NodeLogs struct {
 	files map[string]string
 	// entered holds "phase\x00node" for every node a phase started on.
 	entered map[string]bool
-	err     error // the first failure to open or write a log
+	err     error     // the first failure to open or write a log
+	open    list.List // of *logFile with a file open, least recently written first
 }
+
+// maxOpenLogs bounds the node log files open at once (a variable for tests).
+var maxOpenLogs = 256
 
 // NewNodeLogs writes node logs into dir (created if needed). An empty dir
 // discards the logs (dry runs, tests).
@@ -67,7 +76,9 @@ func (l *NodeLogs) Writer(node string) io.Writer {
 			l.fail(fmt.Errorf("node %s's log: %w", node, err))
 		} else {
 			l.files[name] = node
-			out = &logFile{f: f, l: l, node: node}
+			lf := &logFile{f: f, l: l, node: node, path: f.Name()}
+			l.opened(lf)
+			out = lf
 		}
 	}
 	w := l.mask.Writer(out)
@@ -90,24 +101,73 @@ func (l *NodeLogs) Err() error {
 	return l.err
 }
 
-// logFile is a node's log file; a failed write is recorded once.
+// logFile is a node's log file; a failed write is recorded once. Its file
+// may be closed to bound the files open (NodeLogs.open) and is then opened
+// again on the next write. Its fields are under l.mu: writes to node logs
+// are short appends, done one at a time.
 type logFile struct {
-	f    *os.File
 	l    *NodeLogs
 	node string
+	path string
+	f    *os.File      // nil while closed
+	at   *list.Element // in l.open while f is open
+	done bool          // closed for good (Close)
 }
 
 func (f *logFile) Write(p []byte) (int, error) {
+	l := f.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f.f == nil {
+		if f.done {
+			return 0, os.ErrClosed
+		}
+		of, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			l.fail(fmt.Errorf("node %s's log: %w", f.node, err))
+			return 0, err
+		}
+		f.f = of
+		l.opened(f)
+	} else {
+		l.open.MoveToBack(f.at)
+	}
 	n, err := f.f.Write(p)
 	if err != nil {
-		f.l.mu.Lock()
-		f.l.fail(fmt.Errorf("writing node %s's log: %w", f.node, err))
-		f.l.mu.Unlock()
+		l.fail(fmt.Errorf("writing node %s's log: %w", f.node, err))
 	}
 	return n, err
 }
 
-func (f *logFile) Close() error { return f.f.Close() }
+// opened counts f's file as open, closing the least recently written
+// ones over maxOpenLogs. Called with mu held.
+func (l *NodeLogs) opened(f *logFile) {
+	f.at = l.open.PushBack(f)
+	for l.open.Len() > maxOpenLogs {
+		l.shut(l.open.Front().Value.(*logFile))
+	}
+}
+
+// shut closes f's file until its next write. Called with mu held.
+func (l *NodeLogs) shut(f *logFile) error {
+	if f.f == nil {
+		return nil
+	}
+	l.open.Remove(f.at)
+	err := f.f.Close()
+	f.f, f.at = nil, nil
+	if err != nil {
+		l.fail(fmt.Errorf("closing node %s's log: %w", f.node, err))
+	}
+	return err
+}
+
+func (f *logFile) Close() error {
+	f.l.mu.Lock()
+	defer f.l.mu.Unlock()
+	f.done = true
+	return f.l.shut(f)
+}
 
 // Event frames steps in the node logs.
 func (l *NodeLogs) Event(e journal.Event) {
