@@ -61,6 +61,7 @@ func parseInventoryYAML(file string, data []byte) (inventoryYAML, []schema.Probl
 type nodesBlock struct {
 	key, end int
 	items    []int
+	indent   int // of the items' "- "
 }
 
 // parseInPieces is the piecewise parse; ok is false when the file must be
@@ -85,23 +86,31 @@ func parseInPieces(file string, data []byte) (in inventoryYAML, ok bool) {
 		}
 		return len(data)
 	}
-	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: b.items[0] + 1, Column: b.indent + 1}
+	seq.Content = make([]*yaml.Node, 0, len(b.items))
 	in.nodes = make([]spec.Node, len(b.items))
 	in.plain = make([]bool, len(b.items))
-	in.checked = make(map[*yaml.Node]any)
-	all := true
+	sc := newItemScanner()
 	for first := 0; first < len(b.items); first += chunkItems {
 		last := min(first+chunkItems, len(b.items))
 		from, to := b.items[first], b.end
 		if last < len(b.items) {
 			to = b.items[last]
 		}
-		items, pos, ok := parsePiece(data[lineAt(from):lineAt(to)], last-first, from)
-		if !ok {
-			return in, false
+		// Items read without yaml.v3 are decoded already; in their place
+		// the list keeps an empty mapping, for the schema to pass over.
+		if sc.piece(in.nodes[first:last], data, lineAt, b.items[first:last], to, b.indent) {
+			shells := make([]yaml.Node, last-first)
+			for k := range shells {
+				shells[k] = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: in.nodes[first+k].Pos.Line, Column: in.nodes[first+k].Pos.Col}
+				seq.Content = append(seq.Content, &shells[k])
+				in.plain[first+k] = true
+			}
+			continue
 		}
-		if first == 0 {
-			seq.Line, seq.Column = pos.Line, pos.Col
+		items, pos, ok := parsePiece(data[lineAt(from):lineAt(to)], last-first, from)
+		if !ok || first == 0 && (pos.Line != seq.Line || pos.Col != seq.Column) {
+			return in, false
 		}
 		for k, item := range items {
 			i := first + k
@@ -109,19 +118,21 @@ func parseInPieces(file string, data []byte) (in inventoryYAML, ok bool) {
 				return in, false
 			}
 			if in.nodes[i], in.plain[i] = plainNode(item); !in.plain[i] {
-				all = false
 				seq.Content = append(seq.Content, item)
 				continue
 			}
-			// Its YAML is no longer needed: keep an empty mapping in its
-			// place, for the schema to pass over.
 			shell := &yaml.Node{Kind: item.Kind, Style: item.Style, Tag: item.Tag, Line: item.Line, Column: item.Column}
 			seq.Content = append(seq.Content, shell)
-			in.checked[shell] = nodeStandIn
 		}
 	}
-	if all {
-		in.checked = map[*yaml.Node]any{seq: []any{nodeStandIn}} // see plainNodes
+	in.checked = map[*yaml.Node]any{seq: []any{nodeStandIn}} // see plainNodes
+	if !all(in.plain) {
+		in.checked = make(map[*yaml.Node]any)
+		for i, item := range seq.Content {
+			if in.plain[i] {
+				in.checked[item] = nodeStandIn
+			}
+		}
 	}
 	// The rest of the file, the list's lines blank.
 	rest := make([]byte, 0, len(data)-(lineAt(b.end)-lineAt(b.key+1))+(b.end-b.key-1))
@@ -236,6 +247,7 @@ func findNodesBlock(data []byte, starts []int) (b nodesBlock, ok bool) {
 				return b, false
 			}
 			indent = ind
+			b.indent = ind
 		}
 		switch {
 		case ind < indent:

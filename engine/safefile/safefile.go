@@ -5,6 +5,7 @@
 package safefile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -57,14 +58,19 @@ func Read(path string, limit int64) ([]byte, error) {
 	if st.Size() > limit {
 		return nil, &TooBigError{Path: path, Limit: limit}
 	}
-	b, err := io.ReadAll(io.LimitReader(fh, limit+1))
-	if err != nil {
+	// Read into a buffer of the file's size (and a little more, to see
+	// the end): io.ReadAll's doubling would copy and clear an 11 MB
+	// inventory's bytes several times over. A file that grows meanwhile
+	// is still read up to the limit.
+	var buf bytes.Buffer
+	buf.Grow(int(st.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(fh, limit+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if int64(len(b)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, &TooBigError{Path: path, Limit: limit}
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 func kind(m os.FileMode) string {
