@@ -27,6 +27,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	zssh "github.com/zdu-dev/zdu/steps/transport/ssh"
 )
 
 // Options shape a fleet.
@@ -309,14 +311,8 @@ func (f *Fleet) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 // anything else succeeds silently.
 func Answer(cmd string) (stdout, stderr string, code int) {
 	script := cmd
-	if i := strings.Index(cmd, `echo "zdu-pgid:`); i >= 0 {
-		rest := cmd[i+len(`echo "zdu-pgid:`):]
-		if j := strings.IndexByte(rest, ':'); j > 0 {
-			stderr = "zdu-pgid:" + rest[:j] + ":4242\n"
-		}
-		if k := strings.Index(cmd, "exec sh -c "); k >= 0 {
-			script, _ = unquote(cmd[k+len("exec sh -c "):])
-		}
+	if inner, token, ok := zssh.Unwrap(cmd); ok {
+		script, stderr = inner, "zdu-pgid:"+token+":4242\n"
 	}
 	script = strings.TrimSpace(script)
 	switch {
@@ -331,28 +327,6 @@ func Answer(cmd string) (stdout, stderr string, code int) {
 		return strings.TrimSpace(script[5:]) + "\n", stderr, 0
 	}
 	return "", stderr, 0
-}
-
-// unquote reads one single-quoted shell word ('it'\”s') from the start of s.
-func unquote(s string) (string, bool) {
-	var b strings.Builder
-	for len(s) > 0 {
-		switch {
-		case s[0] == '\'':
-			end := strings.IndexByte(s[1:], '\'')
-			if end < 0 {
-				return "", false
-			}
-			b.WriteString(s[1 : 1+end])
-			s = s[2+end:]
-		case strings.HasPrefix(s, `\'`):
-			b.WriteByte('\'')
-			s = s[2:]
-		default:
-			return b.String(), true
-		}
-	}
-	return b.String(), true
 }
 
 // Serve runs a fleet until ctx ends (for a benchmark's helper process).

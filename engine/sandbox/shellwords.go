@@ -4,6 +4,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/zdu-dev/zdu/steps/transport"
+	zssh "github.com/zdu-dev/zdu/steps/transport/ssh"
 )
 
 // Unwrap takes off what the transport adds around a step's command (see
@@ -13,20 +16,20 @@ import (
 func Unwrap(script string) (command, dir string) {
 	s := unwrapProcGroup(script)
 	if rest, ok := strings.CutPrefix(s, "sudo -n -- sh -c "); ok {
-		if w, tail, ok := quotedWord(rest); ok && tail == "" {
+		if w, tail, ok := transport.Unquote(rest); ok && tail == "" {
 			s = w
 		}
 	}
 	for {
 		if rest, ok := strings.CutPrefix(s, "cd "); ok {
-			if w, tail, ok := quotedWord(rest); ok && strings.HasPrefix(tail, " && ") {
+			if w, tail, ok := transport.Unquote(rest); ok && strings.HasPrefix(tail, " && ") {
 				dir, s = w, strings.TrimPrefix(tail, " && ")
 				continue
 			}
 		}
 		if rest, ok := strings.CutPrefix(s, "export "); ok {
 			if eq := strings.IndexByte(rest, '='); eq > 0 && isName(rest[:eq]) {
-				if _, tail, ok := quotedWord(rest[eq+1:]); ok && strings.HasPrefix(tail, "; ") {
+				if _, tail, ok := transport.Unquote(rest[eq+1:]); ok && strings.HasPrefix(tail, "; ") {
 					s = strings.TrimPrefix(tail, "; ")
 					continue
 				}
@@ -36,30 +39,13 @@ func Unwrap(script string) (command, dir string) {
 	}
 }
 
-// The SSH transport runs every command in a process group of its own,
-// through a wrapper that reports the group (steps/transport/ssh wrap).
-const (
-	procGroupHead   = `p=; read -r _ _ _ _ p _ 2>/dev/null </proc/$$/stat; if [ "$p" = "$$" ] || ! command -v setsid >/dev/null 2>&1; then echo "zdu-pgid:`
-	procGroupMiddle = `:$$" >&2; exec sh -c `
-	procGroupTail   = `; fi; exec setsid -w sh -c `
-)
-
 // unwrapProcGroup returns the script inside the SSH transport's process
 // group wrapper, or script itself when it has none.
 func unwrapProcGroup(script string) string {
-	rest, ok := strings.CutPrefix(script, procGroupHead)
-	if !ok {
-		return script
+	if inner, _, ok := zssh.Unwrap(script); ok {
+		return inner
 	}
-	i := strings.Index(rest, procGroupMiddle)
-	if i < 0 || strings.ContainsAny(rest[:i], "'\"$ ") {
-		return script
-	}
-	inner, tail, ok := quotedWord(rest[i+len(procGroupMiddle):])
-	if !ok || !strings.HasPrefix(tail, procGroupTail) {
-		return script
-	}
-	return inner
+	return script
 }
 
 // killScriptRE is the SSH transport's kill of a command's process group
@@ -74,31 +60,6 @@ func killTarget(script string) int {
 	}
 	pgid, _ := strconv.Atoi(m[1])
 	return pgid
-}
-
-// quotedWord reads one word made of single-quoted parts and \' (as
-// transport.Quote writes them) at the start of s.
-func quotedWord(s string) (word, rest string, ok bool) {
-	var b strings.Builder
-	i := 0
-	for i < len(s) {
-		switch {
-		case s[i] == '\'':
-			end := strings.IndexByte(s[i+1:], '\'')
-			if end < 0 {
-				return "", s, false
-			}
-			b.WriteString(s[i+1 : i+1+end])
-			i += end + 2
-			ok = true
-		case strings.HasPrefix(s[i:], `\'`):
-			b.WriteByte('\'')
-			i += 2
-		default:
-			return b.String(), s[i:], ok
-		}
-	}
-	return b.String(), "", ok
 }
 
 func isName(s string) bool {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 )
 
 // MaxOutput bounds how much of a command's stdout and of its stderr is kept in a
@@ -86,6 +87,32 @@ func Quote(s string) string {
 		out = append(out, s[i])
 	}
 	return string(append(out, '\''))
+}
+
+// Unquote reads one word made of single-quoted parts and \' (as Quote
+// writes them) at the start of s: the word, what follows it, and whether
+// there was a quoted part at all.
+func Unquote(s string) (word, rest string, ok bool) {
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		switch {
+		case s[i] == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return "", s, false
+			}
+			b.WriteString(s[i+1 : i+1+end])
+			i += end + 2
+			ok = true
+		case strings.HasPrefix(s[i:], `\'`):
+			b.WriteByte('\'')
+			i += 2
+		default:
+			return b.String(), s[i:], ok
+		}
+	}
+	return b.String(), "", ok
 }
 
 // ErrUnreachable wraps every failure to reach a host (dial, handshake, auth).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zdu-dev/zdu/steps/transport"
@@ -15,17 +16,54 @@ import (
 //
 // Under OpenSSH the login shell already leads its own session and process
 // group (sshd calls setsid() before starting it), so the common path costs
-// only shell builtins and one exec: read the group id from /proc, check it
-// is the shell's own pid, report it, and exec sh on the script. Elsewhere
-// (no /proc, another server) setsid(1) makes a new group; its inner shell
-// runs the script as a child so a signal death still exits 128+n.
-// The script is always passed as one quoted word, never spliced.
+// only shell builtins: read the group id from /proc, check it is the
+// shell's own pid, report it, and run the script. When the login shell is
+// /bin/sh itself, invoked as sh (so a bash standing in for sh is in its
+// POSIX mode), it runs the script itself (eval, with the wrapper's two
+// variables unset first), as `sh -c` would; any other login shell execs
+// sh on it. Elsewhere (no /proc, another server) setsid(1) makes a new
+// group; its inner shell runs the script as a child so a signal death
+// still exits 128+n. The script is always passed as one quoted word, never
+// spliced, and written once (a command line is bounded: Linux takes 128
+// KiB in one argument).
 func wrap(script, token string) string {
+	return wrapHead + transport.Quote(script) + wrapTail(token)
+}
+
+const wrapHead = "zdu_s="
+
+// wrapTail is the wrapper after the script's word.
+func wrapTail(token string) string {
 	marker := `echo "zdu-pgid:` + token + `:$$" >&2; `
-	arg := transport.Quote(script)
-	return `p=; read -r _ _ _ _ p _ 2>/dev/null </proc/$$/stat; ` +
-		`if [ "$p" = "$$" ] || ! command -v setsid >/dev/null 2>&1; then ` + marker + `exec sh -c ` + arg + `; fi; ` +
-		`exec setsid -w sh -c ` + transport.Quote(marker+`sh -c "$1"`) + ` zdu ` + arg
+	return `; zdu_p=; read -r _ _ _ _ zdu_p _ 2>/dev/null </proc/$$/stat; ` +
+		`if [ "$zdu_p" != "$$" ] && command -v setsid >/dev/null 2>&1; then ` +
+		`exec setsid -w sh -c ` + transport.Quote(marker+`sh -c "$1"`) + ` zdu "$zdu_s"; fi; ` + marker +
+		`if [ "${0##*/}" = sh ] && [ /proc/$$/exe -ef /bin/sh ]; then eval "unset zdu_s zdu_p; $zdu_s"; ` +
+		`else unset zdu_p; exec sh -c "$zdu_s"; fi`
+}
+
+// Unwrap returns the script and token of a command line wrap made; ok is
+// false for any other command line. Stand-ins for nodes (the rehearsal's
+// sandbox, the fleet simulator) read commands with it.
+func Unwrap(cmd string) (script, token string, ok bool) {
+	rest, found := strings.CutPrefix(cmd, wrapHead)
+	if !found {
+		return "", "", false
+	}
+	script, rest, found = transport.Unquote(rest)
+	if !found {
+		return "", "", false
+	}
+	const at = `echo "zdu-pgid:`
+	i := strings.Index(rest, at)
+	if i < 0 {
+		return "", "", false
+	}
+	token, _, _ = strings.Cut(rest[i+len(at):], ":")
+	if strings.ContainsAny(token, `'"$ \`) || rest != wrapTail(token) {
+		return "", "", false
+	}
+	return script, token, true
 }
 
 // killScript ends process group pgid: SIGTERM, up to grace for it to go,

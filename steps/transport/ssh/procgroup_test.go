@@ -73,3 +73,58 @@ func TestKillScript(t *testing.T) {
 		}
 	}
 }
+
+// A login shell that leads its own group and is /bin/sh runs the script
+// itself (no exec of another sh: its command line is still the wrapper's);
+// any other login shell (bash here) execs sh on it. Either way the script
+// sees none of the wrapper's variables and no arguments, its exit code is
+// the command's, and the group reported is the shell's own.
+func TestWrapRunsScriptInPlace(t *testing.T) {
+	const script = `tr '\0' ' ' </proc/$$/cmdline; echo; echo "${zdu_s-unset} ${zdu_p-unset} $#"; exit 3`
+	for _, shell := range []string{"/bin/sh", "bash"} {
+		path, err := exec.LookPath(shell)
+		if err != nil {
+			t.Logf("%s: not installed", shell)
+			continue
+		}
+		var stdout, stderr bytes.Buffer
+		c := exec.Command(path, "-c", wrap(script, "tok"))
+		c.Args[0] = shell // as sshd names a login shell: its file's name, or here the path
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		c.Stdout, c.Stderr = &stdout, &stderr
+		err = c.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("%s: exit %v, want 3 (stderr %q)", shell, err, stderr.String())
+		}
+		lines := strings.Split(stdout.String(), "\n")
+		if len(lines) < 2 || lines[1] != "unset unset 0" {
+			t.Fatalf("%s: stdout %q: the script saw the wrapper's variables or arguments", shell, stdout.String())
+		}
+		inPlace := strings.Contains(lines[0], "zdu_s=")
+		if want := shell == "/bin/sh"; inPlace != want {
+			t.Errorf("%s: command line %q: ran in the login shell %v, want %v", shell, lines[0], inPlace, want)
+		}
+		if got, want := strings.TrimSpace(stderr.String()), "zdu-pgid:tok:"+strconv.Itoa(c.Process.Pid); got != want {
+			t.Errorf("%s: stderr %q, want %q", shell, got, want)
+		}
+	}
+}
+
+// Unwrap gives back what wrap wrapped, whatever the script, and nothing
+// for a command line that is not exactly a wrapper's.
+func TestUnwrap(t *testing.T) {
+	for _, s := range []string{"", "true", `echo "it's" '$HOME' \'`, "a\nb; exit 3", "'''", `zdu_s=x; echo "zdu-pgid:a:$$"`} {
+		got, tok, ok := Unwrap(wrap(s, "f00d"))
+		if !ok || got != s || tok != "f00d" {
+			t.Errorf("Unwrap(wrap(%q)) = %q, %q, %v", s, got, tok, ok)
+		}
+	}
+	w := wrap("true", "f00d")
+	for _, bad := range []string{"true", w + "; rm -rf /tmp/x", strings.Replace(w, "exec sh -c", "exec bash -c", 1),
+		strings.Replace(w, "f00d", "f'00d", 2), "zdu_s=true" + w[len("zdu_s='true'"):]} {
+		if got, _, ok := Unwrap(bad); ok {
+			t.Errorf("Unwrap(%q) = %q: not a wrapper's command line", bad, got)
+		}
+	}
+}

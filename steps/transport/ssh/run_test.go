@@ -37,6 +37,8 @@ func TestRunCommands(t *testing.T) {
 		{name: "no stdin reads EOF", cmd: transport.Command{Script: "cat; echo done"}, stdout: "done\n"},
 		// The wrapper shell may report "Terminated": stderr is not compared.
 		{name: "killed by signal", cmd: transport.Command{Script: "kill -TERM $$"}, code: 128 + 15, anyStderr: true},
+		{name: "wrapper's variables unseen", cmd: transport.Command{Script: `echo "${zdu_s-unset} ${zdu_p-unset} $#"`}, stdout: "unset unset 0\n"},
+		{name: "syntax error exits 2", cmd: transport.Command{Script: "if then fi"}, code: 2, anyStderr: true},
 		{name: "quoting survives", cmd: transport.Command{Script: `echo "a'b" '$HOME' "$1"`}, stdout: "a'b $HOME \n"},
 		{name: "truncated", cmd: transport.Command{Script: fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x", len(big))}, stdout: big[:transport.MaxOutput], truncated: true},
 	}
