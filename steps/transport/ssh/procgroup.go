@@ -17,29 +17,48 @@ import (
 // Under OpenSSH the login shell already leads its own session and process
 // group (sshd calls setsid() before starting it), so the common path costs
 // only shell builtins: read the group id from /proc, check it is the
-// shell's own pid, report it, and run the script. When the login shell is
-// /bin/sh itself, invoked as sh (so a bash standing in for sh is in its
-// POSIX mode), it runs the script itself (eval, with the wrapper's two
-// variables unset first), as `sh -c` would; any other login shell execs
-// sh on it. Elsewhere (no /proc, another server) setsid(1) makes a new
-// group; its inner shell runs the script as a child so a signal death
-// still exits 128+n. The script is always passed as one quoted word, never
-// spliced, and written once (a command line is bounded: Linux takes 128
-// KiB in one argument).
-func wrap(script, token string) string {
+// shell's own pid, report it (with ":L": no new group was needed), and run
+// the script. When the login shell is /bin/sh itself, invoked as sh (so a
+// bash standing in for sh is in its POSIX mode), it runs the script itself
+// (eval, with the wrapper's two variables unset first), as `sh -c` would;
+// any other login shell execs sh on it. Elsewhere (no /proc, another
+// server) setsid(1) makes a new group; its inner shell runs the script as a
+// child so a signal death still exits 128+n. The script is always passed
+// as one quoted word, never spliced, and written once (a command line is
+// bounded: Linux takes 128 KiB in one argument).
+//
+// leads says an earlier command on the same connection needed no new
+// group (its login shell led its own, or setsid(1) is missing): the same
+// server and account answer every session alike, so the check is skipped
+// (reading /proc/PID/stat costs a shell that reads a byte a syscall about
+// a millisecond).
+func wrap(script, token string, leads bool) string {
+	if leads {
+		return wrapHead + transport.Quote(script) + leaderTail(token)
+	}
 	return wrapHead + transport.Quote(script) + wrapTail(token)
 }
 
 const wrapHead = "zdu_s="
 
-// wrapTail is the wrapper after the script's word.
+// wrapTail is the whole wrapper after the script's word.
 func wrapTail(token string) string {
 	marker := `echo "zdu-pgid:` + token + `:$$" >&2; `
 	return `; zdu_p=; read -r _ _ _ _ zdu_p _ 2>/dev/null </proc/$$/stat; ` +
 		`if [ "$zdu_p" != "$$" ] && command -v setsid >/dev/null 2>&1; then ` +
-		`exec setsid -w sh -c ` + transport.Quote(marker+`sh -c "$1"`) + ` zdu "$zdu_s"; fi; ` + marker +
-		`if [ "${0##*/}" = sh ] && [ /proc/$$/exe -ef /bin/sh ]; then eval "unset zdu_s zdu_p; $zdu_s"; ` +
-		`else unset zdu_p; exec sh -c "$zdu_s"; fi`
+		`exec setsid -w sh -c ` + transport.Quote(marker+`sh -c "$1"`) + ` zdu "$zdu_s"; fi; unset zdu_p; ` +
+		runTail(token)
+}
+
+// leaderTail is the wrapper after the script's word on a connection whose
+// login shells lead their group.
+func leaderTail(token string) string { return "; " + runTail(token) }
+
+// runTail reports the login shell's group and runs the script.
+func runTail(token string) string {
+	return `echo "zdu-pgid:` + token + `:$$:L" >&2; ` +
+		`if [ "${0##*/}" = sh ] && [ /proc/$$/exe -ef /bin/sh ]; then eval "unset zdu_s; $zdu_s"; ` +
+		`else exec sh -c "$zdu_s"; fi`
 }
 
 // Unwrap returns the script and token of a command line wrap made; ok is
@@ -60,7 +79,7 @@ func Unwrap(cmd string) (script, token string, ok bool) {
 		return "", "", false
 	}
 	token, _, _ = strings.Cut(rest[i+len(at):], ":")
-	if strings.ContainsAny(token, `'"$ \`) || rest != wrapTail(token) {
+	if strings.ContainsAny(token, `'"$ \`) || rest != wrapTail(token) && rest != leaderTail(token) {
 		return "", "", false
 	}
 	return script, token, true
@@ -90,6 +109,9 @@ type pgidFilter struct {
 	pending []byte
 	done    bool
 	found   chan int // receives the group id once
+	// leads: the wrapper reported ":L", no new group needed (read once
+	// the command has ended).
+	leads bool
 }
 
 // maxPending bounds how much stderr is held back looking for the marker.
@@ -114,7 +136,9 @@ func (f *pgidFilter) Write(p []byte) (int, error) {
 		if rest, ok := bytes.CutPrefix(line, f.marker); ok {
 			// Group 1 (init) or 0 would make the kill hit far more than the
 			// command: accept only a real group id.
-			if id, err := strconv.Atoi(string(rest)); err == nil && id > 1 {
+			id, flag, _ := bytes.Cut(rest, []byte(":"))
+			if id, err := strconv.Atoi(string(id)); err == nil && id > 1 {
+				f.leads = string(flag) == "L"
 				f.found <- id
 			}
 			f.done = true

@@ -21,7 +21,7 @@ func TestWrapWithoutSessionLeader(t *testing.T) {
 	// The script says it runs, then waits for its stdin to close: its group
 	// is read while it surely runs, however slow the machine.
 	var stderr bytes.Buffer
-	c := exec.Command("/bin/sh", "-c", wrap(`echo "it's"; read -r _; exit 3`, "tok"))
+	c := exec.Command("/bin/sh", "-c", wrap(`echo "it's"; read -r _; exit 3`, "tok", false))
 	c.Stderr = &stderr
 	stdin, err := c.StdinPipe()
 	if err != nil {
@@ -87,26 +87,31 @@ func TestWrapRunsScriptInPlace(t *testing.T) {
 			t.Logf("%s: not installed", shell)
 			continue
 		}
-		var stdout, stderr bytes.Buffer
-		c := exec.Command(path, "-c", wrap(script, "tok"))
-		c.Args[0] = shell // as sshd names a login shell: its file's name, or here the path
-		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		c.Stdout, c.Stderr = &stdout, &stderr
-		err = c.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
-			t.Fatalf("%s: exit %v, want 3 (stderr %q)", shell, err, stderr.String())
-		}
-		lines := strings.Split(stdout.String(), "\n")
-		if len(lines) < 2 || lines[1] != "unset unset 0" {
-			t.Fatalf("%s: stdout %q: the script saw the wrapper's variables or arguments", shell, stdout.String())
-		}
-		inPlace := strings.Contains(lines[0], "zdu_s=")
-		if want := shell == "/bin/sh"; inPlace != want {
-			t.Errorf("%s: command line %q: ran in the login shell %v, want %v", shell, lines[0], inPlace, want)
-		}
-		if got, want := strings.TrimSpace(stderr.String()), "zdu-pgid:tok:"+strconv.Itoa(c.Process.Pid); got != want {
-			t.Errorf("%s: stderr %q, want %q", shell, got, want)
+		for _, leads := range []bool{false, true} {
+			var stdout, stderr bytes.Buffer
+			c := exec.Command(path, "-c", wrap(script, "tok", leads))
+			c.Args[0] = shell // as sshd names a login shell: its file's name, or here the path
+			c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			c.Stdout, c.Stderr = &stdout, &stderr
+			err = c.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+				t.Fatalf("%s (leads %v): exit %v, want 3 (stderr %q)", shell, leads, err, stderr.String())
+			}
+			lines := strings.Split(stdout.String(), "\n")
+			if len(lines) < 2 || lines[1] != "unset unset 0" {
+				t.Fatalf("%s (leads %v): stdout %q: the script saw the wrapper's variables or arguments", shell, leads, stdout.String())
+			}
+			inPlace := strings.Contains(lines[0], "zdu_s=")
+			if want := shell == "/bin/sh"; inPlace != want {
+				t.Errorf("%s (leads %v): command line %q: ran in the login shell %v, want %v", shell, leads, lines[0], inPlace, want)
+			}
+			if checked := strings.Contains(lines[0], "/proc/$$/stat"); inPlace && checked == leads {
+				t.Errorf("%s (leads %v): command line %q: group check there %v", shell, leads, lines[0], checked)
+			}
+			if got, want := strings.TrimSpace(stderr.String()), "zdu-pgid:tok:"+strconv.Itoa(c.Process.Pid)+":L"; got != want {
+				t.Errorf("%s (leads %v): stderr %q, want %q", shell, leads, got, want)
+			}
 		}
 	}
 }
@@ -114,17 +119,19 @@ func TestWrapRunsScriptInPlace(t *testing.T) {
 // Unwrap gives back what wrap wrapped, whatever the script, and nothing
 // for a command line that is not exactly a wrapper's.
 func TestUnwrap(t *testing.T) {
-	for _, s := range []string{"", "true", `echo "it's" '$HOME' \'`, "a\nb; exit 3", "'''", `zdu_s=x; echo "zdu-pgid:a:$$"`} {
-		got, tok, ok := Unwrap(wrap(s, "f00d"))
-		if !ok || got != s || tok != "f00d" {
-			t.Errorf("Unwrap(wrap(%q)) = %q, %q, %v", s, got, tok, ok)
+	for _, leads := range []bool{false, true} {
+		for _, s := range []string{"", "true", `echo "it's" '$HOME' \'`, "a\nb; exit 3", "'''", `zdu_s=x; echo "zdu-pgid:a:$$"`} {
+			got, tok, ok := Unwrap(wrap(s, "f00d", leads))
+			if !ok || got != s || tok != "f00d" {
+				t.Errorf("Unwrap(wrap(%q, %v)) = %q, %q, %v", s, leads, got, tok, ok)
+			}
 		}
-	}
-	w := wrap("true", "f00d")
-	for _, bad := range []string{"true", w + "; rm -rf /tmp/x", strings.Replace(w, "exec sh -c", "exec bash -c", 1),
-		strings.Replace(w, "f00d", "f'00d", 2), "zdu_s=true" + w[len("zdu_s='true'"):]} {
-		if got, _, ok := Unwrap(bad); ok {
-			t.Errorf("Unwrap(%q) = %q: not a wrapper's command line", bad, got)
+		w := wrap("true", "f00d", leads)
+		for _, bad := range []string{"true", w + "; rm -rf /tmp/x", strings.Replace(w, "exec sh -c", "exec bash -c", 1),
+			strings.Replace(w, "f00d", "f'00d", 2), "zdu_s=true" + w[len("zdu_s='true'"):]} {
+			if got, _, ok := Unwrap(bad); ok {
+				t.Errorf("Unwrap(%q) = %q: not a wrapper's command line", bad, got)
+			}
 		}
 	}
 }

@@ -57,7 +57,7 @@ func (t *Transport) Run(ctx context.Context, cmd transport.Command) (transport.R
 			w.Close()
 		}()
 	}
-	if err := sess.Start(wrap(transport.Script(cmd), token)); err != nil {
+	if err := sess.Start(wrap(transport.Script(cmd), token, c.leads.Load())); err != nil {
 		return fail, t.lost(c, "starting command", err)
 	}
 	var werr error
@@ -87,6 +87,9 @@ func (t *Transport) Run(ctx context.Context, cmd transport.Command) (transport.R
 		return res, ctx.Err()
 	}
 	pg.flush()
+	if pg.leads {
+		c.leads.Store(true) // later commands skip the group check
+	}
 	var exit *ssh.ExitError
 	switch {
 	case werr == nil:

@@ -128,28 +128,45 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 				opts = append(opts, sshtest.WithUser("root"))
 			}
 			srv := sshtest.Start(t, opts...)
-			tr := dialT(t, nodeConfig(srv))
-			marker := fmt.Sprintf("%d", 40000+time.Now().UnixNano()%10000)
-			// A child, a grandchild in the background, and one that ignores
-			// SIGTERM: only the KILL after the grace ends that one. The
-			// deadline passes once that one has set its trap (not after a
-			// fixed time the machine might need just to start them).
-			script := fmt.Sprintf(`sleep %[1]s & sh -c 'trap "" TERM; echo trapped; sleep %[1]s.5' & sleep %[1]s.25; wait`, marker)
-			var out syncBuffer
-			ctx, stop := steptest.DeadlineWhen(func() bool { return strings.Contains(out.String(), "trapped") }, 30*time.Second)
-			defer stop()
-			res, err := tr.Run(ctx, transport.Command{Script: script, Stdout: &out})
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Run error %v (result %+v), want deadline exceeded", err, res)
-			}
-			if left := waitGone(t, "sleep "+marker); len(left) > 0 {
-				t.Fatalf("processes left on the node after timeout:\n%s", strings.Join(left, "\n"))
-			}
-			// The connection is still good for the next step.
-			if res := runT(t, tr, "echo next"); string(res.Stdout) != "next\n" {
-				t.Fatalf("next command: %q", res.Stdout)
+			for _, later := range []bool{false, true} {
+				killOnTimeout(t, dialT(t, nodeConfig(srv)), later)
 			}
 		})
+	}
+}
+
+// killOnTimeout runs a command that hangs until its deadline, as the
+// connection's first command or (later) after another one, whose wrapper
+// then skips the group check, and checks nothing of it is left.
+func killOnTimeout(t *testing.T, tr *Transport, later bool) {
+	t.Helper()
+	if later {
+		if res := runT(t, tr, "true"); res.ExitCode != 0 {
+			t.Fatalf("first command: exit %d", res.ExitCode)
+		}
+		if c, err := tr.conn(context.Background()); err != nil || !c.leads.Load() {
+			t.Fatalf("after a first command under OpenSSH the connection should skip the group check (%v)", err)
+		}
+	}
+	marker := fmt.Sprintf("%d", 40000+time.Now().UnixNano()%10000)
+	// A child, a grandchild in the background, and one that ignores
+	// SIGTERM: only the KILL after the grace ends that one. The
+	// deadline passes once that one has set its trap (not after a
+	// fixed time the machine might need just to start them).
+	script := fmt.Sprintf(`sleep %[1]s & sh -c 'trap "" TERM; echo trapped; sleep %[1]s.5' & sleep %[1]s.25; wait`, marker)
+	var out syncBuffer
+	ctx, stop := steptest.DeadlineWhen(func() bool { return strings.Contains(out.String(), "trapped") }, 30*time.Second)
+	defer stop()
+	res, err := tr.Run(ctx, transport.Command{Script: script, Stdout: &out})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run error %v (result %+v), want deadline exceeded", err, res)
+	}
+	if left := waitGone(t, "sleep "+marker); len(left) > 0 {
+		t.Fatalf("processes left on the node after timeout:\n%s", strings.Join(left, "\n"))
+	}
+	// The connection is still good for the next step.
+	if res := runT(t, tr, "echo next"); string(res.Stdout) != "next\n" {
+		t.Fatalf("next command: %q", res.Stdout)
 	}
 }
 
@@ -191,13 +208,16 @@ func TestPgidFilter(t *testing.T) {
 		writes []string
 		pgid   int
 		out    string
+		leads  bool
 	}{
-		{"marker first", []string{"zdu-pgid:tok:1234\nerr\n"}, 1234, "err\n"},
-		{"split writes", []string{"zdu-pg", "id:tok:77", "\nrest"}, 77, "rest"},
-		{"noise before", []string{"bashrc says hi\nzdu-pgid:tok:9\nx"}, 9, "bashrc says hi\nx"},
-		{"other token is noise", []string{"zdu-pgid:evil:5\nzdu-pgid:tok:6\n"}, 6, "zdu-pgid:evil:5\n"},
-		{"group 1 refused", []string{"zdu-pgid:tok:1\nafter\n"}, 0, "after\n"},
-		{"no marker", []string{"plain", " text"}, 0, "plain text"},
+		{"marker first", []string{"zdu-pgid:tok:1234\nerr\n"}, 1234, "err\n", false},
+		{"no new group needed", []string{"zdu-pgid:tok:1234:L\nerr\n"}, 1234, "err\n", true},
+		{"unknown flag", []string{"zdu-pgid:tok:1234:X\n"}, 1234, "", false},
+		{"split writes", []string{"zdu-pg", "id:tok:77", "\nrest"}, 77, "rest", false},
+		{"noise before", []string{"bashrc says hi\nzdu-pgid:tok:9\nx"}, 9, "bashrc says hi\nx", false},
+		{"other token is noise", []string{"zdu-pgid:evil:5\nzdu-pgid:tok:6\n"}, 6, "zdu-pgid:evil:5\n", false},
+		{"group 1 refused", []string{"zdu-pgid:tok:1\nafter\n"}, 0, "after\n", false},
+		{"no marker", []string{"plain", " text"}, 0, "plain text", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,8 +232,8 @@ func TestPgidFilter(t *testing.T) {
 			case got = <-f.found:
 			default:
 			}
-			if got != tc.pgid || out.String() != tc.out {
-				t.Fatalf("pgid %d out %q, want %d %q", got, out.String(), tc.pgid, tc.out)
+			if got != tc.pgid || out.String() != tc.out || f.leads != tc.leads {
+				t.Fatalf("pgid %d out %q leads %v, want %d %q %v", got, out.String(), f.leads, tc.pgid, tc.out, tc.leads)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -45,6 +46,9 @@ type conn struct {
 	done chan struct{} // closed when the connection is gone
 	mu   sync.Mutex
 	why  error // why it ended, when known
+	// leads: a command on this connection needed no new process group
+	// (see wrap).
+	leads atomic.Bool
 }
 
 // Dial resolves cfg (with ssh_config), connects and authenticates. Failures
