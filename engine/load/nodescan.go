@@ -70,15 +70,6 @@ func (s *itemScanner) piece(nodes []spec.Node, data []byte, lineAt func(int) int
 	return true
 }
 
-func all(bs []bool) bool {
-	for _, b := range bs {
-		if !b {
-			return false
-		}
-	}
-	return true
-}
-
 // scanLine is one line of an item being read.
 type scanLine struct {
 	text []byte
@@ -135,7 +126,7 @@ func (s *itemScanner) item(text []byte, line, indent int) (*yaml.Node, bool) {
 			return nil, false
 		}
 		r := &flowReader{s: s, text: first, at: col, line: lines[0].line}
-		m, ok := r.mapping(0)
+		m, ok := r.collection(0, yaml.MappingNode)
 		if !ok || !allSpaces(first[r.at:]) {
 			return nil, false
 		}
@@ -358,9 +349,9 @@ func (r *flowReader) value(depth int) (*yaml.Node, bool) {
 	}
 	switch r.text[r.at] {
 	case '[':
-		return r.sequence(depth)
+		return r.collection(depth, yaml.SequenceNode)
 	case '{':
-		return r.mapping(depth)
+		return r.collection(depth, yaml.MappingNode)
 	case '"', '\'':
 		q := r.text[r.at]
 		end := bytes.IndexByte(r.text[r.at+1:], q)
@@ -387,25 +378,37 @@ func (r *flowReader) value(depth int) (*yaml.Node, bool) {
 	return n, n != nil
 }
 
-// sequence reads [a, b, ...] of scalars (and, at depth 0, collections).
-func (r *flowReader) sequence(depth int) (*yaml.Node, bool) {
+// collection reads a flow sequence [a, b, ...] or mapping {k: v, ...} (of
+// plain keys), nested at most three deep.
+func (r *flowReader) collection(depth int, kind yaml.Kind) (*yaml.Node, bool) {
 	if depth > 3 {
 		return nil, false
 	}
-	seq := r.s.node()
-	if seq == nil {
+	n := r.s.node()
+	if n == nil {
 		return nil, false
 	}
-	*seq = yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Tag: "!!seq", Line: r.line, Column: r.at + 1}
+	tag, end := "!!seq", byte(']')
+	if kind == yaml.MappingNode {
+		tag, end = "!!map", '}'
+	}
+	*n = yaml.Node{Kind: kind, Style: yaml.FlowStyle, Tag: tag, Line: r.line, Column: r.at + 1}
 	r.at++
 	var buf [16]*yaml.Node
 	kids := buf[:0]
 	r.spaces()
-	if r.at < len(r.text) && r.text[r.at] == ']' {
+	if r.at < len(r.text) && r.text[r.at] == end {
 		r.at++
-		return seq, true
+		return n, true
 	}
 	for {
+		if kind == yaml.MappingNode {
+			k, ok := r.key()
+			if !ok {
+				return nil, false
+			}
+			kids = append(kids, k)
+		}
 		v, ok := r.value(depth + 1)
 		if !ok {
 			return nil, false
@@ -415,9 +418,9 @@ func (r *flowReader) sequence(depth int) (*yaml.Node, bool) {
 		if r.at >= len(r.text) {
 			return nil, false
 		}
-		if r.text[r.at] == ']' {
+		if r.text[r.at] == end {
 			r.at++
-			break
+			return n, r.s.content(n, kids)
 		}
 		if r.text[r.at] != ',' || r.at+1 >= len(r.text) || r.text[r.at+1] != ' ' {
 			return nil, false
@@ -425,50 +428,4 @@ func (r *flowReader) sequence(depth int) (*yaml.Node, bool) {
 		r.at++
 		r.spaces()
 	}
-	return seq, r.s.content(seq, kids)
-}
-
-// mapping reads {k: v, ...} of plain keys.
-func (r *flowReader) mapping(depth int) (*yaml.Node, bool) {
-	if depth > 3 {
-		return nil, false
-	}
-	m := r.s.node()
-	if m == nil {
-		return nil, false
-	}
-	*m = yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle, Tag: "!!map", Line: r.line, Column: r.at + 1}
-	r.at++
-	var buf [16]*yaml.Node
-	kids := buf[:0]
-	r.spaces()
-	if r.at < len(r.text) && r.text[r.at] == '}' {
-		r.at++
-		return m, true
-	}
-	for {
-		k, ok := r.key()
-		if !ok {
-			return nil, false
-		}
-		v, ok := r.value(depth + 1)
-		if !ok {
-			return nil, false
-		}
-		kids = append(kids, k, v)
-		r.spaces()
-		if r.at >= len(r.text) {
-			return nil, false
-		}
-		if r.text[r.at] == '}' {
-			r.at++
-			break
-		}
-		if r.text[r.at] != ',' || r.at+1 >= len(r.text) || r.text[r.at+1] != ' ' {
-			return nil, false
-		}
-		r.at++
-		r.spaces()
-	}
-	return m, r.s.content(m, kids)
 }

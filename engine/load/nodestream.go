@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/zdu-dev/zdu/engine/spec"
 	"github.com/zdu-dev/zdu/schema"
@@ -126,7 +127,7 @@ func parseInPieces(file string, data []byte) (in inventoryYAML, ok bool) {
 		}
 	}
 	in.checked = map[*yaml.Node]any{seq: []any{nodeStandIn}} // see plainNodes
-	if !all(in.plain) {
+	if slices.Contains(in.plain, false) {
 		in.checked = make(map[*yaml.Node]any)
 		for i, item := range seq.Content {
 			if in.plain[i] {
